@@ -1,0 +1,69 @@
+"""The wheel ships every source and data file of the three source folders (design.md, Layout).
+
+An editable install hides a sub-package missing from pyproject's `packages` list; a built wheel
+does not. This builds the real wheel and compares it with the tree.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# source folder -> import path inside the wheel
+FOLDERS = {"phantom_cli": "phantom_cli", "tui": "phantom_cli/tui", "config": "phantom_cli/config"}
+SHIPPED = {".py", ".tcss", ".json", ".toml", ".yaml", ".png", ".txt"}
+
+
+def _tracked_files() -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *FOLDERS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [ROOT / p for p in out if (ROOT / p).exists()]
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = out.glob("phantom_cli-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        return set(zf.namelist())
+
+
+def test_wheel_ships_every_source_and_data_file(wheel_names: set[str]) -> None:
+    missing = []
+    for path in _tracked_files():
+        if path.suffix not in SHIPPED:
+            continue
+        rel = path.relative_to(ROOT)
+        folder, rest = rel.parts[0], rel.parts[1:]
+        name = "/".join((FOLDERS[folder], *rest))
+        if name not in wheel_names:
+            missing.append(str(rel))
+    assert not missing, f"not in the wheel (add the package to pyproject.toml): {missing}"
+
+
+def test_wheel_has_no_top_level_tui_or_config(wheel_names: set[str]) -> None:
+    tops = {n.split("/")[0] for n in wheel_names}
+    assert "tui" not in tops and "config" not in tops
+    assert "phantom_cli" in tops
+
+
+def test_console_script_declared(wheel_names: set[str]) -> None:
+    assert any(n.endswith(".dist-info/entry_points.txt") for n in wheel_names)
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'phantom = "phantom_cli.cli.main:run"' in text
