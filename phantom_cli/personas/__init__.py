@@ -1,0 +1,1 @@
+"""Example companion persona files shipped with phantom (see phantom_cli.personafile)."""
