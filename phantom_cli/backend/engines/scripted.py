@@ -1,0 +1,337 @@
+"""The ``scripted`` engine: offline, no model, deterministic for a given seed.
+
+It writes a reply from the structured ``Prompt.context`` (the character's fields, retrieved
+memories, the user's profile, the NPC state's authored lines) with templates chosen by a
+random generator seeded from ``seed`` and the prompt's hash, so the same turn with the same seed
+gives the same reply and a different turn gives a different one. It says what it is: its name
+is ``scripted`` and its model ``scripted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from . import Prompt
+
+_WORD_CHUNK = re.compile(r"\S+\s*")
+_STOP = frozenset(
+    """a an the and or but so if then than that this these those i me my mine you your yours we us
+    our he she it they them his her its their to of in on at by for with from about as into over
+    under is am are was were be been being do does did have has had will would shall should can
+    could may might must not no yes just really very too also what who whom which when where why how
+    hi hello hey morning evening night good okay ok well oh ah um like get got go going went come
+    know think feel felt want wanted need some any all more most much many there here up down out
+    again still even ever today tomorrow yesterday remember something thing things lot bit little
+    one two let lets lately anyway actually maybe kind sort tired sure thanks thank i'm i've i'd i'll it's that's don't didn't can't won't you're what's""".split()
+)
+_POSITIVE = re.compile(
+    r"\b(happy|glad|great|good news|excited|awesome|amazing|love|loved|wonderful|fantastic|"
+    r"proud|won|passed|nailed|yay)\b",
+    re.I,
+)
+_NEGATIVE = re.compile(
+    r"\b(sad|tired|stressed|anxious|worried|upset|angry|lonely|bad day|awful|terrible|hate|"
+    r"failed|lost|sick|dreading|nervous|scared|exhausted)\b",
+    re.I,
+)
+_GREETING = re.compile(r"^\s*(hi|hey|hello|good (morning|afternoon|evening)|morning|evening|yo)\b", re.I)
+_INTEREST = re.compile(
+    r"\b(?:loves?|likes?|enjoys?|adores?|passionate about|into|obsessed with|fascinated by)\s+"
+    r"([^.,;!?]{3,60})",
+    re.I,
+)
+
+
+def _clean(text: Any) -> str:
+    return " ".join(str(text or "").split())
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    text = _clean(text)
+    m = re.match(r"(.+?[.!?])(\s|$)", text)
+    out = m.group(1) if m else text
+    return out if len(out) <= limit else out[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def topic_of(message: str) -> str | None:
+    """The most telling word of a message (longest non-stop word), for a follow-up."""
+    words = [w.strip("'\"").lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", message)]
+    cands = [w for w in words if w not in _STOP and not w.endswith("'s")]
+    if not cands:
+        return None
+    best = max(cands, key=lambda w: (len(w), -cands.index(w)))
+    m = re.search(r"\b(my|our|the|that|this|a|an)\s+(?:[a-z'-]+\s+)?" + re.escape(best) + r"\b",
+                  message, re.I)
+    if m:
+        det = m.group(1).lower()
+        return ("your " if det in ("my", "our") else "the ") + best
+    return best
+
+
+_PERSON_SWAPS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.I), r)
+    for p, r in (
+        (r"^the user's\b", "your"),
+        (r"^the user is\b", "you are"),
+        (r"^the user was\b", "you were"),
+        (r"^the user has\b", "you have"),
+        (r"^the user does\b", "you do"),
+        (r"^the user (\w+?)(?:e?s)\b", r"you \1"),
+        (r"^the user\b", "you"),
+        (r"\bthe user's\b", "your"),
+        (r"\bthe user\b", "you"),
+    )
+)
+_VERB_FIX = {"you liv": "you live", "you lov": "you love", "you lik": "you like", "you hat": "you hate",
+             "you hav": "you have", "you wor": "you work", "you enjoy": "you enjoy",
+             "you studi": "you study", "you prefer": "you prefer", "you ow": "you own",
+             "you cam": "you came", "you com": "you come", "you us": "you use"}
+
+
+def second_person(fact: str) -> str:
+    """'The user lives in Lisbon.' -> 'you live in Lisbon' (for a reply that recalls it)."""
+    text = _clean(fact).rstrip(".!")
+    for pat, rep in _PERSON_SWAPS:
+        new = pat.sub(rep, text, count=1)
+        if new != text:
+            text = new
+            break
+    for wrong, right in _VERB_FIX.items():
+        if text.lower().startswith(wrong + " "):
+            text = right + text[len(wrong):]
+            break
+    return text[:1].lower() + text[1:] if text[:4].lower() in ("you ", "your") else text
+
+
+class _Writer:
+    def __init__(self, rng: random.Random, greedy: bool) -> None:
+        self.rng = rng
+        self.greedy = greedy
+
+    def pick(self, options: Sequence[str]) -> str:
+        return options[0] if self.greedy else self.rng.choice(list(options))
+
+    def chance(self, p: float) -> bool:
+        return (p >= 0.5) if self.greedy else self.rng.random() < p
+
+
+def _character(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    ch = ctx.get("character")
+    return dict(ch) if isinstance(ch, Mapping) else {}
+
+
+def _user_name(ctx: Mapping[str, Any]) -> str | None:
+    prof = ctx.get("profile")
+    if isinstance(prof, Mapping) and prof.get("name"):
+        return _clean(prof["name"])[:60]
+    if ctx.get("player_name"):
+        return _clean(ctx["player_name"])[:60]
+    return None
+
+
+def _style_words(style: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", style.lower())}
+
+
+def companion_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
+    ch = _character(ctx)
+    message = _clean(ctx.get("user_message"))
+    you = _user_name(ctx)
+    style = _style_words(_clean(ch.get("chat_style") or ch.get("personality")))
+    playful = bool(style & {"playful", "teasing", "witty", "cheeky", "funny", "flirty", "bubbly"})
+    calm = bool(style & {"calm", "gentle", "soft", "warm", "caring", "serene", "thoughtful"})
+    formal = bool(style & {"formal", "polite", "reserved", "dry", "stoic", "serious"})
+    parts: list[str] = []
+
+    # 1. Opening, addressing the user when the profile knows their name.
+    addressee = f", {you}" if you else ""
+    if _GREETING.search(message):
+        if formal:
+            parts.append(w.pick([f"Good to see you{addressee}.", f"Hello{addressee}.", f"Welcome back{addressee}."]))
+        elif playful:
+            parts.append(w.pick([f"Well, look who's here{addressee}!", f"Hey you{addressee}!", f"There you are{addressee}!"]))
+        else:
+            parts.append(w.pick([f"Hi{addressee}!", f"Hello{addressee}, it's good to hear from you.", f"Hey{addressee}!"]))
+    elif _NEGATIVE.search(message):
+        parts.append(w.pick([
+            f"Oh{addressee}, that sounds hard.",
+            f"I'm sorry{addressee}, that doesn't sound easy at all.",
+            f"Come here{addressee}, that sounds like a lot.",
+        ]))
+    elif _POSITIVE.search(message):
+        parts.append(w.pick([
+            f"That's wonderful{addressee}!",
+            f"Oh, I love hearing that{addressee}!",
+            f"Yes{addressee}! That made me smile.",
+        ]))
+    elif message.rstrip().endswith("?"):
+        parts.append(w.pick([
+            f"Good question{addressee}.",
+            f"Hmm, let me think{addressee}.",
+            f"You always ask the interesting ones{addressee}.",
+        ]))
+    elif you:
+        parts.append(w.pick([f"Mm, {you}.", f"I hear you, {you}.", f"Okay, {you}."]))
+    else:
+        parts.append(w.pick(["I hear you.", "Mm, go on.", "Okay, I'm listening."]))
+
+    # 2. Recall a retrieved memory (the most relevant one comes first).
+    memories = [m for m in ctx.get("memories") or [] if isinstance(m, str) and m.strip()]
+    if memories:
+        recalled = second_person(memories[0])
+        parts.append(w.pick([
+            f"I remember {recalled}.",
+            f"You told me {recalled}, didn't you?",
+            f"Of course I haven't forgotten that {recalled}.",
+        ]))
+        if len(memories) > 1 and w.chance(0.5):
+            parts.append(f"And that {second_person(memories[1])}.")
+
+    # 3. The character's own colour: an interest from the bio, or where they live.
+    bio = " ".join(_clean(ch.get(k)) for k in ("bio", "goals", "daily_routine", "personality", "scenario"))
+    interest = _INTEREST.search(bio)
+    city = _clean(ch.get("lives_in_city"))
+    topic = topic_of(message)
+    if interest and w.chance(0.6):
+        thing = interest.group(1).strip()
+        parts.append(w.pick([
+            f"It reminds me of {thing}, honestly.",
+            f"You know me, my mind always drifts to {thing}.",
+            f"I was just thinking about {thing} before you wrote.",
+        ]))
+    elif city and w.chance(0.5):
+        parts.append(w.pick([f"It's quiet here in {city} today.", f"Things in {city} have been busy."]))
+
+    # 4. A follow-up on what the user actually said.
+    if topic:
+        if playful:
+            parts.append(w.pick([
+                f"Now tell me everything about {topic}.",
+                f"So, {topic}? I need details.",
+                f"Okay, spill: what's the story with {topic}?",
+            ]))
+        elif calm:
+            parts.append(w.pick([
+                f"How do you feel about {topic}?",
+                f"Tell me more about {topic}, whenever you're ready.",
+                f"What does {topic} mean to you right now?",
+            ]))
+        else:
+            parts.append(w.pick([
+                f"What happened with {topic}?",
+                f"Tell me more about {topic}.",
+                f"How is {topic} going?",
+            ]))
+    else:
+        parts.append(w.pick(["What's on your mind?", "How are you, really?", "Tell me more."]))
+    return " ".join(parts)
+
+
+def activity_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
+    ch = _character(ctx)
+    name = _clean(ch.get("name")) or "the character"
+    message = _clean(ctx.get("user_message"))
+    turn = int(ctx.get("turn_index") or 0)
+    first = _clean(ch.get("first_message"))
+    if turn <= 1 and first and w.chance(0.5):
+        return first
+    parts: list[str] = []
+    scenario = _first_sentence(_clean(ch.get("scenario")))
+    personality = _clean(ch.get("personality"))
+    if _GREETING.search(message):
+        parts.append(w.pick([f"{name} looks up and smiles.", f"{name} nods in greeting.", "Oh, hello there."]))
+    else:
+        parts.append(w.pick([f"{name} considers that for a moment.", "Hmm.", f"{name} tilts their head."]))
+    if scenario and w.chance(0.5):
+        parts.append(w.pick([f"({scenario})", f"Remember where we are: {scenario}"]))
+    if personality:
+        trait = _first_sentence(personality, 80).rstrip(".")
+        parts.append(w.pick([f"Being {trait.lower()}, I'd say this:", "Here's what I think."]))
+    topic = topic_of(message)
+    if topic:
+        parts.append(w.pick([f"Tell me more about {topic}.", f"Why {topic}?", f"{topic.capitalize()}, you say?"]))
+    else:
+        parts.append(w.pick(["Go on.", "What do you do next?", "And then?"]))
+    return " ".join(parts)
+
+
+def npc_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
+    lines = [_clean(x) for x in ctx.get("lines") or [] if _clean(x)]
+    player = _user_name(ctx) or "traveller"
+    if lines:
+        line = w.pick(lines)
+    else:
+        ch = _character(ctx)
+        goal = _clean(ctx.get("goal"))
+        line = f"{_clean(ch.get('name')) or 'The stranger'} watches you. " + (
+            f"{goal}" if goal else "Say what you came to say."
+        )
+    # Authored lines may name the player: {player_name}; unknown placeholders stay as written.
+    return re.sub(r"\{player_name\}", player, line)
+
+
+def rule_decision(prompt: Prompt, choices: Sequence[str]) -> str:
+    """Decide from ``context["decision_rules"]`` (see the package docstring)."""
+    if not choices:
+        raise ValueError("choices: give at least one choice")
+    text = prompt.last_user.lower()
+    for rule in prompt.context.get("decision_rules") or []:
+        if not isinstance(rule, Mapping):
+            continue
+        decision = rule.get("decision")
+        if decision not in choices:
+            continue
+        for kw in rule.get("keywords") or []:
+            if re.search(r"(?<!\w)" + re.escape(str(kw).lower()) + r"(?!\w)", text):
+                return str(decision)
+        for pat in rule.get("patterns") or []:
+            try:
+                if re.search(str(pat), text, re.I):
+                    return str(decision)
+            except re.error:
+                continue
+    default = prompt.context.get("default_decision")
+    return str(default) if default in choices else str(choices[0])
+
+
+class ScriptedEngine:
+    """Offline, deterministic: same prompt + seed -> same reply."""
+
+    name = "scripted"
+    model = "scripted"
+    chunk_delay = 0.0  # seconds between chunks; 0 = as fast as the consumer reads
+
+    def write(self, prompt: Prompt, *, temperature: float = 0.8, seed: int = 0) -> str:
+        rng = random.Random((int(seed) * 1_000_003) ^ prompt.digest())
+        w = _Writer(rng, greedy=temperature <= 0)
+        kind = prompt.context.get("kind", "companion")
+        if kind == "npc":
+            return npc_reply(prompt.context, w)
+        if kind in ("instance", "activity"):
+            return activity_reply(prompt.context, w)
+        return companion_reply(prompt.context, w)
+
+    async def stream(
+        self,
+        prompt: Prompt,
+        *,
+        temperature: float = 0.8,
+        max_tokens: int | None = None,
+        seed: int = 0,
+    ) -> AsyncIterator[str]:
+        text = self.write(prompt, temperature=temperature, seed=seed)
+        chunks = _WORD_CHUNK.findall(text)
+        if max_tokens is not None:
+            chunks = chunks[: max(1, max_tokens)]
+            if chunks:
+                chunks[-1] = chunks[-1].rstrip()
+        for chunk in chunks:
+            yield chunk
+            await asyncio.sleep(self.chunk_delay)
+
+    async def decide(self, prompt: Prompt, choices: Sequence[str]) -> str:
+        return rule_decision(prompt, choices)
