@@ -58,18 +58,28 @@ def _first_sentence(text: str, limit: int = 160) -> str:
 
 
 def topic_of(message: str) -> str | None:
-    """The most telling word of a message (longest non-stop word), for a follow-up."""
+    """The most telling thing a message mentions, for a follow-up question.
+
+    A noun after a determiner ("my sister", "that big presentation") wins; otherwise the
+    longest word that is not a stop word.
+    """
+    phrases = re.findall(
+        r"\b(my|our|the|that|this|a|an)\s+(?:([a-z'-]+)\s+)?([a-z][a-z'-]{2,})\b", message, re.I
+    )
+    nouns: list[tuple[str, str]] = []
+    for det, adj, noun in phrases:
+        for n in (noun.lower(), adj.lower()):
+            if n and n not in _STOP and not n.endswith(("ed", "ly")):
+                nouns.append((det.lower(), n))
+                break
+    if nouns:
+        det, noun = max(nouns, key=lambda x: len(x[1]))
+        return ("your " if det in ("my", "our") else "the ") + noun
     words = [w.strip("'\"").lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", message)]
     cands = [w for w in words if w not in _STOP and not w.endswith("'s")]
     if not cands:
         return None
-    best = max(cands, key=lambda w: (len(w), -cands.index(w)))
-    m = re.search(r"\b(my|our|the|that|this|a|an)\s+(?:[a-z'-]+\s+)?" + re.escape(best) + r"\b",
-                  message, re.I)
-    if m:
-        det = m.group(1).lower()
-        return ("your " if det in ("my", "our") else "the ") + best
-    return best
+    return max(cands, key=lambda w: (len(w), -cands.index(w)))
 
 
 _PERSON_SWAPS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
