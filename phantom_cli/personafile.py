@@ -163,7 +163,9 @@ def read_persona(path: str | os.PathLike[str]) -> PersonaFile:
     except IsADirectoryError:
         raise PersonaFileError(p, [("", "is a directory, not a persona file")]) from None
     except UnicodeDecodeError as e:
-        raise PersonaFileError(p, [("", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
+        raise PersonaFileError(
+            p, [("", f"not UTF-8 text ({e.reason} at byte {e.start})")]
+        ) from None
     except OSError as e:
         raise PersonaFileError(p, [("", f"cannot read: {e.strerror or e}")]) from None
 

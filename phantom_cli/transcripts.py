@@ -1,0 +1,295 @@
+"""Local companion transcripts: one JSON-lines file per chat_id in ``state_dir()/transcripts/``.
+
+``phantom companion say`` keeps the conversation here so consecutive calls continue it: each call
+sends the rolling window of recent answered turns plus the new user message (≤ 100 messages,
+the last one the user's).
+
+The file is an append-only event log, one JSON object a line, each appended with a single
+``O_APPEND`` write under an exclusive lock and fsynced:
+
+- ``{"event": "user", "id", "chat_id", "content", "at"}`` — written *before* the request, so the
+  user's text is never lost;
+- ``{"event": "reply", "id", "content", "at", "moderation", "memory", "extraction_enqueued"}`` —
+  written only after a successful response: only then is the user turn answered;
+- ``{"event": "failed", "id", "error", "at"}`` — the request failed; the turn stays unanswered.
+
+Unanswered turns are never sent as context. Retrying the same text after a failure reuses the
+pending user turn instead of writing a duplicate. Exchanges whose user message was refused by
+inbound moderation are kept in the file but not sent as context again. A torn last line (a crash
+mid-write) is skipped when reading and never glued to the next append.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:  # POSIX advisory locks; elsewhere single O_APPEND writes are the only guard
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+MAX_WINDOW = 100  # seed 000: 1–100 messages per request
+MAX_CONTENT = 16000  # seed 000: content 1–16000 chars
+_CHAT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def transcripts_dir() -> Path:
+    from phantom_cli.config.paths import state_dir
+
+    return Path(state_dir()) / "transcripts"
+
+
+def safe_file_name(chat_id: str) -> str:
+    """A file name for ``chat_id``: a readable part plus a hash, so distinct ids never collide.
+
+    ``:`` and ``@`` (allowed in a chat_id, awkward on some file systems) become ``_``; the hash of
+    the exact id keeps ``a:b`` and ``a_b`` apart.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", chat_id)[:80].strip(".") or "chat"
+    digest = hashlib.sha256(chat_id.encode("utf-8")).hexdigest()[:12]
+    return f"{readable}-{digest}.jsonl"
+
+
+def chat_id_for(name: str, prefix: str = "") -> str:
+    """A valid chat_id derived from a persona name: ``Luna`` → ``luna``; ``月`` → ``companion-…``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_.@-]+", "-", ascii_name.lower()).strip("-_.@")
+    slug = re.sub(r"-{2,}", "-", slug)
+    if not slug:
+        slug = "companion-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    out = f"{prefix}{slug}"[:128]
+    if not _CHAT_ID_RE.match(out):  # pragma: no cover - the slug above always matches
+        out = "companion-" + hashlib.sha256(out.encode("utf-8")).hexdigest()[:12]
+    return out
+
+
+@dataclass
+class Turn:
+    """One user message and, if it was answered, the reply."""
+
+    id: str
+    user: str
+    at: str
+    reply: str | None = None
+    replied_at: str | None = None
+    errors: list[str] = field(default_factory=list)
+    moderation: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] = field(default_factory=dict)
+    extraction_enqueued: bool | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.reply is not None
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.moderation.get("inbound_prohibited"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.user,
+            "at": self.at,
+            "reply": self.reply,
+            "replied_at": self.replied_at,
+            "answered": self.answered,
+            "errors": self.errors,
+            "moderation": self.moderation,
+            "memory": self.memory,
+            "extraction_enqueued": self.extraction_enqueued,
+        }
+
+
+class Transcript:
+    """The local transcript of one chat_id."""
+
+    def __init__(self, chat_id: str, root: str | os.PathLike[str] | None = None) -> None:
+        self.chat_id = chat_id
+        self.root = Path(root) if root is not None else transcripts_dir()
+        self.path = self.root / safe_file_name(chat_id)
+        self.skipped_lines = 0
+
+    # ------------------------------------------------------------------ low level
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _append(self, fd: int, event: dict[str, Any]) -> None:
+        data = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # never glue a new event onto a torn last line
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every well-formed event in the file, oldest first."""
+        self.skipped_lines = 0
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        out: list[dict[str, Any]] = []
+        for line in raw.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                ev = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                self.skipped_lines += 1
+                continue
+            if isinstance(ev, dict) and isinstance(ev.get("id"), str) and "event" in ev:
+                out.append(ev)
+            else:
+                self.skipped_lines += 1
+        return out
+
+    # ------------------------------------------------------------------ reading
+
+    def turns(self) -> list[Turn]:
+        """The turns in order; a turn is answered once a ``reply`` event names it."""
+        by_id: dict[str, Turn] = {}
+        order: list[Turn] = []
+        for ev in self.events():
+            kind, tid = ev.get("event"), ev["id"]
+            if kind == "user" and isinstance(ev.get("content"), str) and tid not in by_id:
+                t = Turn(id=tid, user=ev["content"], at=str(ev.get("at", "")))
+                by_id[tid] = t
+                order.append(t)
+            elif kind == "reply" and tid in by_id and isinstance(ev.get("content"), str):
+                t = by_id[tid]
+                t.reply, t.replied_at = ev["content"], str(ev.get("at", ""))
+                t.moderation = dict(ev.get("moderation") or {})
+                t.memory = dict(ev.get("memory") or {})
+                t.extraction_enqueued = ev.get("extraction_enqueued")
+            elif kind == "failed" and tid in by_id:
+                by_id[tid].errors.append(str(ev.get("error", "")))
+        return order
+
+    def context(self, limit: int = MAX_WINDOW - 1) -> list[dict[str, str]]:
+        """The most recent answered exchanges as messages (at most ``limit`` of them)."""
+        msgs: list[dict[str, str]] = []
+        for t in self.turns():
+            if not t.answered or t.refused:
+                continue
+            for role, content in (("user", t.user), ("assistant", t.reply or "")):
+                if content:
+                    msgs.append({"role": role, "content": content[:MAX_CONTENT]})
+        return msgs[-limit:] if limit > 0 else []
+
+    def window(self, text: str, limit: int = MAX_WINDOW) -> list[dict[str, str]]:
+        """The messages to send for a new user ``text``: recent context + the text, ≤ ``limit``."""
+        return [*self.context(limit - 1), {"role": "user", "content": text}]
+
+    # ------------------------------------------------------------------ writing
+
+    def begin(self, text: str) -> str:
+        """Record the user's ``text`` before sending it; returns the turn id.
+
+        If the last turn is unanswered and has the same text (a retry), it is reused: no
+        duplicate user turn is written.
+        """
+        with self._locked() as fd:
+            turns = self.turns()
+            if turns and not turns[-1].answered and turns[-1].user == text:
+                return turns[-1].id
+            tid = "t_" + secrets.token_hex(8)
+            self._append(
+                fd,
+                {
+                    "event": "user",
+                    "id": tid,
+                    "chat_id": self.chat_id,
+                    "content": text,
+                    "at": _now(),
+                },
+            )
+            return tid
+
+    def answer(
+        self,
+        turn_id: str,
+        reply: str,
+        *,
+        moderation: dict[str, Any] | None = None,
+        memory: dict[str, Any] | None = None,
+        extraction_enqueued: bool | None = None,
+    ) -> None:
+        """Record the reply to ``turn_id``: from now on the turn is answered."""
+        with self._locked() as fd:
+            self._append(
+                fd,
+                {
+                    "event": "reply",
+                    "id": turn_id,
+                    "content": reply,
+                    "at": _now(),
+                    "moderation": moderation or {},
+                    "memory": memory or {},
+                    "extraction_enqueued": extraction_enqueued,
+                },
+            )
+
+    def fail(self, turn_id: str, error: str) -> None:
+        """Record that sending ``turn_id`` failed; the turn stays unanswered."""
+        with self._locked() as fd:
+            self._append(fd, {"event": "failed", "id": turn_id, "error": error, "at": _now()})
+
+    def clear(self) -> int:
+        """Delete the transcript; returns how many turns it had."""
+        if not self.path.exists():
+            return 0
+        with self._locked():
+            n = len(self.turns())
+            self.path.unlink(missing_ok=True)
+        return n
+
+
+def list_transcripts(root: str | os.PathLike[str] | None = None) -> list[tuple[str, Path, int]]:
+    """``(chat_id, path, turns)`` of every transcript on disk."""
+    base = Path(root) if root is not None else transcripts_dir()
+    out: list[tuple[str, Path, int]] = []
+    if not base.is_dir():
+        return out
+    for p in sorted(base.glob("*.jsonl")):
+        chat_id = None
+        count = 0
+        for line in p.read_bytes().split(b"\n"):
+            try:
+                ev = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(ev, dict) and ev.get("event") == "user":
+                count += 1
+                chat_id = chat_id or ev.get("chat_id")
+        if chat_id:
+            out.append((str(chat_id), p, count))
+    return out
