@@ -291,7 +291,9 @@ def parse_lorebook(book: Any, where: str) -> dict[str, Any]:
     if not isinstance(entries, list):
         raise CardError(f"{where}.entries", "must be a list")
     if len(entries) > MAX_LIST_ITEMS:
-        raise CardError(f"{where}.entries", f"{len(entries)} entries; the limit is {MAX_LIST_ITEMS}")
+        raise CardError(
+            f"{where}.entries", f"{len(entries)} entries; the limit is {MAX_LIST_ITEMS}"
+        )
     out: dict[str, Any] = {k: v for k, v in book.items() if k != "entries"}
     for key in ("name", "description"):
         _str(book, key, where)

@@ -1,0 +1,242 @@
+"""The Starlette application factory.
+
+``create_app(settings)`` imports every module of ``phantom_cli.backend.routes`` (each exposes
+``routes``: a list of starlette routes, usually made with ``endpoints.endpoint``; optionally
+``async def startup(app)`` / ``async def shutdown(app)``), applies the registered migrations,
+creates the local user and key on first start, and installs the error envelope for every failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import pkgutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import db as dbmod
+from . import schema as _schema  # noqa: F401  (registers the core migrations)
+from .auth import ensure_local_key
+from .errors import ApiError
+from .settings import ServerSettings
+
+log = logging.getLogger("phantom.backend")
+
+Hook = Callable[[Starlette], Awaitable[None]]
+_extra_startup: list[Hook] = []
+_extra_shutdown: list[Hook] = []
+
+
+def on_startup(fn: Hook) -> Hook:
+    """Register ``async def fn(app)`` to run at start-up (after migrations), for modules that
+    are not route modules (e.g. a job runner). Route modules can define ``startup`` instead."""
+    if fn not in _extra_startup:
+        _extra_startup.append(fn)
+    return fn
+
+
+def on_shutdown(fn: Hook) -> Hook:
+    if fn not in _extra_shutdown:
+        _extra_shutdown.append(fn)
+    return fn
+
+
+def route_modules() -> list[ModuleType]:
+    from . import routes as pkg
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mods.append(importlib.import_module(f"{pkg.__name__}.{info.name}"))
+    return mods
+
+
+# --------------------------------------------------------------------------- error envelope
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers or None)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err = ApiError(404, message=f"no such route: {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        err = ApiError(405, message=f"method {request.method} not allowed on {request.url.path}",
+                       headers=dict(exc.headers or {}))
+    else:
+        err = ApiError(exc.status_code, message=str(exc.detail), headers=dict(exc.headers or {}))
+    return error_response(err)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ApiError(500, message="internal server error (see the server log)"))
+
+
+# --------------------------------------------------------------------------- middleware
+
+
+class ActivityMiddleware:
+    """Counts requests in flight and the time of the last one (idle exit, /local/info)."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        st = self.state
+        st.inflight += 1
+        st.last_request = time.monotonic()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            st.inflight -= 1
+            st.last_request = time.monotonic()
+
+
+# --------------------------------------------------------------------------- health / openapi
+
+
+async def health(request: Request) -> Response:
+    from phantom_cli import __version__
+
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def openapi(request: Request) -> Response:
+    from .openapi import build_openapi
+
+    cached = getattr(request.app.state, "openapi", None)
+    if cached is None:
+        cached = request.app.state.openapi = build_openapi(request.app.routes)
+    return JSONResponse(cached)
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def create_app(settings: ServerSettings | None = None) -> Starlette:
+    settings = settings or ServerSettings.from_env()
+    mods = route_modules()
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    startups: list[Hook] = []
+    shutdowns: list[Hook] = []
+    for mod in mods:
+        routes.extend(getattr(mod, "routes", []))
+        if hasattr(mod, "startup"):
+            startups.append(mod.startup)
+        if hasattr(mod, "shutdown"):
+            shutdowns.append(mod.shutdown)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await _start(app)
+        for hook in [*startups, *_extra_startup]:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in [*shutdowns, *_extra_shutdown]:
+                try:
+                    await hook(app)
+                except Exception:  # noqa: BLE001 - keep shutting down the others
+                    log.exception("shutdown hook failed")
+            for task in list(app.state.tasks):
+                task.cancel()
+            if app.state.tasks:
+                await asyncio.gather(*app.state.tasks, return_exceptions=True)
+            app.state.db.close()
+
+    class _State:  # shared with the activity middleware before app.state exists
+        inflight = 0
+        last_request = time.monotonic()
+
+    activity = _State()
+    middleware = [Middleware(ActivityMiddleware, state=activity)]
+    try:
+        from .faults import FaultMiddleware, parse_faults
+
+        if settings.faults:
+            middleware.append(
+                Middleware(FaultMiddleware, spec=parse_faults(settings.faults), seed=settings.fault_seed)
+            )
+    except ImportError:
+        pass
+
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.activity = activity
+    app.state.tasks = set()
+    app.state.started_at = dbmod.now()
+    # the database is ready as soon as the app exists (tests and tools may use it directly)
+    _open_db(app)
+    return app
+
+
+def _open_db(app: Starlette) -> None:
+    settings: ServerSettings = app.state.settings
+    conn = dbmod.connect(settings.db_path)
+    dbmod.migrate(conn)
+    app.state.db = conn
+    app.state.api_key = ensure_local_key(conn, settings.key_file)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+
+
+async def _start(app: Starlette) -> None:
+    try:
+        app.state.db.execute("SELECT 1")
+    except Exception:  # closed by a previous lifespan (tests reuse the app)
+        _open_db(app)
+
+
+def spawn(app: Starlette, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+    """Run a background coroutine for the server's lifetime (cancelled at shutdown)."""
+    task = asyncio.ensure_future(coro)
+    app.state.tasks.add(task)
+    task.add_done_callback(app.state.tasks.discard)
+    return task
+
+
+async def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking work (engine calls, rendering, vector search) in a worker thread.
+
+    The function must open its own connection: ``db.connect(settings.db_path)``.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args)

@@ -1,0 +1,175 @@
+"""Users, API keys and scopes.
+
+Keys are ``ph_local_`` + 32 random bytes (base64url); only their sha256 is stored. Every route
+but ``/health`` needs a key: the ``endpoint`` helper calls :func:`require` for you.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .db import new_id, now, transaction
+from .errors import ApiError
+
+KEY_PREFIX = "ph_local_"
+SCOPES = (
+    "chat:companion",
+    "chat:npc",
+    "scratchpad",
+    "activities",
+    "instances",
+    "personas",
+    "skins",
+    "media",
+    "generate",
+    "admin",
+)
+FULL = "*"  # stored for a full-scope key: every scope, present and future
+LOCAL_USER = "local"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    scopes: frozenset[str]
+    key_id: str
+
+    def has(self, scope: str) -> bool:
+        return FULL in self.scopes or scope in self.scopes
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def get_or_create_user(conn: sqlite3.Connection, name: str) -> str:
+    row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+    if row:
+        return str(row[0])
+    uid = new_id("usr")
+    conn.execute("INSERT OR IGNORE INTO users(id, name, created_at) VALUES (?,?,?)", (uid, name, now()))
+    row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+    return str(row[0])
+
+
+def normalize_scopes(scopes: list[str] | None) -> list[str]:
+    """Validated scopes; ``None``/empty or ``["*"]`` → full scope."""
+    if not scopes or FULL in scopes:
+        return [FULL]
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad:
+        raise ApiError(
+            400,
+            message=f"scopes: unknown scope {bad[0]!r} (one of {', '.join(SCOPES)})",
+            details=[{"loc": ["body", "scopes"], "msg": f"unknown scope {bad[0]!r}"}],
+        )
+    return sorted(set(scopes))
+
+
+def create_key(
+    conn: sqlite3.Connection, user: str = LOCAL_USER, scopes: list[str] | None = None, name: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Mint a key for ``user`` (created if new). Returns (secret key, public record)."""
+    sc = normalize_scopes(scopes)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    kid = new_id("key")
+    with transaction(conn):
+        uid = get_or_create_user(conn, user)
+        created = now()
+        conn.execute(
+            "INSERT INTO api_keys(id, user_id, key_hash, prefix, name, scopes, created_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (kid, uid, hash_key(key), key[: len(KEY_PREFIX) + 4], name, json.dumps(sc), created),
+        )
+    return key, {"id": kid, "user": user, "scopes": sc, "name": name, "prefix": key[: len(KEY_PREFIX) + 4],
+                 "created_at": created, "revoked_at": None}
+
+
+def list_keys(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT k.id, u.name AS user, k.scopes, k.name, k.prefix, k.created_at, k.revoked_at, k.last_used_at"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY k.created_at, k.id"
+    ).fetchall()
+    return [{**dict(r), "scopes": json.loads(r["scopes"])} for r in rows]
+
+
+def revoke_key(conn: sqlite3.Connection, key_id: str) -> bool:
+    cur = conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now(), key_id)
+    )
+    return cur.rowcount > 0
+
+
+def lookup(conn: sqlite3.Connection, key: str) -> User | None:
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    row = conn.execute(
+        "SELECT k.id, k.user_id, k.scopes, u.name FROM api_keys k JOIN users u ON u.id = k.user_id"
+        " WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        (hash_key(key),),
+    ).fetchone()
+    if row is None:
+        return None
+    return User(id=row["user_id"], name=row["name"], scopes=frozenset(json.loads(row["scopes"])), key_id=row["id"])
+
+
+def authenticate(request: Any) -> User:
+    """The request's user, or 401. Cached on ``request.state.user``."""
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, message="missing API key: send 'Authorization: Bearer <key>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    user = lookup(request.app.state.db, token.strip())
+    if user is None:
+        raise ApiError(401, message="invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.user = user
+    return user
+
+
+def require(request: Any, scope: str | None) -> User:
+    """The request's user if its key carries ``scope`` (None: any valid key); else 401/403."""
+    user = authenticate(request)
+    if scope is not None and not user.has(scope):
+        raise ApiError(403, message=f"this API key lacks the '{scope}' scope")
+    return user
+
+
+def ensure_local_key(conn: sqlite3.Connection, key_file: Path) -> str:
+    """First start: user ``local`` + a full-scope key written to ``key_file`` (0600).
+
+    On later starts the stored key is reused if it is still valid; otherwise a new one is minted.
+    """
+    key_file = Path(key_file)
+    if key_file.exists():
+        existing = key_file.read_text(encoding="utf-8").strip()
+        if existing and lookup(conn, existing) is not None:
+            os.chmod(key_file, 0o600)
+            return existing
+    key, _ = create_key(conn, LOCAL_USER, None, name="local admin key")
+    write_secret(key_file, key)
+    return key
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600 (never world-readable, not even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (text + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    os.chmod(path, 0o600)

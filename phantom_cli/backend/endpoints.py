@@ -1,0 +1,208 @@
+"""A small declarative layer over Starlette routes.
+
+::
+
+    from phantom_cli.backend.endpoints import Ctx, endpoint
+    from phantom_cli.client import models as m
+
+    @endpoint("GET", "/api/v1/skins/{id}", scope="skins", response=m.Skin, summary="Get a skin")
+    async def get_skin(ctx: Ctx) -> m.Skin:
+        row = ctx.db.execute("SELECT ... WHERE id = ?", (ctx.params["id"],)).fetchone()
+        ...
+
+    routes = [get_skin]          # the decorator returns a starlette Route
+
+The decorator authenticates (every route needs a key unless ``public=True``), checks the scope
+(``scope=None``: any valid key), parses the query into ``query=`` model and the JSON body into
+``body=`` model (400 ``INVALID_REQUEST`` with ``loc ["query"|"body", …]``), and turns the return
+value into a response: a pydantic model or dict/list → JSON with ``status``; a ``RawJSON`` →
+pre-serialised JSON bytes; a starlette ``Response`` → as is. The metadata feeds /openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .auth import User, require
+from .errors import ApiError
+
+MAX_BODY = 2 * 1024 * 1024  # bytes of a JSON body
+
+
+@dataclass
+class EndpointMeta:
+    method: str
+    path: str
+    scope: str | None
+    public: bool
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    paged: bool
+    status: int
+    summary: str
+    media_type: str
+    errors: Sequence[int]
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the request, the caller, the parsed query and body."""
+
+    request: Request
+    user: User  # for public routes a placeholder with no scopes
+    query: Any
+    body: Any
+
+    @property
+    def app(self) -> Any:
+        return self.request.app
+
+    @property
+    def settings(self) -> Any:
+        return self.request.app.state.settings
+
+    @property
+    def db(self) -> Any:
+        """The event loop's sqlite3 connection (never use it from another thread)."""
+        return self.request.app.state.db
+
+    @property
+    def params(self) -> dict[str, str]:
+        return self.request.path_params
+
+
+class RawJSON:
+    """An already-serialised JSON body (fast path for listings of stored JSON)."""
+
+    __slots__ = ("data", "status")
+
+    def __init__(self, data: bytes | str, status: int = 200) -> None:
+        self.data = data.encode("utf-8") if isinstance(data, str) else data
+        self.status = status
+
+
+def page_json(items: Sequence[str | bytes], next_cursor: str | None, has_more: bool) -> RawJSON:
+    """``{"data": [...], "next_cursor", "has_more"}`` from items that are JSON text already."""
+    parts = [i.encode("utf-8") if isinstance(i, str) else i for i in items]
+    tail = json.dumps({"next_cursor": next_cursor, "has_more": has_more})[1:]
+    return RawJSON(b'{"data":[' + b",".join(parts) + b"]," + tail.encode("ascii"))
+
+
+def validation_details(exc: ValidationError, where: str) -> list[dict[str, Any]]:
+    out = []
+    for e in exc.errors(include_url=False):
+        loc = [where, *[p for p in e.get("loc", ()) if p != "__root__"]]
+        out.append({"loc": loc, "msg": str(e.get("msg", "invalid value"))})
+    return out
+
+
+def invalid_from(exc: ValidationError, where: str) -> ApiError:
+    details = validation_details(exc, where)
+    first = details[0] if details else {"loc": [where], "msg": "invalid"}
+    loc = ".".join(str(p) for p in first["loc"])
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return ApiError(400, message=f"{loc}: {first['msg']}{more}", details=details)
+
+
+def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
+    raw: dict[str, Any] = {}
+    for k, v in request.query_params.multi_items():
+        raw[k] = v  # last one wins for repeated keys
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_from(exc, "query") from None
+
+
+async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise ApiError(413, message=f"body: larger than {MAX_BODY} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, message=f"body: larger than {MAX_BODY} bytes")
+    if raw.strip():
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, message=f"body: not valid JSON ({exc})",
+                           details=[{"loc": ["body"], "msg": "not valid JSON"}]) from None
+    else:
+        data = {}
+    if not isinstance(data, dict):
+        raise ApiError(400, message="body: must be a JSON object",
+                       details=[{"loc": ["body"], "msg": "must be a JSON object"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc, "body") from None
+
+
+_ANON = User(id="", name="", scopes=frozenset(), key_id="")
+
+
+def to_response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, RawJSON):
+        return Response(result.data, status_code=result.status, media_type="application/json")
+    if isinstance(result, BaseModel):
+        return JSONResponse(result.model_dump(mode="json", by_alias=True), status_code=status)
+    if result is None:
+        return Response(status_code=204 if status == 200 else status)
+    return JSONResponse(result, status_code=status)
+
+
+Handler = Callable[[Ctx], Awaitable[Any]]
+
+
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    scope: str | None,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    paged: bool = False,
+    status: int = 200,
+    summary: str = "",
+    public: bool = False,
+    media_type: str = "application/json",
+    errors: Sequence[int] = (),
+) -> Callable[[Handler], Route]:
+    """Declare a route; see the module docstring. ``scope`` is required (None = any key)."""
+
+    meta = EndpointMeta(
+        method=method.upper(), path=path, scope=scope, public=public, query=query, body=body,
+        response=response, paged=paged, status=status, summary=summary, media_type=media_type,
+        errors=tuple(errors),
+    )
+
+    def decorate(fn: Handler) -> Route:
+        async def asgi_endpoint(request: Request) -> Response:
+            user = _ANON if public else require(request, scope)
+            q = parse_query(query, request) if query is not None else None
+            b = await parse_body(body, request) if body is not None else None
+            result = await fn(Ctx(request=request, user=user, query=q, body=b))
+            return to_response(result, status)
+
+        asgi_endpoint.__name__ = fn.__name__
+        asgi_endpoint.__doc__ = fn.__doc__
+        asgi_endpoint.phantom_meta = meta  # type: ignore[attr-defined]
+        route = Route(path, asgi_endpoint, methods=[meta.method], name=f"{meta.method} {path}")
+        route.phantom_meta = meta  # type: ignore[attr-defined]
+        route.handler = fn  # type: ignore[attr-defined]
+        return route
+
+    return decorate

@@ -1,0 +1,57 @@
+"""The error envelope of spec/api.md: raise ``ApiError`` from anywhere in a handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CODES: dict[int, str] = {
+    400: "INVALID_REQUEST",
+    401: "UNAUTHORIZED",
+    402: "PAYMENT_REQUIRED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    """An HTTP error with the spec's envelope ``{"error": {code, message, details}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        message: str = "",
+        details: list[Any] | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code or CODES.get(status, "ERROR")
+        self.message = message or self.code.replace("_", " ").lower()
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(f"{status} {self.code}: {self.message}")
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            err["details"] = self.details
+        return {"error": err}
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, message=f"{what} {ident!r} not found")
+
+
+def invalid(loc: list[str | int], msg: str) -> ApiError:
+    return ApiError(400, message=f"{'.'.join(map(str, loc))}: {msg}", details=[{"loc": loc, "msg": msg}])
+
+
+def envelope(status: int, message: str, details: Any = None) -> dict[str, Any]:
+    return ApiError(status, message=message, details=details).body()

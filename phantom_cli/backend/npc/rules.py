@@ -1,0 +1,108 @@
+"""Transition rules → the decision rules the engines read.
+
+A transition's ``when`` (keywords, intents, all, none, patterns) compiles to one regular
+expression. The scripted engine's ``decide`` tries ``context["decision_rules"]`` in order
+(``{"decision": <transition id>, "patterns": [regex]}``) and picks the first that matches; LLM
+engines get the same rules described in words and choose among the transition ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .machine import Machine, When
+
+REDIRECT = "redirect"
+
+
+def _word(word: str) -> str:
+    """A keyword or phrase as a regex: words split on spaces, ``*`` suffix = prefix match."""
+    w = word.strip().lower()
+    prefix = w.endswith("*")
+    if prefix:
+        w = w[:-1]
+    parts = [re.escape(p) for p in w.split()]
+    if not parts:
+        raise KeyError(f"empty keyword {word!r}")
+    body = r"\s+".join(parts)
+    return rf"\b{body}" + (r"\w*" if prefix else r"\b")
+
+
+def _alt(words: Sequence[str]) -> str:
+    return "(?:" + "|".join(_word(w) for w in words) + ")"
+
+
+def compile_when(when: When, intents: Mapping[str, Sequence[str]]) -> str:
+    """One case-insensitive, dot-all regex that matches exactly when ``when`` holds."""
+    any_words: list[str] = list(when.keywords)
+    for name in when.intents:
+        if name not in intents:
+            raise KeyError(f"unknown intent {name!r}")
+        any_words.extend(intents[name])
+    parts = ["(?is)^"]
+    if any_words:
+        parts.append(f"(?=.*{_alt(any_words)})")
+    for w in when.all:
+        parts.append(f"(?=.*{_word(w)})")
+    if when.none:
+        parts.append(f"(?!.*{_alt(when.none)})")
+    if when.patterns:
+        for p in when.patterns:
+            re.compile(p)  # a bad pattern names itself
+        parts.append("(?=.*(?:" + "|".join(f"(?:{p})" for p in when.patterns) + "))")
+    regex = "".join(parts)
+    re.compile(regex)
+    return regex
+
+
+def decision_rules(
+    machine: Machine, state: str, intents: Mapping[str, Sequence[str]]
+) -> tuple[list[dict[str, Any]], str]:
+    """``(rules, default_decision)`` for the state's transitions, in authored order."""
+    rules: list[dict[str, Any]] = []
+    default = REDIRECT
+    for t in machine.states[state].transitions:
+        if t.when is None:
+            default = t.id
+            break
+        rules.append({"decision": t.id, "patterns": [compile_when(t.when, intents)]})
+    return rules, default
+
+
+def choices(machine: Machine, state: str) -> list[str]:
+    """The ids an engine may answer with: every transition, plus ``redirect``."""
+    out = machine.transition_ids(state)
+    if REDIRECT not in out:
+        out.append(REDIRECT)
+    return out
+
+
+def match_local(rules: Sequence[Mapping[str, Any]], default: str, message: str) -> str:
+    """The same first-match evaluation the scripted engine does (for checks and tools)."""
+    for rule in rules:
+        for p in rule.get("patterns", ()):
+            if re.search(p, message):
+                return str(rule["decision"])
+    return default
+
+
+def describe_choices(machine: Machine, state: str, intents: Mapping[str, Sequence[str]]) -> str:
+    """The choices in words, for an LLM engine's classification prompt."""
+    lines = []
+    for t in machine.states[state].transitions:
+        target = f" → {t.to}" if t.to else " (stay)"
+        hint = t.description
+        if t.when is not None:
+            words = list(t.when.keywords)
+            for name in t.when.intents:
+                words.extend(intents.get(name, ()))
+            if words and not hint:
+                hint = "the player's message is about: " + ", ".join(w.rstrip("*") for w in words[:12])
+            if t.when.none and not hint:
+                hint += " (not: " + ", ".join(t.when.none) + ")"
+        lines.append(f"- {t.id}: {t.decision}{target}. {hint or 'anything else'}")
+    if REDIRECT not in machine.transition_ids(state):
+        lines.append(f"- {REDIRECT}: the message is off track; steer the player back to the goal")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Local extensions: server info and key administration (embedded backend only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from phantom_cli import __version__
+from phantom_cli.client import models as m
+
+from ..auth import create_key, list_keys, revoke_key
+from ..endpoints import Ctx, endpoint
+from ..errors import not_found
+
+
+class KeyCreate(m.RequestModel):
+    user: str = Field(default="local", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    scopes: list[str] | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=120)
+
+
+class KeyInfo(m.ResponseModel):
+    id: str
+    user: str
+    scopes: list[str]
+    name: str | None = None
+    prefix: str
+    created_at: str
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+
+
+class NewKey(KeyInfo):
+    key: str
+
+
+class KeyList(m.ResponseModel):
+    data: list[KeyInfo]
+
+
+@endpoint("GET", "/api/v1/local/info", scope=None, response=m.ServerInfo,
+          summary="Local backend: engine, version, user (local extension)")
+async def info(ctx: Ctx) -> m.ServerInfo:
+    s = ctx.settings
+    return m.ServerInfo(backend="local", version=__version__, engine=s.engine, engine_model=s.engine_model,
+                        user=ctx.user.name, vector_store=s.vector_store)
+
+
+@endpoint("POST", "/api/v1/local/admin/keys", scope="admin", body=KeyCreate, response=NewKey, status=201,
+          summary="Mint an API key (local extension)")
+async def create(ctx: Ctx) -> Any:
+    b: KeyCreate = ctx.body
+    key, rec = create_key(ctx.db, b.user, b.scopes, b.name)
+    return NewKey(key=key, **rec)
+
+
+@endpoint("GET", "/api/v1/local/admin/keys", scope="admin", response=KeyList,
+          summary="List API keys (never the secrets; local extension)")
+async def keys(ctx: Ctx) -> Any:
+    return KeyList(data=[KeyInfo(**k) for k in list_keys(ctx.db)])
+
+
+@endpoint("DELETE", "/api/v1/local/admin/keys/{id}", scope="admin", response=KeyInfo,
+          summary="Revoke an API key (local extension)", errors=(404,))
+async def revoke(ctx: Ctx) -> Any:
+    kid = ctx.params["id"]
+    if not revoke_key(ctx.db, kid):
+        raise not_found("active key", kid)
+    return next(KeyInfo(**k) for k in list_keys(ctx.db) if k["id"] == kid)
+
+
+routes = [info, create, keys, revoke]

@@ -1,0 +1,131 @@
+"""Server settings: one dataclass built from CLI flags / environment (stdlib only).
+
+Available to handlers as ``request.app.state.settings`` (or ``ctx.settings``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENGINES = ("scripted", "openai", "llama-cpp")
+
+
+def _dirs() -> tuple[Path, Path, Path]:
+    """(data_dir, state_dir, runtime_dir) — from phantom_cli.config.paths when present."""
+    try:
+        from phantom_cli.config import paths  # type: ignore[attr-defined]
+
+        return Path(paths.data_dir()), Path(paths.state_dir()), Path(paths.runtime_dir())
+    except (ImportError, AttributeError):
+        home = os.environ.get("PHANTOM_HOME")
+        if home:
+            h = Path(home)
+            return h / "data", h / "state", h / "runtime"
+        import platformdirs
+
+        return (
+            Path(platformdirs.user_data_dir("phantom")),
+            Path(platformdirs.user_state_dir("phantom")),
+            Path(platformdirs.user_runtime_dir("phantom")),
+        )
+
+
+def backend_dir() -> Path:
+    """``data_dir()/backend`` — database, key file and media files live here."""
+    return _dirs()[0] / "backend"
+
+
+def state_dir() -> Path:
+    return _dirs()[1]
+
+
+def runtime_dir() -> Path:
+    return _dirs()[2]
+
+
+def key_file_path() -> Path:
+    return backend_dir() / "api_key"
+
+
+@dataclass
+class ServerSettings:
+    """Everything the server needs; never re-read from the environment after start."""
+
+    db_path: Path = field(default_factory=lambda: backend_dir() / "phantom.db")
+    host: str = "127.0.0.1"
+    port: int = 0
+    engine: str = "scripted"
+    engine_base_url: str | None = None
+    engine_model: str | None = None
+    engine_api_key: str | None = None
+    llama_model_path: str | None = None
+    idle_timeout: float = 1800.0  # seconds without a request before the server exits; 0 = never
+    faults: str = ""  # e.g. "503:0.2,429:0.1,latency:300ms,cut-stream:0.1,402:0.05"
+    fault_seed: int | None = None  # seeded fault RNG (tests)
+    memory_cadence: int = 3
+    vector_store: bool = True
+    seed: int = 0
+    media_dir: Path = field(default_factory=lambda: backend_dir() / "media")
+    key_file: Path = field(default_factory=key_file_path)
+    runtime_file: Path | None = None  # written by the background server (runtime.py)
+    load_seed_content: bool = True
+
+    def __post_init__(self) -> None:
+        self.db_path = Path(self.db_path)
+        self.media_dir = Path(self.media_dir)
+        self.key_file = Path(self.key_file)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine: must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.idle_timeout < 0:
+            raise ValueError("idle_timeout: must be >= 0 seconds")
+        if not 0 <= int(self.port) <= 65535:
+            raise ValueError("port: must be between 0 and 65535")
+
+    @classmethod
+    def for_home(cls, home: Path | str, **overrides: Any) -> ServerSettings:
+        """Settings with every file under ``home`` laid out like PHANTOM_HOME (tests)."""
+        b = Path(home) / "data" / "backend"
+        base: dict[str, Any] = {
+            "db_path": b / "phantom.db",
+            "media_dir": b / "media",
+            "key_file": b / "api_key",
+        }
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServerSettings:
+        """Defaults < ``PHANTOM_SERVER_*`` environment < explicit overrides (flags)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"PHANTOM_SERVER_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, raw)
+        if "engine_api_key" not in values:
+            env_name = os.environ.get("PHANTOM_SERVER_ENGINE_API_KEY_ENV")
+            if env_name and os.environ.get(env_name):
+                values["engine_api_key"] = os.environ[env_name]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+_INTS = {"port", "memory_cadence", "seed", "fault_seed"}
+_FLOATS = {"idle_timeout"}
+_BOOLS = {"vector_store", "load_seed_content"}
+
+
+def _coerce(name: str, raw: str) -> Any:
+    try:
+        if name in _INTS:
+            return int(raw)
+        if name in _FLOATS:
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"PHANTOM_SERVER_{name.upper()}: not a number: {raw!r}") from exc
+    if name in _BOOLS:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw

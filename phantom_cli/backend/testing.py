@@ -1,0 +1,119 @@
+"""Run the backend in a background thread on a free loopback port (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .settings import ServerSettings
+
+
+class ThreadedServer:
+    """A real uvicorn server in a daemon thread; ``start()`` / ``stop()``."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", log_level: str = "warning") -> None:
+        import uvicorn
+
+        self.app = app
+        self.host = host
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
+                                     timeout_graceful_shutdown=3)
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self._run, name=f"phantom-server-{self.port}", daemon=True)
+
+    def _run(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the test server thread died during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start in time")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout)
+        self.sock.close()
+
+
+class LiveServer:
+    """What the ``live_server`` / ``fresh_server`` fixtures yield."""
+
+    def __init__(self, home: Path, **overrides: Any) -> None:
+        from .app import create_app
+
+        self.home = Path(home)
+        overrides.setdefault("idle_timeout", 0)
+        self.settings = ServerSettings.for_home(self.home, **overrides)
+        self.app = create_app(self.settings)
+        self.api_key: str = self.app.state.api_key
+        self._server = ThreadedServer(self.app)
+        self.base_url = self._server.base_url
+
+    def start(self) -> LiveServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self, api_key: str | None = None, **kwargs: Any) -> Any:
+        """A ``phantom_cli.client.Phantom`` bound to this server (admin key unless given)."""
+        from phantom_cli.client import Phantom
+
+        return Phantom(base_url=self.base_url, api_key=api_key or self.api_key, **kwargs)
+
+    def async_client(self, api_key: str | None = None, **kwargs: Any) -> Any:
+        from phantom_cli.client import AsyncPhantom
+
+        return AsyncPhantom(base_url=self.base_url, api_key=api_key or self.api_key, **kwargs)
+
+    def http(self, api_key: str | None = None) -> Any:
+        """A plain ``httpx.Client`` with the bearer key (raw wire checks)."""
+        import httpx
+
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {api_key or self.api_key}"},
+                            timeout=30)
+
+    def make_key(self, user: str = "local", scopes: list[str] | None = None) -> str:
+        """Mint a key for ``user`` (created if new) with ``scopes`` (None = full scope)."""
+        with self.http() as c:
+            r = c.post("/api/v1/local/admin/keys", json={"user": user, "scopes": scopes})
+            r.raise_for_status()
+            return str(r.json()["key"])
+
+    def db(self) -> Any:
+        """A new sqlite3 connection to the server's database (close it when done)."""
+        from .db import connect
+
+        return connect(self.settings.db_path)
+
+    def add_activity(self, published: bool = True, **fields: Any) -> str:
+        """Insert an activity directly in the database; returns its id."""
+        from .routes.activities import upsert_activity
+
+        fields.setdefault("title", "Test activity")
+        conn = self.db()
+        try:
+            return upsert_activity(conn, fields, published=published)
+        finally:
+            conn.close()
