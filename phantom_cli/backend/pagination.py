@@ -76,5 +76,6 @@ def page(
     rows = conn.execute(sql, args).fetchall()
     has_more = len(rows) > n
     rows = rows[:n]
-    nxt = encode_cursor(rows[-1][created_col], rows[-1][id_col]) if has_more and rows else None
+    ck, ik = created_col.rsplit(".", 1)[-1], id_col.rsplit(".", 1)[-1]  # select them unaliased
+    nxt = encode_cursor(rows[-1][ck], rows[-1][ik]) if has_more and rows else None
     return rows, nxt, has_more
