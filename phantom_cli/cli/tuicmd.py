@@ -1,11 +1,98 @@
-"""`phantom chat` and `phantom playground` — thin launchers for phantom_cli.tui."""
+"""`phantom chat` and `phantom playground` — thin launchers for phantom_cli.tui.
+
+Module level: typer and the standard library only (start-up rule); Textual, the client and the
+TUI are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
 
 
-def chat() -> None:
-    """Chat with a companion, an NPC or an activity (TUI)."""
-    raise SystemExit("not built yet")
+def _flags(ctx: typer.Context, profile: str | None, base_url: str | None) -> tuple[str | None, str | None]:
+    """The command's own flags win; otherwise the root's global --profile/--base-url."""
+    state: Any = ctx.find_root().obj
+    return (profile or getattr(state, "profile", None), base_url or getattr(state, "base_url", None))
 
 
-def playground() -> None:
-    """Build a companion request, send it, copy it (TUI)."""
-    raise SystemExit("not built yet")
+def _context(ctx: typer.Context, profile: str | None, base_url: str | None) -> Any:
+    from phantom_cli.tui.context import build_context
+
+    profile, base_url = _flags(ctx, profile, base_url)
+    try:
+        return build_context(profile=profile, base_url=base_url)
+    except Exception as exc:  # config errors, server start failures: a message, not a traceback
+        typer.echo(f"phantom: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def chat(
+    ctx: typer.Context,
+    npc: str | None = typer.Option(None, "--npc", metavar="ID", help="Talk to this NPC persona."),
+    persona: Path | None = typer.Option(
+        None, "--persona", metavar="FILE", help="Talk to the companion in this persona file."
+    ),
+    instance: str | None = typer.Option(
+        None, "--instance", metavar="ID", help="Resume this activity instance."
+    ),
+    activity: str | None = typer.Option(
+        None, "--activity", metavar="ID", help="Start a new instance of this activity."
+    ),
+    profile: str | None = typer.Option(None, "--profile", "-p", metavar="NAME", help="Settings profile."),
+    base_url: str | None = typer.Option(None, "--base-url", metavar="URL", help="API base URL."),
+) -> None:
+    """Chat with a companion, an NPC or an activity (TUI).
+
+    Keys: Enter sends, ctrl+j inserts a newline, escape stops a reply, ctrl+r retries,
+    ctrl+l edits your last message, ctrl+p opens the command palette.
+    """
+    given = [n for n, v in (("--npc", npc), ("--persona", persona), ("--instance", instance),
+                            ("--activity", activity)) if v]
+    if len(given) > 1:
+        typer.echo(f"phantom chat: give only one of {', '.join(given)}", err=True)
+        raise typer.Exit(2)
+    if persona is not None and not persona.is_file():
+        typer.echo(f"phantom chat: --persona: no such file: {persona}", err=True)
+        raise typer.Exit(2)
+    app_ctx = _context(ctx, profile, base_url)
+    from phantom_cli.tui import run_chat
+
+    try:
+        run_chat(app_ctx, npc=npc, persona=persona, instance=instance, activity=activity)
+    except Exception as exc:
+        name = type(exc).__name__
+        if name in ("PersonaFileError",):
+            typer.echo(f"phantom chat: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        raise
+
+
+def playground(
+    ctx: typer.Context,
+    persona: Path | None = typer.Option(
+        None, "--persona", metavar="FILE", help="Start from this persona file."
+    ),
+    profile: str | None = typer.Option(None, "--profile", "-p", metavar="NAME", help="Settings profile."),
+    base_url: str | None = typer.Option(None, "--base-url", metavar="URL", help="API base URL."),
+) -> None:
+    """Build a companion request, send it, copy it (TUI).
+
+    Keys: ctrl+s sends, f2 shows the request/response JSON, f3/f4/f5 copy the request, the
+    response, or the request as curl (with $PHANTOM_KEY, never the key).
+    """
+    loaded = None
+    if persona is not None:
+        from phantom_cli.personafile import load_persona
+
+        try:
+            loaded = load_persona(persona, warn=lambda msg: typer.echo(f"warning: {msg}", err=True))
+        except Exception as exc:
+            typer.echo(f"phantom playground: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    app_ctx = _context(ctx, profile, base_url)
+    from phantom_cli.tui import run_playground
+
+    run_playground(app_ctx, persona=loaded)

@@ -1,0 +1,344 @@
+"""The conversation view: Markdown transcript, streamed replies, side panel, status bar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, Static
+
+from .conversations import Conversation, Delta, Done, NpcConversation, Turn, machine_states
+from .errors import describe, is_stream_cut
+from .modals import ConfirmModal
+from .sanitize import clean, plain
+from .widgets import ChatInput, MessageView, SidePanel, StatusBar
+
+ConversationSource = Conversation | Callable[[], Awaitable[Conversation]]
+
+
+class ChatScreen(Screen[None]):
+    CSS_PATH = "chat.tcss"
+    BINDINGS = [
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+r", "retry", "Retry"),
+        Binding("ctrl+l", "edit_last", "Edit last"),
+        Binding("ctrl+g", "next_greeting", "Greeting"),
+        Binding("ctrl+n", "reset", "Reset NPC"),
+        Binding("ctrl+b", "toggle_panel", "Panel"),
+        Binding("ctrl+o", "home", "Home"),
+    ]
+
+    def __init__(self, ctx: Any, source: ConversationSource) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.source = source
+        self.conv: Conversation | None = None
+        self.streaming = False
+        self.editing = False
+        self.error: str | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Static("Opening…", id="chat-title", markup=False)
+        with Horizontal(id="chat-body"):
+            yield VerticalScroll(id="transcript")
+            yield SidePanel(id="panel")
+        yield Static("", id="error-banner", markup=False)
+        yield ChatInput(id="chat-input")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#transcript").anchor()
+        self.query_one("#error-banner").display = False
+        if self.size.width < 100:
+            self.query_one(SidePanel).add_class("narrow")
+        self._status()
+        self._open()
+
+    def _status(self) -> None:
+        latency = self.conv.last_latency_ms if self.conv else None
+        self.query_one(StatusBar).set(
+            backend=self.ctx.backend,
+            engine=self.ctx.engine or ("—" if self.ctx.backend == "local" else "hosted"),
+            profile=self.ctx.profile,
+            latency=f"{latency:.0f} ms" if latency is not None else None,
+        )
+
+    def refresh_status(self) -> None:
+        if self.is_mounted:
+            self._status()
+
+    def speaker(self, role: str) -> str:
+        if role == "user":
+            return clean(self.ctx.player_name or "you")
+        return self.conv.title if self.conv else "assistant"
+
+    # ------------------------------------------------------------------ errors
+
+    def show_error(self, exc: BaseException | None, text: str | None = None) -> None:
+        banner = self.query_one("#error-banner", Static)
+        if exc is None and text is None:
+            self.error = None
+            banner.display = False
+            return
+        message = text if text is not None else describe(exc).text()  # type: ignore[arg-type]
+        self.error = message
+        banner.update(plain(message))
+        banner.display = True
+
+    # ------------------------------------------------------------------ opening
+
+    @work(exclusive=True, group="open")
+    async def _open(self) -> None:
+        try:
+            if isinstance(self.source, Conversation):
+                self.conv = self.source
+            else:
+                self.conv = await self.source()
+            turns = await self.conv.open()
+        except Exception as exc:  # shown in the app, never a crash
+            self.query_one("#chat-title", Static).update(plain("Could not open the conversation"))
+            self.show_error(exc)
+            return
+        await self.load_turns(turns)
+        self.query_one("#chat-input", ChatInput).focus()
+
+    async def load_turns(self, turns: list[Turn]) -> None:
+        assert self.conv is not None
+        title = f"{self.conv.title} · {self.conv.kind}"
+        self.query_one("#chat-title", Static).update(plain(title))
+        transcript = self.query_one("#transcript", VerticalScroll)
+        await transcript.remove_children()
+        views = [MessageView(t.role, t.content, self.speaker(t.role), t.marks) for t in turns]
+        if views:
+            await transcript.mount_all(views)
+        transcript.scroll_end(animate=False)
+        self.update_panel()
+        self._status()
+        self.refresh_bindings()
+
+    def update_panel(self) -> None:
+        if self.conv is None:
+            return
+        panel = self.query_one(SidePanel)
+        if isinstance(self.conv, NpcConversation):
+            panel.show("NPC turn", self.conv.panel, machine_states(self.conv), self.conv.path)
+        elif self.conv.kind == "companion":
+            panel.show("Companion turn", self.conv.panel)
+        else:
+            panel.show("Activity", self.conv.panel)
+
+    # ------------------------------------------------------------------ sending
+
+    def on_chat_input_submitted(self, event: ChatInput.Submitted) -> None:
+        event.stop()
+        if self.conv is None or self.streaming:
+            self.notify("Wait for the reply to finish (escape stops it).", severity="warning")
+            return
+        text = event.text.strip("\n")
+        event.chat_input.clear()
+        if self.editing:
+            self.editing = False
+            self._edit_and_resend(text)
+        else:
+            self.send(text)
+
+    def send(self, text: str) -> None:
+        assert self.conv is not None
+        conv = self.conv
+        self._start_turn(lambda: conv.send(text), user_text=text)
+
+    def _start_turn(self, make: Callable[[], AsyncIterator[Delta | Done]], user_text: str | None) -> None:
+        self.streaming = True
+        self.show_error(None)
+        self.refresh_bindings()
+        self._turn(make, user_text)
+
+    @work(exclusive=True, group="turn")
+    async def _turn(self, make: Callable[[], AsyncIterator[Delta | Done]], user_text: str | None) -> None:
+        transcript = self.query_one("#transcript", VerticalScroll)
+        if user_text is not None:
+            await transcript.mount(MessageView("user", user_text, self.speaker("user")))
+        view = MessageView("assistant", "", self.speaker("assistant"))
+        await transcript.mount(view)
+        transcript.scroll_end(animate=False)
+        stream = Markdown.get_stream(view.body)
+        received: list[str] = []
+        try:
+            events = make()
+            async with contextlib.aclosing(events):  # type: ignore[type-var]
+                async for event in events:
+                    if isinstance(event, Delta):
+                        received.append(event.text)
+                        await stream.write(clean(event.text))
+                    elif isinstance(event, Done):
+                        await stream.stop()
+                        if event.reply != "".join(received):
+                            await view.set_content(event.reply)
+                        view.set_marks(event.marks)
+                        self._after_done(event)
+        except asyncio.CancelledError:
+            await stream.stop()
+            view.add_mark("stopped")
+            if not received:
+                await view.set_content("*(stopped before any text arrived)*")
+        except Exception as exc:
+            await stream.stop()
+            if is_stream_cut(exc):
+                partial = describe(exc).partial or ""
+                if partial and not received:
+                    await view.set_content(partial)
+                view.add_mark("incomplete")
+            else:
+                if not received:
+                    await view.remove()
+            self.show_error(exc)
+        finally:
+            self.streaming = False
+            self._status()
+            self.refresh_bindings()
+
+    def _after_done(self, event: Done) -> None:
+        self.update_panel()
+        conv = self.conv
+        if isinstance(conv, NpcConversation):
+            if conv.unlocked:
+                names = ", ".join(clean(u) for u in conv.unlocked)
+                self.notify(f"Unlocked: {names}", title="New machine", markup=False)
+            if conv.panel.get("outcome"):
+                outcome = clean(conv.panel["outcome"])
+                self.notify(f"Outcome: {outcome}", title="Machine completed", markup=False)
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        conv = self.conv
+        if action == "reset":
+            return conv is not None and conv.can_reset
+        if action == "next_greeting":
+            return conv is not None and len(conv.greetings) > 1 and not conv.started
+        if action == "stop":
+            return True if self.streaming else None
+        if action in ("retry", "edit_last"):
+            return None if (conv is None or conv.last_user is None or self.streaming) else True
+        return True
+
+    def _views(self) -> list[MessageView]:
+        return list(self.query_one("#transcript").query_children(MessageView))
+
+    def action_stop(self) -> None:
+        if self.streaming:
+            self.workers.cancel_group(self, "turn")
+
+    async def _drop_after_last_user(self) -> MessageView | None:
+        views = self._views()
+        last_user = None
+        for v in views:
+            if v.role == "user":
+                last_user = v
+        if last_user is None:
+            return None
+        start = views.index(last_user) + 1
+        for v in views[start:]:
+            await v.remove()
+        return last_user
+
+    async def action_retry(self) -> None:
+        if self.conv is None or self.streaming or self.conv.last_user is None:
+            return
+        await self._drop_after_last_user()
+        conv = self.conv
+        self._start_turn(conv.retry, user_text=None)
+
+    def action_edit_last(self) -> None:
+        if self.conv is None or self.streaming or self.conv.last_user is None:
+            return
+        box = self.query_one("#chat-input", ChatInput)
+        box.text = self.conv.last_user
+        box.focus()
+        self.editing = True
+        self.notify("Editing your last message: Enter resends it.", markup=False)
+
+    @work(group="edit")
+    async def _edit_and_resend(self, text: str) -> None:
+        last_user = await self._drop_after_last_user()
+        if last_user is not None:
+            await last_user.set_content(text)
+            last_user.add_mark("edited")
+        conv = self.conv
+        assert conv is not None
+        self._start_turn(lambda: conv.edit_last(text), user_text=None)
+
+    async def action_next_greeting(self) -> None:
+        if self.conv is None:
+            return
+        try:
+            greeting = await self.conv.cycle_greeting()
+        except Exception as exc:
+            self.show_error(exc)
+            return
+        if greeting is None:
+            return
+        for view in self._views():
+            if "greeting" in view.marks:
+                await view.set_content(greeting)
+                n = self.conv.greeting_index + 1
+                view.header.update(plain(f"{view.speaker}  opening message {n}/{len(self.conv.greetings)}"))
+                break
+
+    def action_reset(self) -> None:
+        if self.conv is None or not self.conv.can_reset:
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._reset()
+
+        self.app.push_screen(
+            ConfirmModal(f"Reset the session with {self.conv.title}? Its history is cleared.", "Reset"),
+            done,
+        )
+
+    @work(exclusive=True, group="turn")
+    async def _reset(self) -> None:
+        assert self.conv is not None
+        try:
+            turns = await self.conv.reset()
+        except Exception as exc:
+            self.show_error(exc)
+            return
+        self.show_error(None)
+        await self.load_turns(turns)
+        self.notify("Session reset.", markup=False)
+
+    def action_toggle_panel(self) -> None:
+        panel = self.query_one(SidePanel)
+        panel.display = not panel.display
+
+    def action_home(self) -> None:
+        home = getattr(self.app, "action_home", None)
+        if home:
+            home()
+
+    def palette_actions(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        actions: list[tuple[str, str, Callable[[], Any]]] = [
+            ("Stop reply", "Stop the reply being streamed (escape)", self.action_stop),
+            ("Retry last turn", "Send the last message again (ctrl+r)", self.action_retry),
+            ("Edit last message", "Edit and resend your last message (ctrl+l)", self.action_edit_last),
+            ("Toggle side panel", "Show or hide the turn panel (ctrl+b)", self.action_toggle_panel),
+            ("Home", "Back to the list of conversations (ctrl+o)", self.action_home),
+        ]
+        if self.conv is not None and self.conv.greetings:
+            actions.append(("Next opening message", "Cycle the activity's greetings (ctrl+g)", self.action_next_greeting))
+        if self.conv is not None and self.conv.can_reset:
+            actions.append(("Reset NPC session", "Clear the session's history (ctrl+n)", self.action_reset))
+        return actions

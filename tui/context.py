@@ -1,0 +1,106 @@
+"""What the TUI needs to know about where it runs: the client, the profile, the backend kind.
+
+The screens take an :class:`AppContext`, never settings or files directly, so tests and the
+benchmark hand them a fake client that implements the same interface as ``AsyncPhantom``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SESSION_SAFE = re.compile(r"[^A-Za-z0-9_.:@-]")
+
+
+@dataclass
+class AppContext:
+    client: Any  # AsyncPhantom or anything with the same interface
+    backend: str = "local"  # "local" | "hosted"
+    profile: str = "default"
+    npc_persona: str = "abc123"
+    player_name: str = "Player"
+    player_gender: str = "non-binary"
+    companion_persona_file: Path | None = None
+    persona_dirs: list[Path] = field(default_factory=list)
+    engine: str | None = None  # filled from local.info() on the local backend
+    user_session_id: str | None = None
+
+    @property
+    def session_id(self) -> str:
+        """The NPC ``user_session_id`` the TUI uses for this profile (stable: reopening resumes)."""
+        if self.user_session_id:
+            return self.user_session_id
+        return _SESSION_SAFE.sub("-", f"tui-{self.profile}")[:128]
+
+    async def aclose(self) -> None:
+        close = getattr(self.client, "aclose", None) or getattr(self.client, "close", None)
+        if close is None:
+            return
+        result = close()
+        if hasattr(result, "__await__"):
+            await result
+
+
+def persona_search_dirs() -> list[Path]:
+    """Folders whose persona files the home screen lists: the user's ``config_dir()/personas``."""
+    try:
+        from phantom_cli.config import config_dir
+
+        return [Path(config_dir()) / "personas"]
+    except Exception:  # config unavailable: nothing to list from disk
+        return []
+
+
+def persona_files(ctx: AppContext) -> list[Path]:
+    """Persona files to offer: the profile's, the user's folder, then the shipped examples."""
+    from phantom_cli.personafile import FORMATS, example_personas
+
+    found: list[Path] = []
+    if ctx.companion_persona_file is not None:
+        found.append(ctx.companion_persona_file)
+    for folder in ctx.persona_dirs:
+        if folder.is_dir():
+            found.extend(sorted(p for p in folder.iterdir() if p.suffix.lower() in FORMATS))
+    try:
+        found.extend(example_personas())
+    except OSError:
+        pass
+    seen: set[Path] = set()
+    out = []
+    for p in found:
+        key = p.resolve() if p.exists() else p
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def build_context(profile: str | None = None, base_url: str | None = None) -> AppContext:
+    """The context for the effective settings: resolves the profile and connects (may start
+    the local backend)."""
+    from phantom_cli.config import resolve
+    from phantom_cli.connect import connect_async
+
+    eff = resolve(profile=profile, base_url=base_url, api_key=None)
+
+    def get(key: str, default: Any = None) -> Any:
+        try:
+            value = eff.get(key)
+        except Exception:
+            return default
+        return default if value in (None, "") else value
+
+    client = connect_async(eff)
+    persona_file = get("companion_persona_file")
+    return AppContext(
+        client=client,
+        backend=str(getattr(eff, "backend", "local") or "local"),
+        profile=str(getattr(eff, "profile_name", "default") or "default"),
+        npc_persona=str(get("npc_persona", "abc123")),
+        player_name=str(get("player_name", "Player")),
+        player_gender=str(get("player_gender", "non-binary")),
+        companion_persona_file=Path(persona_file).expanduser() if persona_file else None,
+        persona_dirs=persona_search_dirs(),
+    )

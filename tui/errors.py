@@ -1,0 +1,74 @@
+"""Turn client errors into a short message and what the user can do about it.
+
+Matched by the attributes the client's error classes carry (``status``, ``partial``), so the
+TUI shows every failure in the app instead of crashing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sanitize import clean
+
+_WHAT_TO_DO = {
+    400: "The request was refused as invalid; check the fields named above.",
+    401: "The API key is missing or invalid. Run `phantom auth login` (or set PHANTOM_API_KEY) "
+    "and reopen.",
+    402: "The account is out of credit. Top up the balance, or switch to the local backend "
+    "(`phantom profile use local`).",
+    403: "The key lacks the scope this needs (chat:companion for companion chat). Create a key "
+    "with that scope.",
+    404: "Not found: it may have been deleted, or it is not available on this backend.",
+    409: "Conflict: the state changed on the server (e.g. the NPC machine is completed — reset "
+    "the session).",
+    429: "Rate limited: wait a moment and retry (ctrl+r).",
+    503: "The service is temporarily unavailable. Retry in a moment (ctrl+r).",
+}
+
+
+@dataclass
+class ErrorInfo:
+    title: str
+    detail: str
+    hint: str
+    status: int | None = None
+    partial: str | None = None
+
+    def text(self) -> str:
+        return f"{self.title}: {self.detail}\n{self.hint}".strip()
+
+
+def is_stream_cut(exc: BaseException) -> bool:
+    return type(exc).__name__ == "StreamInterruptedError" or hasattr(exc, "partial")
+
+
+def describe(exc: BaseException) -> ErrorInfo:
+    """A clean, human description of ``exc`` (server text is cleaned of control sequences)."""
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    message = clean(getattr(exc, "message", None) or str(exc) or name)
+    if is_stream_cut(exc):
+        return ErrorInfo(
+            "Stream interrupted",
+            message,
+            "The reply was cut off; the partial text is kept. Press ctrl+r to retry.",
+            partial=clean(getattr(exc, "partial", "") or ""),
+        )
+    if isinstance(status, int):
+        hint = _WHAT_TO_DO.get(status) or (
+            "The server failed; retry in a moment (ctrl+r)." if status >= 500 else ""
+        )
+        return ErrorInfo(f"Error {status}", message, hint, status=status)
+    if name == "InvalidInputError":
+        errs = getattr(exc, "errors", None) or []
+        detail = "; ".join(f"{clean(f)}: {clean(m)}" for f, m in errs) or message
+        return ErrorInfo("Invalid input", detail, "Fix the field named and send again.")
+    if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
+        return ErrorInfo(
+            "Cannot reach the server",
+            message,
+            "Check the base URL and that the server is running (`phantom serve`).",
+        )
+    if name in ("APITimeoutError", "TimeoutError", "ReadTimeout"):
+        return ErrorInfo("Timed out", message, "Retry (ctrl+r), or raise timeout_read.")
+    return ErrorInfo(name, message, "Retry (ctrl+r).")

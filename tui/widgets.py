@@ -1,0 +1,197 @@
+"""Widgets shared by the screens: the chat input, a transcript message, the side panel and
+the status bar. Everything from the wire is shown through :mod:`.sanitize`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Markdown, Static, TextArea
+
+from .sanitize import clean, plain
+
+NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
+
+MARK_LABELS = {
+    "refused": "⚠ refused by moderation",
+    "filtered": "⚠ filtered by moderation",
+    "incomplete": "✂ incomplete — stream cut (ctrl+r retries)",
+    "stopped": "■ stopped",
+    "greeting": "opening message",
+    "outcome": "★ outcome",
+    "edited": "edited",
+}
+
+
+class ChatInput(TextArea):
+    """Multi-line input: Enter sends; ctrl+j (or shift+enter / alt+enter where the terminal
+    reports them) inserts a newline."""
+
+    DEFAULT_CSS = """
+    ChatInput { height: auto; min-height: 3; max-height: 10; }
+    """
+
+    class Submitted(Message):
+        def __init__(self, chat_input: ChatInput, text: str) -> None:
+            super().__init__()
+            self.chat_input = chat_input
+            self.text = text
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            if self.text.strip():
+                self.post_message(self.Submitted(self, self.text))
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            self._replace_via_keyboard("\n", start, end)
+            return
+        await super()._on_key(event)
+
+
+class MessageView(Vertical):
+    """One transcript entry: a header (role and marks) and the content as Markdown."""
+
+    DEFAULT_CSS = """
+    MessageView { height: auto; margin: 0 0 1 0; padding: 0 1; }
+    MessageView.user { border-left: thick $primary; }
+    MessageView.assistant { border-left: thick $accent; }
+    MessageView.incomplete, MessageView.refused, MessageView.filtered { border-left: thick $error; }
+    MessageView .msg-header { color: $text-muted; text-style: bold; }
+    MessageView Markdown { margin: 0; padding: 0; }
+    """
+
+    def __init__(self, role: str, content: str, speaker: str, marks: list[str] | None = None):
+        super().__init__(classes=role)
+        self.role = role
+        self.speaker = speaker
+        self.marks: list[str] = list(marks or [])
+        self.content_text = clean(content)
+        self.header = Static(self._header(), classes="msg-header", markup=False)
+        self.body = Markdown(self.content_text)
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.body
+
+    def _header(self) -> Text:
+        text = Text(self.speaker)
+        for mark in self.marks:
+            text.append("  ")
+            text.append(MARK_LABELS.get(mark, mark), style="italic")
+        return text
+
+    def set_marks(self, marks: list[str]) -> None:
+        for mark in list(self.marks):
+            self.remove_class(mark)
+        self.marks = list(dict.fromkeys(marks))
+        for mark in self.marks:
+            self.add_class(mark)
+        self.header.update(self._header())
+
+    def add_mark(self, mark: str) -> None:
+        self.set_marks([*self.marks, mark])
+
+    async def set_content(self, content: str) -> None:
+        self.content_text = clean(content)
+        await self.body.update(self.content_text)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(clean(v) for v in value) or "none"
+    return clean(value)
+
+
+PANEL_LABELS = {
+    "current_state": "state",
+    "score_delta": "score change",
+    "redirect_count": "redirects",
+    "follow_up": "follow-up",
+    "scoring_mode": "scoring mode",
+    "machine_completed": "machine completed",
+    "unlocked_machines": "newly unlocked",
+    "inbound_prohibited": "refused (inbound)",
+    "outbound_filtered": "filtered (outbound)",
+    "memories_retrieved": "memories retrieved",
+    "profile_used": "profile used",
+    "extraction_enqueued": "extraction queued",
+}
+
+
+def panel_text(panel: dict[str, Any], states: list[str] | None = None, path: list[str] | None = None) -> Text:
+    """The side panel's content as plain Rich ``Text`` (never parsed as markup)."""
+    out = Text()
+    for key, value in panel.items():
+        label = PANEL_LABELS.get(key, key.replace("_", " "))
+        out.append(f"{label}: ", style="bold")
+        if key == "score_delta" and isinstance(value, (int, float)):
+            out.append(f"{value:+g}", style="green" if value >= 0 else "red")
+        else:
+            out.append(_fmt(value))
+        out.append("\n")
+    if states:
+        path = path or []
+        current = path[-1] if path else None
+        out.append("\nstates\n", style="bold")
+        for name in states:
+            if name == current:
+                out.append(f" ▶ {clean(name)}\n", style="bold reverse")
+            elif name in path:
+                out.append(f" ✓ {clean(name)}\n")
+            else:
+                out.append(f" · {clean(name)}\n", style="dim")
+    if path:
+        out.append("\npath: ", style="bold")
+        out.append(" → ".join(clean(p) for p in path))
+        out.append("\n")
+    return out
+
+
+class SidePanel(VerticalScroll):
+    DEFAULT_CSS = """
+    SidePanel { width: 34; border-left: solid $panel; padding: 0 1; }
+    SidePanel #panel-title { text-style: bold; color: $accent; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("Turn", id="panel-title")
+        yield Static("", id="panel-body", markup=False)
+
+    def show(self, title: str, panel: dict[str, Any], states: list[str] | None = None,
+             path: list[str] | None = None) -> None:
+        self.query_one("#panel-title", Static).update(plain(title))
+        self.query_one("#panel-body", Static).update(panel_text(panel, states, path))
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", markup=False, **kwargs)
+        self.fields: dict[str, str] = {}
+
+    def set(self, **fields: Any) -> None:
+        for key, value in fields.items():
+            self.fields[key] = "—" if value is None else clean(value)
+        parts = [f"{k}: {v}" for k, v in self.fields.items()]
+        self.update(Text(" · ".join(parts)))
