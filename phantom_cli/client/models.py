@@ -196,6 +196,18 @@ class StreamDelta(ResponseModel):
 # --------------------------------------------------------------------------- NPC (seed 001)
 
 
+class NpcMachineQuery(RequestModel):
+    """``?machine_id=`` of the NPC calls (optional: the persona's entry machine)."""
+
+    machine_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=ID_PATTERN)
+
+
+class NpcSessionQuery(NpcMachineQuery):
+    """``?user_session_id=&machine_id=`` of NPC history and reset."""
+
+    user_session_id: SessionId
+
+
 class NpcInitRequest(RequestModel):
     user_session_id: SessionId
     player_name: str = Field(min_length=1, max_length=120)  # (decided) limit
