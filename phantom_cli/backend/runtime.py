@@ -1,0 +1,274 @@
+"""Find, start and stop the background local server (stdlib only: imported by the CLI).
+
+- ``runtime_dir()/server.json``: ``{pid, host, port, base_url, version, started_at}`` of the
+  running server, written by the server once it listens, removed when it exits.
+- ``runtime_dir()/server.lock``: ``fcntl.flock`` held while checking + starting, so two commands
+  starting at once start one server.
+- A runtime file whose pid is dead, or whose server does not answer ``/health``, is stale and
+  replaced.
+- ``ensure_server(options)`` spawns ``python -m phantom_cli.backend`` detached
+  (``start_new_session``; stdout/stderr appended to ``state_dir()/server.log``) and waits for
+  ``/health``. Engine settings travel in the child's environment (``PHANTOM_SERVER_*``), never
+  on its command line (an API key would show in ``ps``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_IDLE_TIMEOUT = 1800.0
+START_TIMEOUT = 30.0
+
+
+class RuntimeErrorBackend(Exception):
+    """The local server could not be started or reached; the message says why."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _dirs() -> tuple[Path, Path]:
+    """(runtime_dir, state_dir) via phantom_cli.config.paths (stdlib only)."""
+    from phantom_cli.config import paths
+
+    return Path(paths.runtime_dir()), Path(paths.state_dir())
+
+
+def runtime_file() -> Path:
+    return _dirs()[0] / "server.json"
+
+
+def lock_file() -> Path:
+    return _dirs()[0] / "server.lock"
+
+
+def log_file() -> Path:
+    return _dirs()[1] / "server.log"
+
+
+# --------------------------------------------------------------------------- runtime file
+
+
+def write_runtime(info: Mapping[str, Any], path: Path | None = None) -> Path:
+    path = path or runtime_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(dict(info), fh)
+    os.replace(tmp, path)
+    return path
+
+
+def read_runtime(path: Path | None = None) -> dict[str, Any] | None:
+    path = path or runtime_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int) or not data.get("base_url"):
+        return None
+    return data
+
+
+def remove_runtime(pid: int | None = None, path: Path | None = None) -> None:
+    """Remove the runtime file (only if it still names ``pid``, when given)."""
+    path = path or runtime_file()
+    if pid is not None:
+        info = read_runtime(path)
+        if info is not None and info.get("pid") != pid:
+            return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as dead
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def health_ok(base_url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + "/health", timeout=timeout) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def status() -> dict[str, Any] | None:
+    """The running server's runtime info, or None (no file, dead pid, or not answering)."""
+    info = read_runtime()
+    if info is None:
+        return None
+    if not pid_alive(info["pid"]) or not health_ok(info["base_url"]):
+        return None
+    return info
+
+
+# --------------------------------------------------------------------------- lock
+
+
+@contextlib.contextmanager
+def start_lock(timeout: float = START_TIMEOUT + 10) -> Iterator[None]:
+    import fcntl
+
+    path = lock_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeErrorBackend(f"another phantom command holds {path} (timed out)") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# --------------------------------------------------------------------------- start / stop
+
+_OPTION_ENV = {
+    "engine": "PHANTOM_SERVER_ENGINE",
+    "engine_base_url": "PHANTOM_SERVER_ENGINE_BASE_URL",
+    "engine_model": "PHANTOM_SERVER_ENGINE_MODEL",
+    "engine_api_key": "PHANTOM_SERVER_ENGINE_API_KEY",
+    "engine_api_key_env": "PHANTOM_SERVER_ENGINE_API_KEY_ENV",
+    "llama_model_path": "PHANTOM_SERVER_LLAMA_MODEL_PATH",
+    "idle_timeout": "PHANTOM_SERVER_IDLE_TIMEOUT",
+    "faults": "PHANTOM_SERVER_FAULTS",
+    "fault_seed": "PHANTOM_SERVER_FAULT_SEED",
+    "memory_cadence": "PHANTOM_SERVER_MEMORY_CADENCE",
+    "vector_store": "PHANTOM_SERVER_VECTOR_STORE",
+    "seed": "PHANTOM_SERVER_SEED",
+}
+
+
+def child_env(options: Mapping[str, Any] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHANTOM_SERVER_")}
+    opts = dict(options or {})
+    opts.setdefault("idle_timeout", DEFAULT_IDLE_TIMEOUT)
+    for key, value in opts.items():
+        var = _OPTION_ENV.get(key)
+        if var is None or value is None or value == "":
+            continue
+        env[var] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return env
+
+
+def spawn(options: Mapping[str, Any] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``python -m phantom_cli.backend`` detached; it writes the runtime file itself."""
+    log = log_file()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        return subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "phantom_cli.backend", "--background", "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            env=child_env(options),
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(fd)
+
+
+def ensure_server(options: Mapping[str, Any] | None = None, timeout: float = START_TIMEOUT) -> dict[str, Any]:
+    """The running server's info, starting one if needed (one server even under concurrency).
+
+    ``options``: engine, engine_base_url, engine_model, engine_api_key(_env), llama_model_path,
+    idle_timeout, faults, memory_cadence, vector_store, seed — used only when a server starts.
+    """
+    info = status()
+    if info is not None:
+        return info
+    with start_lock():
+        info = status()  # someone else may have started it while we waited for the lock
+        if info is not None:
+            return info
+        stale = read_runtime()
+        if stale is not None:
+            remove_runtime(stale["pid"])
+        proc = spawn(options)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                raise RuntimeErrorBackend(
+                    f"the local server exited during start-up (code {code}); see {log_file()}"
+                )
+            info = read_runtime()
+            if info is not None and info["pid"] == proc.pid and health_ok(info["base_url"]):
+                return info
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        raise RuntimeErrorBackend(f"the local server did not answer within {timeout:.0f} s; see {log_file()}")
+
+
+def stop_server(timeout: float = 10.0) -> dict[str, Any] | None:
+    """Stop the running server (SIGTERM, then SIGKILL). Returns its info, or None if none ran."""
+    info = read_runtime()
+    if info is None:
+        return None
+    pid = int(info["pid"])
+    if not pid_alive(pid):
+        remove_runtime(pid)
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    remove_runtime(pid)
+    return info
+
+
+def runtime_info(host: str, port: int, pid: int | None = None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from phantom_cli import __version__
+
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    return {
+        "pid": pid or os.getpid(),
+        "host": host,
+        "port": port,
+        "base_url": f"http://{shown}:{port}",
+        "version": __version__,
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -1,0 +1,87 @@
+"""Effective settings → a ready client (docs/architecture.md, "Connect").
+
+An explicit base URL (flag or env) is used as is, even with the local profile. Otherwise, for
+the ``local`` profile, the background server is started if needed (with the profile's engine
+settings) and its key is read from ``data_dir()/backend/api_key``.
+
+Start-up rule: stdlib only at module level (the CLI imports this lazily anyway).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phantom_cli.client import AsyncPhantom, Phantom
+    from phantom_cli.config import Effective
+
+_OPTION_KEYS = (
+    "engine", "engine_base_url", "engine_model", "engine_api_key_env", "llama_model_path",
+    "idle_timeout", "faults", "memory_cadence", "vector_store", "seed",
+)  # fmt: skip
+
+
+def server_options(eff: Effective) -> dict[str, Any]:
+    """The profile's local-backend settings, as ``runtime.ensure_server`` takes them."""
+    return {k: eff.get(k) for k in _OPTION_KEYS if eff.get(k) is not None}
+
+
+def local_key_file() -> Path:
+    from phantom_cli.config import local_api_key_file
+
+    return Path(local_api_key_file())
+
+
+def read_local_key() -> str | None:
+    try:
+        key = local_key_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return key or None
+
+
+def target(eff: Effective) -> tuple[str, str | None]:
+    """``(base_url, api_key)`` for the effective settings, starting the local server if needed."""
+    if eff.base_url:
+        key = eff.api_key
+        if key is None and eff.backend == "local":
+            key = read_local_key()
+        return eff.base_url, key
+    if eff.backend != "local":
+        from phantom_cli.config import HOSTED_BASE_URL
+
+        return HOSTED_BASE_URL, eff.api_key
+    from phantom_cli.backend import runtime
+
+    try:
+        info = runtime.ensure_server(server_options(eff))
+    except runtime.RuntimeErrorBackend as exc:
+        from phantom_cli.client.errors import APIConnectionError
+
+        raise APIConnectionError(f"could not start the local backend: {exc}") from None
+    key = eff.api_key or read_local_key()
+    return str(info["base_url"]), key
+
+
+def _kwargs(eff: Effective, debug_hook: Any) -> dict[str, Any]:
+    base_url, key = target(eff)
+    return {
+        "base_url": base_url,
+        "api_key": key,
+        "timeout": eff.timeout(),
+        "max_retries": int(eff.get("max_retries", 2)),
+        "debug_hook": debug_hook,
+    }
+
+
+def connect(eff: Effective, debug_hook: Any = None) -> Phantom:
+    from phantom_cli.client import Phantom
+
+    return Phantom(**_kwargs(eff, debug_hook))
+
+
+def connect_async(eff: Effective, debug_hook: Any = None) -> AsyncPhantom:
+    from phantom_cli.client import AsyncPhantom
+
+    return AsyncPhantom(**_kwargs(eff, debug_hook))
