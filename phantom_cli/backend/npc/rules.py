@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .machine import Machine, When
+from .machine import Machine, Transition, When
 
 REDIRECT = "redirect"
 
@@ -88,21 +88,23 @@ def match_local(rules: Sequence[Mapping[str, Any]], default: str, message: str) 
     return default
 
 
+def describe_transition(t: Transition, state: str, intents: Mapping[str, Sequence[str]]) -> str:
+    """One transition in words: its decision, target and what the player says to take it."""
+    hint = t.description
+    if not hint and t.when is not None:
+        words = list(t.when.keywords) + list(t.when.all)
+        for name in t.when.intents:
+            words.extend(intents.get(name, ()))
+        hint = "the player's message is about: " + ", ".join(w.rstrip("*") for w in words[:12])
+        if t.when.none:
+            hint += " (but not: " + ", ".join(t.when.none) + ")"
+    return f"{t.decision} → {t.to or state}. {hint or 'anything else'}"
+
+
 def describe_choices(machine: Machine, state: str, intents: Mapping[str, Sequence[str]]) -> str:
     """The choices in words, for an LLM engine's classification prompt."""
-    lines = []
-    for t in machine.states[state].transitions:
-        target = f" → {t.to}" if t.to else " (stay)"
-        hint = t.description
-        if t.when is not None:
-            words = list(t.when.keywords)
-            for name in t.when.intents:
-                words.extend(intents.get(name, ()))
-            if words and not hint:
-                hint = "the player's message is about: " + ", ".join(w.rstrip("*") for w in words[:12])
-            if t.when.none and not hint:
-                hint += " (not: " + ", ".join(t.when.none) + ")"
-        lines.append(f"- {t.id}: {t.decision}{target}. {hint or 'anything else'}")
+    lines = [f"- {t.id}: {describe_transition(t, state, intents)}"
+             for t in machine.states[state].transitions]
     if REDIRECT not in machine.transition_ids(state):
         lines.append(f"- {REDIRECT}: the message is off track; steer the player back to the goal")
     return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Shipped NPC persona files (phantom-npc/1, JSON or TOML)."""
