@@ -1,4 +1,21 @@
-"""The local renderer: a real PNG (image) or animated WebP/GIF (video) for a skin + category.
+"""Image and video generation: the persistent job queue, its worker thread, and the renderer.
+
+Jobs (``generation_jobs``, area ``generation``) go ``queued -> running -> succeeded | failed``.
+One worker thread per server process, with its own SQLite connection, claims the oldest queued
+job atomically (``UPDATE … WHERE status = 'queued' … RETURNING`` inside ``BEGIN IMMEDIATE``),
+renders it, writes the file under ``settings.media_dir`` with a generated name (temp file, fsync,
+rename: never a half-written file under a served name), then in one transaction inserts the
+``media`` row, links it to the user's collection (relationType ``generated``) and marks the job
+succeeded. At start-up, jobs left ``running`` by a crash go back to ``queued``, and files in the
+media folder that no ``media`` row references (a crash between rename and commit) are deleted.
+
+Serving: ``GET /api/v1/local/media/{media_id}?sig=…`` (routes/generate.py) serves only media rows
+this server rendered, by the file name stored in the row. The URL carries an HMAC-SHA256
+signature of the media id made with a per-install secret kept in the database, so a cdnUrl works
+in a browser or image viewer without a bearer key, and ids cannot be enumerated. ``cdnUrl`` is
+root-relative (the server's port can change between runs): resolve it against the base URL.
+
+The renderer: a real PNG (image) or animated WebP/GIF (video) for a skin + category.
 
 Deterministic for a (skin, category, seed): the same inputs give the same bytes. Visibly
 different per skin (colours come from the skin's palette, or from its id when it has none; the
@@ -397,3 +414,372 @@ def render_video(
             loop=0,
         )
     return buf.getvalue(), fmt
+
+
+# =========================================================================== storage and jobs
+
+GENERATION_V1 = """
+CREATE TABLE generation_jobs (
+    id TEXT PRIMARY KEY,
+    generation_id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    request TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    media_id TEXT,
+    collection_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX generation_jobs_queue ON generation_jobs(status, created_at, id);
+CREATE INDEX generation_jobs_user ON generation_jobs(user_id, created_at);
+"""
+
+MAX_ATTEMPTS = 10  # a job whose rendering was interrupted this many times is marked failed
+MEDIA_ROUTE = "/api/v1/local/media/{media_id}"
+_FILE_RE = r"^(gen|seed)_[0-9a-f]{32}\.(png|webp|gif)$"
+CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "gif": "image/gif"}
+
+
+def _register() -> None:
+    from . import content  # noqa: F401  (content_kv holds the media secret)
+    from .db import register_migration
+
+    register_migration("generation", 1, "generation jobs", GENERATION_V1)
+
+
+_register()
+
+
+def media_secret(conn: Any) -> bytes:
+    """The per-install key that signs media URLs (created on first use, kept in the DB)."""
+    import secrets
+
+    row = conn.execute("SELECT value FROM content_kv WHERE key = 'media_secret'").fetchone()
+    if row is not None:
+        return bytes.fromhex(row[0])
+    conn.execute(
+        "INSERT OR IGNORE INTO content_kv(key, value) VALUES ('media_secret', ?)",
+        (secrets.token_hex(32),),
+    )
+    row = conn.execute("SELECT value FROM content_kv WHERE key = 'media_secret'").fetchone()
+    return bytes.fromhex(row[0])
+
+
+def media_sig(conn: Any, media_id: str) -> str:
+    import hmac
+
+    return hmac.new(media_secret(conn), media_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_sig(conn: Any, media_id: str, sig: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(media_sig(conn, media_id), sig or "")
+
+
+def media_url(conn: Any, media_id: str) -> str:
+    """Root-relative signed URL of a medium this server renders."""
+    from urllib.parse import quote
+
+    return (
+        MEDIA_ROUTE.format(media_id=quote(media_id, safe="")) + f"?sig={media_sig(conn, media_id)}"
+    )
+
+
+def ensure_render_media(
+    conn: Any,
+    media_id: str,
+    kind: str,
+    skin_id: str,
+    category: str,
+    seed: int,
+    *,
+    title: str | None = None,
+    user_id: str | None = None,
+) -> str:
+    """A ``media`` row rendered lazily on first fetch (seeded media, skin covers)."""
+    import json
+
+    from .db import now
+
+    meta = {"render": {"kind": kind, "skin_id": skin_id, "category": category, "seed": seed}}
+    if title:
+        meta["title"] = title
+    conn.execute(
+        "INSERT INTO media(id, type, url, file, user_id, metadata, created_at)"
+        " VALUES (?,?,?,NULL,?,?,?) ON CONFLICT(id) DO UPDATE SET type = excluded.type,"
+        " metadata = excluded.metadata, file = NULL",
+        (media_id, kind, media_url(conn, media_id), user_id, json.dumps(meta), now()),
+    )
+    return media_id
+
+
+def write_media_file(media_dir: Any, data: bytes, ext: str, prefix: str = "gen") -> str:
+    """Write ``data`` under a generated name atomically (temp, fsync, rename); returns the name."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    d = Path(media_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}_{secrets.token_hex(16)}.{ext}"
+    tmp = d / f".{name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, d / name)
+    try:
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return name
+
+
+def media_path(media_dir: Any, name: str | None) -> Any:
+    """The file of a media row, or None if the stored name is not one this server generates."""
+    import re
+    from pathlib import Path
+
+    if not name or not re.match(_FILE_RE, name):
+        return None
+    return Path(media_dir) / name
+
+
+def render_for(skin: dict[str, Any], kind: str, category: str, seed: int) -> tuple[bytes, str]:
+    if kind == "video":
+        return render_video(skin, category, seed)
+    return render_image(skin, category, seed), "png"
+
+
+def recover(conn: Any, media_dir: Any) -> dict[str, int]:
+    """Start-up recovery: requeue jobs a crash left running; delete orphan media files."""
+    from pathlib import Path
+
+    from .db import now, transaction
+
+    with transaction(conn):
+        requeued = conn.execute(
+            "UPDATE generation_jobs SET status = 'queued', updated_at = ? WHERE status = 'running'",
+            (now(),),
+        ).rowcount
+    known = {r[0] for r in conn.execute("SELECT file FROM media WHERE file IS NOT NULL")}
+    removed = 0
+    d = Path(media_dir)
+    if d.is_dir():
+        for f in d.iterdir():
+            if f.is_file() and (f.name.endswith(".tmp") or f.name not in known):
+                try:
+                    f.unlink()
+                    removed += 1
+                except OSError:
+                    pass
+    return {"requeued": requeued, "orphans_removed": removed}
+
+
+def enqueue(conn: Any, user_id: str, kind: str, request: dict[str, Any]) -> dict[str, str]:
+    """Insert a queued job (committed before the 202 goes out)."""
+    import json
+
+    from .db import new_id, now
+
+    jid, gid, ts = new_id("job"), new_id("gen"), now()
+    conn.execute(
+        "INSERT INTO generation_jobs(id, generation_id, user_id, kind, status, request,"
+        " created_at, updated_at) VALUES (?,?,?,?,'queued',?,?,?)",
+        (jid, gid, user_id, kind, json.dumps(request), ts, ts),
+    )
+    return {"job_id": jid, "generation_id": gid}
+
+
+def claim(conn: Any) -> Any:
+    """Atomically take the oldest queued job (``running``, attempts + 1), or None."""
+    from .db import now, transaction
+
+    with transaction(conn):
+        row = conn.execute(
+            "UPDATE generation_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?"
+            " WHERE id = (SELECT id FROM generation_jobs WHERE status = 'queued'"
+            " ORDER BY created_at, id LIMIT 1) AND status = 'queued' RETURNING *",
+            (now(),),
+        ).fetchone()
+    return row
+
+
+def _fail(conn: Any, job_id: str, message: str) -> None:
+    from .db import now
+
+    conn.execute(
+        "UPDATE generation_jobs SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+        (message[:500], now(), job_id),
+    )
+
+
+def process(conn: Any, job: Any, media_dir: Any) -> str:
+    """Render one claimed job and commit its result; returns the final status."""
+    import json
+
+    from .db import new_id, now, transaction
+
+    if job["attempts"] > MAX_ATTEMPTS:
+        _fail(conn, job["id"], f"rendering was interrupted {MAX_ATTEMPTS} times; giving up")
+        return "failed"
+    req = json.loads(job["request"])
+    skin_row = conn.execute(
+        "SELECT id, name, gender, style, data FROM skins WHERE id = ?", (req["skin_id"],)
+    ).fetchone()
+    if skin_row is None:
+        _fail(conn, job["id"], f"skin_id: skin {req['skin_id']!r} no longer exists")
+        return "failed"
+    skin = {
+        "id": skin_row["id"],
+        "name": skin_row["name"],
+        "gender": skin_row["gender"],
+        "style": skin_row["style"],
+        **json.loads(skin_row["data"] or "{}"),
+    }
+    seed = req.get("seed")
+    if seed is None:
+        seed = int(hashlib.sha256(job["generation_id"].encode()).hexdigest()[:8], 16)
+    data, ext = render_for(skin, job["kind"], req["category"], int(seed))
+    name = write_media_file(media_dir, data, ext)
+    mid, cid = new_id("med"), new_id("col")
+    meta = {
+        "generation_id": job["generation_id"],
+        "job_id": job["id"],
+        "skin_id": skin["id"],
+        "category": req["category"],
+        "seed": int(seed),
+        "format": ext,
+        "bytes": len(data),
+    }
+    try:
+        with transaction(conn):
+            ts = now()
+            conn.execute(
+                "INSERT INTO media(id, type, url, file, user_id, metadata, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    mid,
+                    job["kind"],
+                    media_url(conn, mid),
+                    name,
+                    job["user_id"],
+                    json.dumps(meta),
+                    ts,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO media_collection(id, user_id, media_id, relation_type, is_favorite,"
+                " metadata, created_at) VALUES (?,?,?,'generated',0,?,?)",
+                (cid, job["user_id"], mid, json.dumps({"generation_id": job["generation_id"]}), ts),
+            )
+            cur = conn.execute(
+                "UPDATE generation_jobs SET status = 'succeeded', media_id = ?, collection_id = ?,"
+                " error = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
+                (mid, cid, ts, job["id"]),
+            )
+            if cur.rowcount != 1:
+                raise RuntimeError("job is no longer running (claimed twice?)")
+    except BaseException:
+        from contextlib import suppress
+        from pathlib import Path
+
+        with suppress(OSError):
+            (Path(media_dir) / name).unlink()
+        raise
+    return "succeeded"
+
+
+class GenerationWorker:
+    """One background thread with its own connection that drains the job table."""
+
+    def __init__(self, db_path: Any, media_dir: Any, poll_interval: float = 0.5) -> None:
+        import threading
+
+        self.db_path = db_path
+        self.media_dir = media_dir
+        self.poll_interval = poll_interval
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.processed = 0
+
+    def start(self) -> GenerationWorker:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="phantom-generation", daemon=True)
+        self._thread.start()
+        return self
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        import logging
+
+        from .db import connect
+
+        log = logging.getLogger("phantom.backend.generation")
+        conn = connect(self.db_path)
+        try:
+            while not self._stop.is_set():
+                try:
+                    job = claim(conn)
+                except Exception:  # noqa: BLE001 - e.g. database busy: try again later
+                    log.exception("claiming a generation job failed")
+                    job = None
+                if job is None:
+                    self.wake.wait(self.poll_interval)
+                    self.wake.clear()
+                    continue
+                try:
+                    process(conn, job, self.media_dir)
+                except Exception as exc:  # noqa: BLE001 - a job failure must not stop the worker
+                    log.exception("generation job %s failed", job["id"])
+                    try:
+                        _fail(conn, job["id"], f"rendering failed: {type(exc).__name__}: {exc}")
+                    except Exception:  # noqa: BLE001
+                        log.exception("could not mark job %s failed", job["id"])
+                self.processed += 1
+        finally:
+            conn.close()
+
+
+def job_wire(conn: Any, row: Any) -> dict[str, Any]:
+    """A ``models.GenerationJob`` dict for a job row."""
+    item = None
+    if row["collection_id"]:
+        from .routes.media import get_item
+
+        try:
+            item = get_item(conn, row["user_id"], row["collection_id"])
+        except Exception:  # noqa: BLE001 - the user removed it from the collection
+            item = None
+    return {
+        "job_id": row["id"],
+        "generation_id": row["generation_id"],
+        "status": row["status"],
+        "kind": row["kind"],
+        "error": row["error"],
+        "media": item,
+        "media_id": row["media_id"],
+        "attempts": row["attempts"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }

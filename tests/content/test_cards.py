@@ -114,7 +114,10 @@ def test_v2_json_maps_every_field() -> None:
     assert a["creator"] == "tester"
     assert a["character_version"] == "1.2"
     assert card.lorebook is not None
-    assert [e["keys"] for e in card.lorebook["entries"]] == [["Emberfall", "the city"], ["Ash Guild"]]
+    assert [e["keys"] for e in card.lorebook["entries"]] == [
+        ["Emberfall", "the city"],
+        ["Ash Guild"],
+    ]
     # defaults filled in for the entry that omitted them
     assert card.lorebook["entries"][1]["enabled"] is True
     assert card.extra["extensions"]["world"] == "Emberfall"
@@ -130,7 +133,9 @@ def test_v3_json_keeps_v3_fields() -> None:
 
 
 def test_v1_flat_card() -> None:
-    card = cards.parse_card_json(json.dumps({"name": "Old", "first_mes": "Hello.", "description": "d"}))
+    card = cards.parse_card_json(
+        json.dumps({"name": "Old", "first_mes": "Hello.", "description": "d"})
+    )
     assert card.spec == "chara_card_v1"
     assert card.activity == {"title": "Old", "first_message": "Hello.", "description": "d"}
 
@@ -204,9 +209,7 @@ def test_export_png_keeps_the_card_image_and_replaces_old_chunks() -> None:
     assert Image.open(io.BytesIO(png)).size == (8, 8)
     texts = cards.read_png_text(png)
     assert json.loads(base64.b64decode(texts["chara"][0]))["data"]["name"] == "Fresh"
-    chunk_keys = [
-        c.data.split(b"\0")[0] for c in cards.iter_png_chunks(png) if c.type == "tEXt"
-    ]
+    chunk_keys = [c.data.split(b"\0")[0] for c in cards.iter_png_chunks(png) if c.type == "tEXt"]
     assert chunk_keys.count(b"chara") == 1
 
 
@@ -223,11 +226,17 @@ def test_export_png_keeps_the_card_image_and_replaces_old_chunks() -> None:
         ({"spec": "chara_card_v2", "data": {"name": "A", "tags": "a,b"}}, "data.tags"),
         ({"spec": "chara_card_v2", "data": {"name": "A", "tags": ["a", 1]}}, "data.tags[1]"),
         (
-            {"spec": "chara_card_v2", "data": {"name": "A", "character_book": {"entries": [{"content": "c"}]}}},
+            {
+                "spec": "chara_card_v2",
+                "data": {"name": "A", "character_book": {"entries": [{"content": "c"}]}},
+            },
             "data.character_book.entries[0].keys",
         ),
         (
-            {"spec": "chara_card_v2", "data": {"name": "A", "character_book": {"entries": [{"keys": ["k"]}]}}},
+            {
+                "spec": "chara_card_v2",
+                "data": {"name": "A", "character_book": {"entries": [{"keys": ["k"]}]}},
+            },
             "data.character_book.entries[0].content",
         ),
         (
@@ -262,7 +271,9 @@ def test_malformed_json_and_png() -> None:
         cards.parse_card(good[: len(good) // 2])
     # a chunk-level error inside the card names the chunk and the field
     inner = png_with_text([("tEXt", "chara", b64({"spec": "chara_card_v2", "data": {"name": 5}}))])
-    with pytest.raises(cards.CardError, match=r"png chunk tEXt 'chara' -> data.name: must be a string"):
+    with pytest.raises(
+        cards.CardError, match=r"png chunk tEXt 'chara' -> data.name: must be a string"
+    ):
         cards.parse_card(inner)
 
 
@@ -272,7 +283,9 @@ def test_hand_written_itxt_chunk_is_read() -> None:
     body = zlib.compress(b64(v2_card(name="Hand")).encode())
     data = b"chara\0" + b"\x01\x00" + b"en\0" + b"Chara\0" + body
     ctype = b"iTXt"
-    chunk = struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
+    chunk = (
+        struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
+    )
     iend = base.rindex(b"IEND") - 4
     png = base[:iend] + chunk + base[iend:]
     assert cards.parse_card(png).activity["title"] == "Hand"
