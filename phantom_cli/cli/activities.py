@@ -1,5 +1,76 @@
-"""`phantom activities` — placeholder until its owner fills it in (see docs/architecture.md)."""
+"""`phantom activities list|get` — the published activities (characters and scenarios)."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from phantom_cli.cli.common import (
+    AllOpt,
+    CursorOpt,
+    JqOpt,
+    JsonOpt,
+    LimitOpt,
+    get_client,
+    handle_errors,
+    list_or_stream,
+    output_mode,
+    parse_bool,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Browse published activities (characters and scenarios).",
+    rich_markup_mode=None,
+)
+
+
+def _columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("ID", "id", "id", 28),
+        col("TITLE", "title", "text", 32),
+        col("CATEGORY", "category", "text", 16),
+        col("FEATURED", "featured", "bool", 8),
+        col("COMPANION", "is_companion", "bool", 9),
+        col("DESCRIPTION", "short_description", "text", 50),
+    ]
+
+
+@app.command("list", epilog="Example: phantom activities list --featured true --json")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    category: str | None = typer.Option(None, "--category", help="Only this category."),
+    featured: str | None = typer.Option(None, "--featured", metavar="BOOL", help="true or false."),
+    companion: str | None = typer.Option(
+        None, "--companion", metavar="BOOL", help="Only companions (true) or non-companions."
+    ),
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """List activities, newest first."""
+    out = output_mode(ctx, json_, jq)
+    filters = {
+        "category": category,
+        "featured": parse_bool(featured, "--featured"),
+        "is_companion": parse_bool(companion, "--companion"),
+    }
+    client = get_client(ctx)
+    list_or_stream(out, client.activities, _columns(), "activities", limit, cursor, all_, **filters)
+
+
+@app.command("get", epilog="Example: phantom activities get act_123 --jq .first_message")
+@handle_errors
+def get(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ID", help="Activity id."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show one activity (all fields with --json)."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).activities.get(activity_id))

@@ -1,5 +1,254 @@
-"""`phantom instances` — placeholder until its owner fills it in (see docs/architecture.md)."""
+"""`phantom instances …` — your activity instances, their messages, and streamed chat."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from phantom_cli.cli.common import (
+    AllOpt,
+    CursorOpt,
+    JqOpt,
+    JsonOpt,
+    LimitOpt,
+    get_client,
+    handle_errors,
+    list_or_stream,
+    output_mode,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Your activity instances (conversations started from an activity) and their messages.",
+    rich_markup_mode=None,
+)
+messages_app = typer.Typer(
+    no_args_is_help=True, help="Messages of one instance.", rich_markup_mode=None
+)
+app.add_typer(messages_app, name="messages")
+
+
+def _instance_columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("ID", "id", "id", 28),
+        col("TITLE", "snapshot_title", "text", 32),
+        col("STATUS", "status", "text", 9),
+        col("ACTIVITY", "activity_id", "id", 24),
+        col("LAST USED", "last_accessed_at", "date", 16),
+        col("CREATED", "created_at", "date", 16),
+    ]
+
+
+def _message_columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("ID", "id", "id", 28),
+        col("ROLE", "role", "text", 9),
+        col("MEDIUM", "medium", "text", 6),
+        col("CONTENT", "content", "text", 60),
+        col("CREATED", "created_at", "date", 16),
+    ]
+
+
+@app.command("list", epilog="Example: phantom instances list --status active --all --json")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="active or archived."),
+    activity: str | None = typer.Option(
+        None, "--activity", metavar="ID", help="Only this activity."
+    ),
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """List your instances, newest first."""
+    out = output_mode(ctx, json_, jq)
+    client = get_client(ctx)
+    list_or_stream(
+        out,
+        client.instances,
+        _instance_columns(),
+        "instances",
+        limit,
+        cursor,
+        all_,
+        status=status,
+        activity_id=activity,
+    )
+
+
+@app.command("create", epilog="Example: phantom instances create act_123 --json")
+@handle_errors
+def create(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ACTIVITY_ID", help="Activity to start."),
+    voice: str | None = typer.Option(None, "--voice", metavar="ID", help="Assigned voice id."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Start an instance of an activity (a snapshot of it is taken now)."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).instances.create(activity_id, assigned_voice_id=voice))
+
+
+@app.command("get", epilog="Example: phantom instances get inst_123")
+@handle_errors
+def get(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="ID"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show one instance."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).instances.get(instance_id))
+
+
+@app.command("update", epilog="Example: phantom instances update inst_123 --voice v_9")
+@handle_errors
+def update(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="ID"),
+    voice: str | None = typer.Option(None, "--voice", metavar="ID", help="Assigned voice id."),
+    status: str | None = typer.Option(None, "--status", help="active or archived."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Change an instance's voice or status."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).instances.update(instance_id, assigned_voice_id=voice, status=status))
+
+
+@app.command("archive", epilog="Example: phantom instances archive inst_123")
+@handle_errors
+def archive(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="ID"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Archive an instance (it then refuses new messages)."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).instances.archive(instance_id))
+
+
+@app.command("chat", epilog='Example: phantom instances chat inst_123 "Hello there"')
+@handle_errors
+@handle_errors
+def chat(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="ID"),
+    text: str = typer.Argument(..., help="Your message ('-' reads it from stdin)."),
+    medium: str | None = typer.Option(None, "--medium", help="text, voice, image or video."),
+    skin: str | None = typer.Option(None, "--skin", metavar="ID", help="Skin for image replies."),
+) -> None:
+    """Send a message and stream the reply to stdout as it arrives."""
+    import sys
+
+    if text == "-":
+        text = sys.stdin.read().rstrip("\n")
+    out = output_mode(ctx)
+    client = get_client(ctx)
+    ended_with_newline = True
+    for chunk in client.instances.chat_stream(instance_id, text, medium=medium, skin_id=skin):
+        if chunk:
+            out.write_chunk(chunk)
+            ended_with_newline = chunk.endswith("\n")
+    if not ended_with_newline:
+        out.write_chunk("\n")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@messages_app.command("list", epilog="Example: phantom instances messages list inst_123 --all")
+@handle_errors
+def messages_list(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
+    role: str | None = typer.Option(None, "--role", help="user, assistant or system."),
+    medium: str | None = typer.Option(None, "--medium", help="text, voice, image or video."),
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """List the messages of an instance, newest first."""
+    out = output_mode(ctx, json_, jq)
+    client = get_client(ctx)
+    list_or_stream(
+        out,
+        client.instances.messages,
+        _message_columns(),
+        "messages",
+        limit,
+        cursor,
+        all_,
+        instance_id,
+        role=role,
+        medium=medium,
+    )
+
+
+@messages_app.command("create", epilog='Example: phantom instances messages create inst_123 "Hi"')
+@handle_errors
+def messages_create(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
+    content: str = typer.Argument(..., help="Message text ('-' reads stdin)."),
+    role: str = typer.Option("user", "--role", help="user, assistant or system."),
+    medium: str = typer.Option("text", "--medium", help="text, voice, image or video."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Add a message to an instance (no reply is generated; see 'instances chat')."""
+    import sys
+
+    if content == "-":
+        content = sys.stdin.read().rstrip("\n")
+    out = output_mode(ctx, json_, jq)
+    msg = get_client(ctx).instances.messages.create(
+        instance_id, content=content, role=role, medium=medium
+    )
+    out.item(msg)
+
+
+@messages_app.command("get", epilog="Example: phantom instances messages get inst_123 msg_456")
+@handle_errors
+def messages_get(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
+    message_id: str = typer.Argument(..., metavar="MESSAGE"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show one message."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).instances.messages.get(instance_id, message_id))
+
+
+@messages_app.command(
+    "update", epilog='Example: phantom instances messages update inst_123 msg_456 "Fixed text"'
+)
+@handle_errors
+def messages_update(
+    ctx: typer.Context,
+    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
+    message_id: str = typer.Argument(..., metavar="MESSAGE"),
+    content: str = typer.Argument(..., help="New text ('-' reads stdin)."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Replace a message's text."""
+    import sys
+
+    if content == "-":
+        content = sys.stdin.read().rstrip("\n")
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).instances.messages.update(instance_id, message_id, content=content))

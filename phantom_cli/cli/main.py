@@ -23,6 +23,7 @@ from phantom_cli.cli import (
     skins,
     tuicmd,
 )
+from phantom_cli.cli.common import State
 
 app = typer.Typer(
     name="phantom",
@@ -39,11 +40,38 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(
+    epilog=(
+        "Examples: phantom activities list; phantom --profile prod instances list --json; "
+        "phantom --debug api GET /api/v1/skins. Exit codes: 0 ok, 1 API error, 2 usage or bad "
+        "input, 3 network, 4 auth/credit, 5 not found, 6 conflict."
+    )
+)
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+    ctx: typer.Context,
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        "-p",
+        metavar="NAME",
+        help="Settings profile to use (env PHANTOM_PROFILE).",
+    ),
+    base_url: str | None = typer.Option(
+        None,
+        "--base-url",
+        metavar="URL",
+        help="API base URL, overrides the profile (env PHANTOM_BASE_URL).",
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Trace HTTP calls on stderr (key redacted); tracebacks on errors."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour in output (or NO_COLOR)."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
-    """phantom"""
+    """Chat with companions and NPCs, and manage Phantom API resources."""
+    ctx.obj = State(profile=profile, base_url=base_url, debug=debug, no_color=no_color)
 
 
 app.command("chat")(tuicmd.chat)

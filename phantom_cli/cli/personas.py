@@ -1,5 +1,135 @@
-"""`phantom personas` — placeholder until its owner fills it in (see docs/architecture.md)."""
+"""`phantom personas …` — your own personas (who you are in a conversation)."""
+
+from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from phantom_cli.cli.common import (
+    AllOpt,
+    CursorOpt,
+    JqOpt,
+    JsonOpt,
+    LimitOpt,
+    fail,
+    get_client,
+    handle_errors,
+    list_or_stream,
+    output_mode,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Your personas: who you are in conversations (not companion characters).",
+    rich_markup_mode=None,
+)
+
+
+def _columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("ID", "id", "id", 28),
+        col("NAME", "name", "text", 24),
+        col("GENDER", "gender", "text", 10),
+        col("STYLE", "style_preference", "text", 9),
+        col("DEFAULT", "is_default", "bool", 7),
+        col("DESCRIPTION", "description", "text", 40),
+        col("UPDATED", "updated_at", "date", 16),
+    ]
+
+
+@app.command("list", epilog="Example: phantom personas list --json")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """List your personas."""
+    out = output_mode(ctx, json_, jq)
+    list_or_stream(out, get_client(ctx).personas, _columns(), "personas", limit, cursor, all_)
+
+
+@app.command(
+    "create",
+    epilog='Example: phantom personas create "Ash" --gender non-binary --style anime --default',
+)
+@handle_errors
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Persona name (1–120 characters)."),
+    gender: str | None = typer.Option(None, "--gender", help="female, male or non-binary."),
+    description: str | None = typer.Option(None, "--description", help="Up to 4000 characters."),
+    style: str | None = typer.Option(None, "--style", help="anime or realistic."),
+    default: bool = typer.Option(False, "--default", help="Make it your default persona."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Create a persona."""
+    out = output_mode(ctx, json_, jq)
+    persona = get_client(ctx).personas.create(
+        name=name,
+        gender=gender,
+        description=description,
+        style_preference=style,
+        is_default=True if default else None,
+    )
+    out.item(persona)
+
+
+@app.command("get", epilog="Example: phantom personas get per_123")
+@handle_errors
+def get(
+    ctx: typer.Context,
+    persona_id: str = typer.Argument(..., metavar="ID"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show one persona."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).personas.get(persona_id))
+
+
+@app.command("update", epilog='Example: phantom personas update per_123 --description "A ranger"')
+@handle_errors
+def update(
+    ctx: typer.Context,
+    persona_id: str = typer.Argument(..., metavar="ID"),
+    name: str | None = typer.Option(None, "--name"),
+    gender: str | None = typer.Option(None, "--gender", help="female, male or non-binary."),
+    description: str | None = typer.Option(None, "--description"),
+    style: str | None = typer.Option(None, "--style", help="anime or realistic."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Change fields of a persona (only the ones given)."""
+    fields = {
+        k: v
+        for k, v in {
+            "name": name,
+            "gender": gender,
+            "description": description,
+            "style_preference": style,
+        }.items()
+        if v is not None
+    }
+    if not fields:
+        fail("nothing to update: give --name, --gender, --description or --style")
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).personas.update(persona_id, **fields))
+
+
+@app.command("set-default", epilog="Example: phantom personas set-default per_123")
+@handle_errors
+def set_default(
+    ctx: typer.Context,
+    persona_id: str = typer.Argument(..., metavar="ID"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Make a persona your default."""
+    out = output_mode(ctx, json_, jq)
+    out.item(get_client(ctx).personas.set_default(persona_id))

@@ -1,0 +1,387 @@
+"""Helpers every command shares: global state, the client, the error handler, shared options.
+
+    from phantom_cli.cli.common import handle_errors, get_client, output_mode, JsonOpt, JqOpt
+
+    @app.command()
+    @handle_errors
+    def get(ctx: typer.Context, id: str, json_: JsonOpt = False, jq: JqOpt = None) -> None:
+        out = output_mode(ctx, json_, jq)
+        out.item(get_client(ctx).skins.get(id))
+
+Exit codes (stable, documented in docs/cli.md): 0 ok, 1 API/server error, 2 usage or bad
+input, 3 network / backend unreachable, 4 auth (401/402/403), 5 not found, 6 conflict,
+130 interrupted.
+
+Start-up rule: typer + stdlib only at module level.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from phantom_cli.cli.output import OutputMode
+    from phantom_cli.client import Phantom
+    from phantom_cli.config import Effective
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_NETWORK = 3
+EXIT_AUTH = 4
+EXIT_NOT_FOUND = 5
+EXIT_CONFLICT = 6
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --------------------------------------------------------------------------- shared options
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full objects as JSON.")]
+JqOpt = Annotated[
+    str | None,
+    typer.Option("--jq", metavar="EXPR", help="Filter the JSON output with a jq expression."),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit", "-L", min=1, max=100, help="Items per page (1–100, server default 20)."
+    ),
+]
+CursorOpt = Annotated[
+    str | None, typer.Option("--cursor", help="Start from this cursor (printed after a page).")
+]
+AllOpt = Annotated[
+    bool,
+    typer.Option("--all", help="Walk every page lazily (NDJSON with --json), in constant memory."),
+]
+
+
+# --------------------------------------------------------------------------- global state
+
+
+@dataclass
+class State:
+    """Global options of one invocation (set by the root callback in main.py)."""
+
+    profile: str | None = None
+    base_url: str | None = None
+    debug: bool = False
+    no_color: bool = False
+    _effective: Any = None
+    _client: Any = None
+    _secrets: set[str] = field(default_factory=set)
+
+
+def get_state(ctx: typer.Context | None) -> State:
+    """The invocation's :class:`State` (a default one when a command runs on its own)."""
+    if ctx is None:
+        return State()
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    if ctx.obj is not root.obj:
+        ctx.obj = root.obj
+    return root.obj
+
+
+def get_settings(ctx: typer.Context | None, **overrides: Any) -> Effective:
+    """Effective settings for this invocation (flags > env > profile > defaults)."""
+    from phantom_cli.config import resolve
+
+    state = get_state(ctx)
+    if state._effective is None or overrides:
+        eff = resolve(profile=state.profile, base_url=state.base_url, overrides=overrides or None)
+        if overrides:
+            return eff
+        state._effective = eff
+    return state._effective
+
+
+def redact(text: str, state: State | None = None) -> str:
+    """Replace any known secret in ``text`` with ``***``."""
+    for secret in state._secrets if state else ():
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _debug_line(state: State, text: str) -> None:
+    from phantom_cli.cli.output import visible
+
+    print(f"debug: {visible(redact(text, state))}", file=sys.stderr, flush=True)
+
+
+def make_debug_hook(state: State) -> Callable[..., None]:
+    """The client's ``debug_hook``: one stderr line per HTTP exchange, key redacted."""
+
+    def hook(*args: Any, **kwargs: Any) -> None:
+        if len(args) >= 4 and isinstance(args[0], str):
+            method, url, status, elapsed = args[:4]
+            headers = args[4] if len(args) > 4 and isinstance(args[4], dict) else {}
+            line = f"{method} {url} -> {status if status is not None else 'no answer'} ({float(elapsed):.0f} ms)"
+            rid = {k.lower(): v for k, v in headers.items()}.get("x-request-id")
+            if rid:
+                line += f" request-id={rid}"
+        else:
+            line = " ".join(str(a) for a in args)
+            if kwargs:
+                line += " " + " ".join(f"{k}={v}" for k, v in kwargs.items())
+        _debug_line(state, line)
+
+    return hook
+
+
+def get_client(ctx: typer.Context | None, **overrides: Any) -> Phantom:
+    """A ready :class:`Phantom` client for this invocation (built once, reused)."""
+    state = get_state(ctx)
+    if state._client is not None and not overrides:
+        return state._client
+    eff = get_settings(ctx, **overrides)
+    hook = make_debug_hook(state) if state.debug else None
+    if eff._api_key:
+        state._secrets.add(eff._api_key)
+    client = _connect(eff, hook)
+    key = getattr(client, "api_key", None)
+    if isinstance(key, str):
+        state._secrets.add(key)
+    if state.debug:
+        _debug_line(
+            state,
+            f"profile={eff.profile_name} ({eff.sources.get('profile')}) backend={eff.backend} "
+            f"base_url={getattr(client, 'base_url', eff.base_url)}",
+        )
+    if not overrides:
+        state._client = client
+    return client
+
+
+def _connect(eff: Effective, hook: Callable[..., None] | None) -> Phantom:
+    try:
+        from phantom_cli.connect import connect
+    except ImportError:
+        connect = None  # type: ignore[assignment]
+    if connect is not None:
+        import inspect
+
+        if "debug_hook" in inspect.signature(connect).parameters:
+            return connect(eff, debug_hook=hook)  # type: ignore[call-arg]
+        client = connect(eff)
+        if hook is not None:
+            _set_debug_hook(client, hook)
+        return client
+    from phantom_cli.client import Phantom
+
+    if eff.base_url is None:
+        from phantom_cli.config import ConfigError
+
+        raise ConfigError(
+            "the local backend cannot be started from here yet; pass --base-url or set "
+            "PHANTOM_BASE_URL"
+        )
+    return Phantom(
+        base_url=eff.base_url,
+        api_key=eff.api_key,
+        timeout=eff.timeout(),
+        max_retries=int(eff.get("max_retries", 2)),
+        debug_hook=hook,
+    )
+
+
+def _set_debug_hook(client: Any, hook: Callable[..., None]) -> None:
+    for attr in ("debug_hook", "_debug_hook"):
+        if hasattr(client, attr):
+            setattr(client, attr, hook)
+            return
+    inner = getattr(client, "_client", None)
+    if inner is not None and hasattr(inner, "debug_hook"):
+        inner.debug_hook = hook
+
+
+def output_mode(
+    ctx: typer.Context | None, json_: bool = False, jq: str | None = None
+) -> OutputMode:
+    """The :class:`~phantom_cli.cli.output.OutputMode` for this command's flags."""
+    from phantom_cli.cli.output import OutputMode
+
+    state = get_state(ctx)
+    return OutputMode(json=json_, jq=jq, no_color=state.no_color)
+
+
+def list_or_stream(
+    out: OutputMode,
+    resource: Any,
+    columns: list[Any],
+    what: str,
+    limit: int | None,
+    cursor: str | None,
+    all_: bool,
+    *args: Any,
+    **filters: Any,
+) -> None:
+    """One page (``resource.list``) or, with ``--all``, every page lazily (``resource.iter``)."""
+    if all_:
+        if cursor:
+            fail("--cursor and --all cannot be combined (--all starts from the first page)")
+        out.stream(resource.iter(*args, page_size=limit, **filters), columns)
+    else:
+        out.page(resource.list(*args, limit=limit, cursor=cursor, **filters), columns, what)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class CLIError(Exception):
+    """An expected failure raised by a command: message, hint and exit code."""
+
+    def __init__(self, message: str, hint: str | None = None, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+def fail(message: str, hint: str | None = None, code: int = EXIT_USAGE) -> NoReturn:
+    raise CLIError(message, hint, code)
+
+
+def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] | None:
+    """(message, hint, exit code) for an expected failure; None for an unexpected one."""
+    if isinstance(exc, CLIError):
+        return exc.message, exc.hint, exc.code
+    from phantom_cli.cli.output import JqError
+
+    if isinstance(exc, JqError):
+        return str(exc), "see https://jqlang.org/manual/", EXIT_USAGE
+    from phantom_cli.config import ConfigError
+
+    if isinstance(exc, ConfigError):
+        return str(exc), "see 'phantom config path' and 'phantom config list'", EXIT_USAGE
+    try:
+        from phantom_cli.client import errors as E
+    except ImportError:  # pragma: no cover - client not installed
+        return None
+    if isinstance(exc, E.InvalidInputError):
+        return str(exc), None, EXIT_USAGE
+    if isinstance(exc, E.StreamInterruptedError):
+        return (
+            f"the stream was interrupted: {exc.message}",
+            "the partial reply is above; run the command again to retry",
+            EXIT_NETWORK,
+        )
+    if isinstance(exc, E.APIConnectionError):
+        eff = state._effective
+        where = getattr(exc, "url", None) or (eff.base_url if eff is not None else None)
+        what = "timed out" if isinstance(exc, E.APITimeoutError) else "cannot reach the server"
+        hint = (
+            "is the server running? check --base-url / PHANTOM_BASE_URL"
+            if where
+            else "start the local backend with 'phantom serve', or pass --base-url"
+        )
+        return f"{what}{f' at {where}' if where else ''}: {exc.message}", hint, EXIT_NETWORK
+    if isinstance(exc, E.APIStatusError):
+        msg = str(exc)
+        if isinstance(exc, E.AuthenticationError):
+            return msg, "run 'phantom auth login' (or set PHANTOM_API_KEY)", EXIT_AUTH
+        if isinstance(exc, E.PaymentRequiredError):
+            return msg, "insufficient credit: top up your Phantom account", EXIT_AUTH
+        if isinstance(exc, E.PermissionDeniedError):
+            return msg, "the API key lacks the scope for this call", EXIT_AUTH
+        if isinstance(exc, E.NotFoundError):
+            return msg, "check the id ('list' shows what exists)", EXIT_NOT_FOUND
+        if isinstance(exc, E.ConflictError):
+            return msg, None, EXIT_CONFLICT
+        if isinstance(exc, E.BadRequestError):
+            return msg, "the server refused the input", EXIT_USAGE
+        if isinstance(exc, E.RateLimitError):
+            return msg, "rate limited after retries: wait and try again", EXIT_API
+        if isinstance(exc, E.ServiceUnavailableError):
+            return msg, "the service is unavailable after retries: try again later", EXIT_API
+        return msg, None, EXIT_API
+    if isinstance(exc, E.PhantomError):
+        return str(exc), None, EXIT_API
+    # the local backend's start-up failures (phantom_cli.connect) are OSError/RuntimeError
+    # subclasses with a message for a person
+    if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):
+        return str(exc), "see 'phantom serve --help' and the server log", EXIT_NETWORK
+    return None
+
+
+def report_error(exc: BaseException, state: State) -> int:
+    """Print one clear line (plus a hint) on stderr for ``exc``; return the exit code."""
+    from phantom_cli.cli.output import visible
+
+    classified = _classify(exc, state)
+    if state.debug:
+        print(redact("".join(traceback.format_exception(exc)), state), file=sys.stderr)
+    if classified is None:
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        hint = None if state.debug else "run again with --debug for the traceback"
+        code = EXIT_API
+    else:
+        message, hint, code = classified
+    print(f"error: {visible(redact(message, state))}", file=sys.stderr)
+    if hint:
+        print(f"hint: {visible(redact(hint, state))}", file=sys.stderr)
+    sys.stderr.flush()
+    return code
+
+
+def _is_click_exception(exc: BaseException) -> bool:
+    """Typer 0.29 vendors click (typer._click); accept either one's ClickException."""
+    return any(
+        cls.__name__ == "ClickException" and cls.__module__.endswith("exceptions")
+        for cls in type(exc).__mro__
+    )
+
+
+def handle_errors(fn: F) -> F:
+    """Decorator: expected failures → one stderr line + hint + a stable exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # the reader went away (| head): exit quietly like other Unix tools
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            raise typer.Exit(EXIT_OK) from None
+        except Exception as exc:
+            if _is_click_exception(exc):
+                raise  # usage errors: typer prints them and exits 2
+            ctx = next(
+                (a for a in (*args, *kwargs.values()) if hasattr(a, "find_root")), None
+            )
+            state = get_state(ctx) if ctx is not None else State()
+            raise typer.Exit(report_error(exc, state)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_bool(value: str | None, name: str) -> bool | None:
+    """``true/false/yes/no`` text of a filter flag → bool (None when not given)."""
+    if value is None:
+        return None
+    low = value.strip().lower()
+    if low in ("true", "yes", "1", "on"):
+        return True
+    if low in ("false", "no", "0", "off"):
+        return False
+    fail(f"{name}: expected true or false, got {value!r}")

@@ -1,0 +1,369 @@
+"""One place for CLI output: Rich tables at a TTY, tab-separated rows when piped, ``--json``,
+``--jq`` and NDJSON streaming for ``--all``.
+
+Everything a server or a model wrote is untrusted: control characters and escape sequences are
+made visible (``\\x1b``), never sent to the terminal; Rich gets ``Text`` objects, never markup
+strings, so ``[bold red]`` is shown as typed.
+
+Start-up rule: stdlib + typer only at module level; rich and jq are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+# C0 controls, DEL and C1 controls (C1 includes the 8-bit CSI \x9b and OSC \x9d).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional overrides / isolates can reorder what a person sees: make them visible too.
+_BIDI_RE = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+FORCE_TTY_ENV = "PHANTOM_FORCE_TTY"
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: Any, keep_newlines: bool = False) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n`` …).
+
+    The result is inert at a terminal and still says exactly what the server sent.
+    ``keep_newlines`` keeps ``\\n`` and ``\\t`` as they are (streamed replies, detail views).
+    """
+    if text is None:
+        return ""
+    s = text if isinstance(text, str) else str(text)
+    if keep_newlines:
+        s = _CONTROL_RE.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else _escape_char(m), s)
+    else:
+        s = _CONTROL_RE.sub(_escape_char, s)
+    return _BIDI_RE.sub(_escape_char, s)
+
+
+def plain_cell(value: Any) -> str:
+    """A value for a tab-separated row: backslash, tab, newline and controls escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    s = str(value).replace("\\", "\\\\")
+    return visible(s)
+
+
+def dumps_json(value: Any, indent: int | None = 2) -> str:
+    """JSON text that is safe at a terminal: C1 controls and bidi overrides \\u-escaped too."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    # json escapes C0 controls itself; DEL, C1 and bidi overrides it leaves as they are.
+    return re.sub(
+        r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group(0)):04x}", text
+    )
+
+
+def to_data(obj: Any) -> Any:
+    """A pydantic model (or list / dict of them) as plain JSON data, extra fields included."""
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json", by_alias=True)
+    if isinstance(obj, list | tuple):
+        return [to_data(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: to_data(v) for k, v in obj.items()}
+    return obj
+
+
+# --------------------------------------------------------------------------- dates / truncation
+
+
+def humanize_time(value: Any, now: datetime | None = None) -> str:
+    """``"3 minutes ago"``-style text for an ISO-8601 timestamp; the text itself when unparsable."""
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return visible(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for limit, size, unit in (
+        (60, 1, "second"),
+        (3600, 60, "minute"),
+        (86400, 3600, "hour"),
+        (86400 * 30, 86400, "day"),
+    ):
+        if seconds < limit:
+            if unit == "second" and seconds < 10:
+                return "just now"
+            n = int(seconds // size)
+            label = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {label}" if future else f"{label} ago"
+    return when.strftime("%Y-%m-%d")
+
+
+def truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _kind_of(key: str) -> str:
+    """Display kind guessed from a field name (``created_at`` / ``createdAt`` are dates)."""
+    if key.endswith("_at") or key.endswith("At"):
+        return "date"
+    if key == "id" or key.endswith("_id") or key.endswith("Id"):
+        return "id"
+    return "text"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a list: header, how to read the value, how to show it to a person."""
+
+    header: str
+    key: str | Callable[[dict[str, Any]], Any]
+    kind: str = "text"  # text | id | date | bool | num
+    max_width: int | None = 40
+
+    def raw(self, item: dict[str, Any]) -> Any:
+        return self.key(item) if callable(self.key) else item.get(self.key)
+
+
+def col(
+    header: str,
+    key: str | Callable[[dict[str, Any]], Any],
+    kind: str = "text",
+    width: int | None = 40,
+) -> Column:
+    return Column(header, key, kind, width)
+
+
+# --------------------------------------------------------------------------- the printer
+
+
+@dataclass
+class OutputMode:
+    """How this invocation prints: ``json`` / ``jq`` flags and whether stdout is a terminal."""
+
+    json: bool = False
+    jq: str | None = None
+    no_color: bool = False
+    tty: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.tty is None:
+            forced = os.environ.get(FORCE_TTY_ENV)
+            if forced is not None and forced != "":
+                self.tty = forced not in ("0", "false", "no")
+            else:
+                self.tty = sys.stdout.isatty()
+        if os.environ.get("NO_COLOR"):
+            self.no_color = True
+        self._jq_program: Any = None
+        if self.jq:
+            self.json = True
+            self._jq_program = compile_jq(self.jq)
+
+    @property
+    def machine(self) -> bool:
+        return self.json
+
+    # ---- low level
+
+    def out(self) -> TextIO:
+        return sys.stdout
+
+    def console(self, stderr: bool = False) -> Any:
+        from rich.console import Console
+
+        return Console(
+            file=sys.stderr if stderr else sys.stdout,
+            no_color=self.no_color,
+            force_terminal=bool(self.tty) if not stderr else None,
+            highlight=False,
+            emoji=False,
+            markup=False,
+            soft_wrap=False,
+        )
+
+    def emit_json(self, data: Any, indent: int | None = 2) -> None:
+        """One JSON document (or the results of --jq on it) to stdout."""
+        out = self.out()
+        if self._jq_program is not None:
+            for result in run_jq(self._jq_program, data):
+                if isinstance(result, str):
+                    out.write(visible(result, keep_newlines=True) + "\n")
+                else:
+                    out.write(dumps_json(result, indent=indent) + "\n")
+        else:
+            out.write(dumps_json(data, indent=indent) + "\n")
+        out.flush()
+
+    # ---- one object
+
+    def item(self, obj: Any, fields: list[Column] | None = None) -> None:
+        """Print one object: full JSON, or a key/value view for a person / a script."""
+        data = to_data(obj)
+        if self.json:
+            self.emit_json(data)
+            return
+        rows: list[tuple[str, Any, str]] = []
+        if fields:
+            rows = [(c.header, c.raw(data), c.kind) for c in fields]
+        else:
+            rows = [(k, v, _kind_of(k)) for k, v in data.items() if v not in (None, "", [])]
+        if not self.tty:
+            out = self.out()
+            for name, value, _ in rows:
+                out.write(f"{name}\t{plain_cell(value)}\n")
+            out.flush()
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for name, value, kind in rows:
+            table.add_row(Text(visible(name)), self._cell(value, kind, detail=True))
+        self.console().print(table)
+
+    def _cell(self, value: Any, kind: str, detail: bool = False, width: int | None = None) -> Any:
+        from rich.text import Text
+
+        if value is None or value == "":
+            return Text("—" if not detail else "", style="dim")
+        if kind == "date":
+            text = humanize_time(value)
+            return Text(text if not detail else f"{text} ({visible(value)})")
+        if kind == "bool" or isinstance(value, bool):
+            return Text("yes" if value else "no", style="green" if value else "dim")
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False)
+        text = visible(value, keep_newlines=detail)
+        if width and not detail:
+            text = truncate(text, width)
+        style = "cyan" if kind == "id" else ""
+        return Text(text, style=style)
+
+    # ---- lists
+
+    def page(self, page: Any, columns: list[Column], what: str = "items") -> None:
+        """Print one page (``data``, ``next_cursor``, ``has_more``)."""
+        data = to_data(page)
+        if self.json:
+            self.emit_json(data)
+            return
+        items = data.get("data", [])
+        self.rows(items, columns, header=True)
+        if not items and self.tty:
+            print(f"no {what}", file=sys.stderr)
+        if data.get("has_more") and data.get("next_cursor"):
+            print(
+                f"more {what}: --cursor {visible(data['next_cursor'])} (or --all)",
+                file=sys.stderr,
+            )
+
+    def stream(self, items: Iterable[Any], columns: list[Column], batch: int = 100) -> int:
+        """Print every item of a lazy iterator as it arrives (``--all``), in constant memory.
+
+        JSON mode prints NDJSON (one object per line; ``--jq`` runs on each object).
+        Returns the number of items printed.
+        """
+        count = 0
+        if self.json:
+            for item in items:
+                self.emit_json(to_data(item), indent=None)
+                count += 1
+            return count
+        if not self.tty:
+            for item in items:
+                self.rows([to_data(item)], columns, header=False)
+                count += 1
+            return count
+        chunk: list[dict[str, Any]] = []
+        first = True
+        for item in items:
+            chunk.append(to_data(item))
+            count += 1
+            if len(chunk) >= batch:
+                self.rows(chunk, columns, header=first)
+                first, chunk = False, []
+        if chunk or first:
+            self.rows(chunk, columns, header=first)
+        return count
+
+    def rows(self, items: list[dict[str, Any]], columns: list[Column], header: bool = True) -> None:
+        if not self.tty:
+            out = self.out()
+            for item in items:
+                out.write("\t".join(plain_cell(c.raw(item)) for c in columns) + "\n")
+            out.flush()
+            return
+        from rich.table import Table
+
+        table = Table(show_header=header, header_style="bold", box=None, pad_edge=False)
+        for c in columns:
+            table.add_column(
+                c.header,
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=c.max_width,
+                justify="right" if c.kind == "num" else "left",
+            )
+        for item in items:
+            table.add_row(*(self._cell(c.raw(item), c.kind, width=c.max_width) for c in columns))
+        self.console().print(table)
+
+    # ---- messages
+
+    def note(self, message: str) -> None:
+        """A human note on stderr (never parsed by scripts)."""
+        print(message, file=sys.stderr)
+
+    def write_chunk(self, text: str) -> None:
+        """A streamed chunk to stdout as it arrives (controls made visible, newlines kept)."""
+        out = self.out()
+        out.write(visible(text, keep_newlines=True))
+        out.flush()
+
+
+# --------------------------------------------------------------------------- jq
+
+
+class JqError(ValueError):
+    """A --jq expression that does not compile or fails on the data."""
+
+
+def compile_jq(expr: str) -> Any:
+    try:
+        import jq
+    except ImportError as exc:  # pragma: no cover - jq is a dependency
+        raise JqError("--jq needs the 'jq' package (pip install jq)") from exc
+    try:
+        return jq.compile(expr)
+    except ValueError as exc:
+        raise JqError(f"--jq: invalid expression: {exc}") from None
+
+
+def run_jq(program: Any, data: Any) -> Iterator[Any]:
+    try:
+        yield from program.input_value(data).all()
+    except ValueError as exc:
+        raise JqError(f"--jq: {exc}") from None
