@@ -1,0 +1,66 @@
+"""Helpers of the client tests (a unique module name: tests/ has no packages)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+BASE = "http://api.test"
+KEY = "sk-test-SECRET-0123456789"
+
+
+class Sleeps(list[float]):
+    """A fake sleep: records the delays instead of sleeping."""
+
+    def __call__(self, delay: float) -> None:
+        self.append(delay)
+
+
+class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body delivered in the given chunks, optionally cut with an error after."""
+
+    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
+        self.chunks = chunks
+        self.error = error
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
+        if self.error is not None:
+            raise self.error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for c in self.chunks:
+            yield c
+        if self.error is not None:
+            raise self.error
+
+
+def chunked(
+    chunks: list[bytes],
+    content_type: str = "text/event-stream",
+    error: Exception | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return httpx.Response(
+        status,
+        headers={"content-type": content_type, **(headers or {})},
+        stream=Chunks(chunks, error),
+    )
+
+
+async def resolve(value: Any) -> Any:
+    """Await a value if it is awaitable (lets one test body drive both clients)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def collect(stream: Any) -> list[Any]:
+    """All items of a sync or async stream."""
+    if hasattr(stream, "__aiter__"):
+        return [x async for x in stream]
+    return list(stream)
