@@ -26,7 +26,8 @@ _STOP = frozenset(
     hi hello hey morning evening night good okay ok well oh ah um like get got go going went come
     know think feel felt want wanted need some any all more most much many there here up down out
     again still even ever today tomorrow yesterday remember something thing things lot bit little
-    one two let lets lately anyway actually maybe kind sort tired sure thanks thank i'm i've i'd i'll it's that's don't didn't can't won't you're what's""".split()
+    one two let lets lately anyway actually maybe kind sort tired sure thanks thank name live lives living
+    called named work works love loves hate hates tell told say said please where again i'm i've i'd i'll it's that's don't didn't can't won't you're what's""".split()
 )
 _POSITIVE = re.compile(
     r"\b(happy|glad|great|good news|excited|awesome|amazing|love|loved|wonderful|fantastic|"
@@ -75,46 +76,47 @@ def topic_of(message: str) -> str | None:
     if nouns:
         det, noun = max(nouns, key=lambda x: len(x[1]))
         return ("your " if det in ("my", "our") else "the ") + noun
-    words = [w.strip("'\"").lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", message)]
-    cands = [w for w in words if w not in _STOP and not w.endswith("'s")]
+    raw = [w.strip("'\"") for w in re.findall(r"[A-Za-z][A-Za-z'-]*", message)]
+    words = [w.lower() for w in raw]
+    # Proper names (capitalised mid-sentence) make odd follow-ups ("tell me about Sam"): skip them.
+    ok = [len(w) > 2 and w not in _STOP and not w.endswith("'s") and not (i > 0 and raw[i][:1].isupper())
+          for i, w in enumerate(words)]
+    cands = [(i, w) for i, w in enumerate(words) if ok[i]]
     if not cands:
         return None
-    return max(cands, key=lambda w: (len(w), -cands.index(w)))
+    i, best = max(cands, key=lambda c: (len(c[1]), -c[0]))
+    if i + 1 < len(words) and ok[i + 1]:
+        return f"{best} {words[i + 1]}"  # "black holes"
+    if i > 0 and ok[i - 1]:
+        return f"{words[i - 1]} {best}"
+    return best
 
 
-_PERSON_SWAPS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.I), r)
-    for p, r in (
-        (r"^the user's\b", "your"),
-        (r"^the user is\b", "you are"),
-        (r"^the user was\b", "you were"),
-        (r"^the user has\b", "you have"),
-        (r"^the user does\b", "you do"),
-        (r"^the user (\w+?)(?:e?s)\b", r"you \1"),
-        (r"^the user\b", "you"),
-        (r"\bthe user's\b", "your"),
-        (r"\bthe user\b", "you"),
-    )
-)
-_VERB_FIX = {"you liv": "you live", "you lov": "you love", "you lik": "you like", "you hat": "you hate",
-             "you hav": "you have", "you wor": "you work", "you enjoy": "you enjoy",
-             "you studi": "you study", "you prefer": "you prefer", "you ow": "you own",
-             "you cam": "you came", "you com": "you come", "you us": "you use"}
+_VERBS = {
+    "is": "are", "was": "were", "has": "have", "does": "do", "lives": "live", "likes": "like",
+    "dislikes": "dislike", "loves": "love", "hates": "hate", "works": "work", "studies": "study",
+    "enjoys": "enjoy", "prefers": "prefer", "owns": "own", "comes": "come", "wants": "want",
+    "plays": "play", "speaks": "speak", "grew": "grew", "moved": "moved",
+}
 
 
 def second_person(fact: str) -> str:
     """'The user lives in Lisbon.' -> 'you live in Lisbon' (for a reply that recalls it)."""
     text = _clean(fact).rstrip(".!")
-    for pat, rep in _PERSON_SWAPS:
-        new = pat.sub(rep, text, count=1)
-        if new != text:
-            text = new
-            break
-    for wrong, right in _VERB_FIX.items():
-        if text.lower().startswith(wrong + " "):
-            text = right + text[len(wrong):]
-            break
-    return text[:1].lower() + text[1:] if text[:4].lower() in ("you ", "your") else text
+    m = re.match(r"(?i)the user's\s+(.*)", text)
+    if m:
+        return "your " + m.group(1)
+    m = re.match(r"(?i)the user\s+(\w+)\s*(.*)", text)
+    if m:
+        verb = m.group(1).lower()
+        if verb in _VERBS:
+            verb = _VERBS[verb]
+        elif verb.endswith("ies") and len(verb) > 4:
+            verb = verb[:-3] + "y"
+        elif verb.endswith("s") and not verb.endswith("ss"):
+            verb = verb[:-1]
+        return f"you {verb} {m.group(2)}".strip()
+    return re.sub(r"(?i)\bthe user's\b", "your", re.sub(r"(?i)\bthe user\b", "you", text))
 
 
 class _Writer:
