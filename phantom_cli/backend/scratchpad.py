@@ -231,6 +231,31 @@ def _tokens(text: str) -> set[str]:
     return set(content_words(text))
 
 
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _overlap(hint_tokens: set[str], unit_tokens: set[str]) -> float:
+    """Share of the hint's words found in the unit: exact stems count 1, shared roots
+    (``allergies``/``allergic``: a common prefix of 5+ letters, or one word prefixing another
+    of 4+) count 0.8."""
+    if not hint_tokens:
+        return 0.0
+    total = 0.0
+    for h in hint_tokens:
+        if h in unit_tokens:
+            total += 1.0
+        elif any(_common_prefix(h, u) >= 5 or (min(len(h), len(u)) >= 4 and (h.startswith(u) or u.startswith(h)))
+                 for u in unit_tokens):
+            total += 0.8
+    return total / len(hint_tokens)
+
+
 def _units(content: str, max_words: int) -> list[str]:
     """Lines; a line longer than the budget is split into sentences."""
     out: list[str] = []
@@ -260,7 +285,7 @@ def condense(content: str, max_words: int, hint: str | None = None) -> str:
     """A copy of ``content`` with at most ``max_words`` words, keeping what the hint asks for.
 
     Units (lines, or sentences of over-long lines) are ranked by the share of the hint's words
-    they contain plus their embedding similarity to the hint; the best are kept greedily while
+    they contain (shared roots count too) plus their embedding similarity to the hint; the best are kept greedily while
     they fit, then written back in their original order. Without a hint the earliest lines are
     kept. A unit that alone exceeds what is left is cut to fit (ending with "…").
     """
@@ -275,7 +300,7 @@ def condense(content: str, max_words: int, hint: str | None = None) -> str:
         htoks = _tokens(hint)
         sims = _similarities(units, hint)
         for i, u in enumerate(units):
-            overlap = len(htoks & _tokens(u)) / len(htoks) if htoks else 0.0
+            overlap = _overlap(htoks, _tokens(u))
             scores[i] = 2.0 * overlap + sims[i]
     order = sorted(range(n), key=lambda i: (-scores[i], i))
     budget = max_words
