@@ -68,6 +68,8 @@ class ServerSettings:
     memory_cadence: int = 3
     vector_store: bool = True
     seed: int = 0
+    moderation_policy: str | None = None  # JSON/TOML policy file; None = the shipped policy
+    engine_embedding_model: str | None = None  # openai engine: embed memories via /v1/embeddings
     media_dir: Path = field(default_factory=lambda: backend_dir() / "media")
     key_file: Path = field(default_factory=key_file_path)
     runtime_file: Path | None = None  # written by the background server (runtime.py)
