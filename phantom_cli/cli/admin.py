@@ -1,5 +1,415 @@
-"""`phantom admin` — placeholder until its owner fills it in (see docs/architecture.md)."""
+"""`phantom admin …` — author content on the LOCAL backend (cards, activities, skins, NPCs).
+
+Local only: these call the embedded backend's admin API (/api/v1/local/admin, scope `admin`);
+the hosted API does not serve it. Module level imports typer + stdlib only (start-up rule).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from phantom_cli.cli.common import (
+    EXIT_NOT_FOUND,
+    AllOpt,
+    CursorOpt,
+    JqOpt,
+    JsonOpt,
+    LimitOpt,
+    fail,
+    get_client,
+    get_settings,
+    handle_errors,
+    output_mode,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=(
+        "Author content on the local backend (local only): import/export character cards, "
+        "publish activities, import skins and NPC personas."
+    ),
+)
+
+ADMIN = "/api/v1/local/admin"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_FILE = 32 * 1024 * 1024
+
+
+def _client(ctx: typer.Context) -> Any:
+    eff = get_settings(ctx)
+    if getattr(eff, "backend", "local") == "hosted":
+        fail(
+            "admin commands are local only: the hosted API does not serve /api/v1/local/admin",
+            hint="use a profile with backend = local (phantom profile use local)",
+        )
+    return get_client(ctx)
+
+
+def _call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> Any:
+    from phantom_cli.client.errors import NotFoundError
+
+    try:
+        return _client(ctx).request(method, path, **kwargs)
+    except NotFoundError as exc:
+        msg = str(getattr(exc, "message", "") or exc)
+        if "no such route" in msg:
+            fail(
+                "not available on this backend (the admin API is served by the local backend only)",
+                code=EXIT_NOT_FOUND,
+            )
+        raise
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE:
+            fail(f"{what} {path}: {size} bytes; the limit is {MAX_FILE}")
+        return path.read_bytes()
+    except FileNotFoundError:
+        fail(f"{what} {path}: no such file")
+    except IsADirectoryError:
+        fail(f"{what} {path}: is a directory")
+    except OSError as exc:
+        fail(f"{what} {path}: cannot read ({exc.strerror or exc})")
+
+
+def _load_doc(path: Path, what: str) -> Any:
+    """A JSON, TOML or YAML document from a file (chosen by extension; JSON otherwise)."""
+    raw = _read(path, what)
+    suffix = path.suffix.lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        fail(f"{what} {path}: not UTF-8 text")
+    try:
+        if suffix == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - JSON/TOML/YAML errors: report, never a traceback
+        kind = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}.get(suffix, "JSON")
+        fail(f"{what} {path}: not valid {kind} ({exc})")
+
+
+def _activity_columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("ID", "id", "id", 30),
+        col("TITLE", "title", "text", 34),
+        col("CATEGORY", "category", "text", 12),
+        col("COMPANION", "is_companion", "bool", 9),
+        col("FEATURED", "featured", "bool", 8),
+        col("PUBLISHED", "published", "bool", 9),
+    ]
+
+
+def _summary(out: Any, act: dict[str, Any], verb: str) -> None:
+    if out.json:
+        out.emit_json(act)
+    else:
+        out.item(act, _activity_columns())
+        out.note(f"{verb} activity {act.get('id')}")
+
+
+# --------------------------------------------------------------------------- activities
+
+
+@app.command(
+    "activities",
+    epilog=(
+        "Examples:\n\n  phantom admin activities\n\n  phantom admin activities --unpublished\n\n"
+        "  phantom admin activities --all --json | jq -r .id"
+    ),
+)
+@handle_errors
+def activities(
+    ctx: typer.Context,
+    published: bool | None = typer.Option(
+        None, "--published/--unpublished", help="Only published / only unpublished activities."
+    ),
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """List every activity, published or not (with a PUBLISHED column)."""
+    out = output_mode(ctx, json_, jq)
+    params: dict[str, Any] = {}
+    if published is not None:
+        params["published"] = "true" if published else "false"
+    if limit is not None:
+        params["limit"] = limit
+    if all_:
+        if cursor:
+            fail("--cursor and --all cannot be combined (--all starts from the first page)")
+
+        def walk() -> Iterator[dict[str, Any]]:
+            cur: str | None = None
+            while True:
+                p = dict(params)
+                if cur:
+                    p["cursor"] = cur
+                page = _call(ctx, "GET", f"{ADMIN}/activities", params=p).json()
+                yield from page["data"]
+                cur = page.get("next_cursor")
+                if not page.get("has_more") or not cur:
+                    return
+
+        out.stream(walk(), _activity_columns())
+        return
+    if cursor:
+        params["cursor"] = cursor
+    out.page(
+        _call(ctx, "GET", f"{ADMIN}/activities", params=params).json(),
+        _activity_columns(),
+        "activities",
+    )
+
+
+@app.command("publish", epilog="Example: phantom admin publish act_clockwork_orchard_draft")
+@handle_errors
+def publish(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ID"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Publish an activity (it appears in `phantom activities list`)."""
+    out = output_mode(ctx, json_, jq)
+    act = _call(ctx, "POST", f"{ADMIN}/activities/{_seg(activity_id)}/publish").json()
+    _summary(out, act, "published")
+
+
+@app.command("unpublish", epilog="Example: phantom admin unpublish act_luna")
+@handle_errors
+def unpublish(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ID"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Unpublish an activity (hidden from listings; GET by id answers 404)."""
+    out = output_mode(ctx, json_, jq)
+    act = _call(ctx, "POST", f"{ADMIN}/activities/{_seg(activity_id)}/unpublish").json()
+    _summary(out, act, "unpublished")
+
+
+@app.command("delete", epilog="Example: phantom admin delete act_123 --yes")
+@handle_errors
+def delete(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ID"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete an activity (existing instances keep their snapshots)."""
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("refusing to delete without --yes (stdin is not a terminal)")
+        typer.confirm(f"Delete activity {activity_id}?", abort=True)
+    _call(ctx, "DELETE", f"{ADMIN}/activities/{_seg(activity_id)}")
+    print(f"deleted activity {activity_id}", file=sys.stderr)
+
+
+def _seg(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+# --------------------------------------------------------------------------- cards
+
+
+@app.command(
+    "import-card",
+    epilog=(
+        "Examples:\n\n  phantom admin import-card mira.png --publish\n\n"
+        "  phantom admin import-card mira.json --category adventure --not-companion\n\n"
+        "Reads V2 (chara_card_v2) and V3 (chara_card_v3) JSON cards, and PNG cards carrying "
+        "the card in a 'ccv3' (preferred) or 'chara' text chunk; the lorebook comes along."
+    ),
+)
+@handle_errors
+def import_card(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE", help="A .json or .png character card."),
+    publish_: bool = typer.Option(False, "--publish", help="Publish it right away."),
+    activity_id: str | None = typer.Option(None, "--id", help="Use this activity id."),
+    category: str | None = typer.Option(None, "--category", help="Category (default companion)."),
+    companion: bool | None = typer.Option(
+        None, "--companion/--not-companion", help="is_companion (default: companion)."
+    ),
+    featured: bool | None = typer.Option(None, "--featured/--not-featured", help="Featured."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Import a character card as a new activity (unpublished unless --publish)."""
+    from phantom_cli.backend.cards import CardError, parse_card
+
+    out = output_mode(ctx, json_, jq)
+    raw = _read(file, "card")
+    try:
+        parse_card(raw)  # check before sending: errors name the field and the chunk
+    except CardError as exc:
+        fail(f"card {file}: {exc}")
+    body: dict[str, Any] = {"published": publish_}
+    if raw.startswith(PNG_SIGNATURE):
+        body["png_base64"] = base64.b64encode(raw).decode("ascii")
+    else:
+        body["card"] = json.loads(raw)
+    for key, value in (
+        ("id", activity_id),
+        ("category", category),
+        ("is_companion", companion),
+        ("featured", featured),
+    ):
+        if value is not None:
+            body[key] = value
+    act = _call(ctx, "POST", f"{ADMIN}/cards", json=body).json()
+    _summary(out, act, "imported" + (" and published" if publish_ else " (unpublished)"))
+
+
+@app.command(
+    "export-card",
+    epilog=(
+        "Examples:\n\n  phantom admin export-card act_luna -o luna.json\n\n"
+        "  phantom admin export-card act_luna --format v2 -o luna-v2.json\n\n"
+        "  phantom admin export-card act_luna --png -o luna.png   (chara + ccv3 chunks)"
+    ),
+)
+@handle_errors
+def export_card(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ACTIVITY_ID"),
+    fmt: str = typer.Option("v3", "--format", help="v2 or v3 (JSON cards)."),
+    png: bool = typer.Option(False, "--png", help="A PNG card with both chara (V2) and ccv3 (V3)."),
+    output: str = typer.Option(..., "-o", "--output", help="File to write ('-' for stdout)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing file."),
+) -> None:
+    """Export an activity as a SillyTavern-compatible character card."""
+    if fmt not in ("v2", "v3"):
+        fail(f"--format: {fmt!r} is not v2 or v3")
+    if png and output == "-" and sys.stdout.isatty():
+        fail("refusing to write a PNG to the terminal; use -o FILE")
+    resp = _call(
+        ctx,
+        "GET",
+        f"{ADMIN}/activities/{_seg(activity_id)}/card",
+        params={"format": fmt, "png": "true" if png else "false"},
+    )
+    data = resp.content
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    if target.exists() and not force:
+        fail(f"{target}: already exists (use --force to overwrite)")
+    try:
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:
+        fail(f"{target}: cannot write ({exc.strerror or exc})")
+    kind = "PNG card (chara + ccv3)" if png else f"{fmt.upper()} JSON card"
+    print(f"wrote {kind} of {activity_id} to {target} ({len(data)} bytes)", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- skins and NPCs
+
+
+@app.command(
+    "import-skins",
+    epilog=(
+        "Example: phantom admin import-skins skins.json\n\n"
+        'File: {"skins": [{"id": "skin_ada", "name": "Ada", "gender": "female", '
+        '"style": "anime", "palette": ["#1b1f4b", "#3b2f63"]}]} (JSON, TOML or YAML; a list '
+        "or a single skin works too). gender: female|male|non-binary; style: anime|realistic."
+    ),
+)
+@handle_errors
+def import_skins(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Create or replace skins from a file."""
+    from phantom_cli.cli.output import col
+
+    out = output_mode(ctx, json_, jq)
+    doc = _load_doc(file, "skins file")
+    if isinstance(doc, list):
+        doc = {"skins": doc}
+    elif isinstance(doc, dict) and "skins" not in doc:
+        doc = {"skins": [doc]}
+    if not isinstance(doc, dict) or not isinstance(doc.get("skins"), list) or not doc["skins"]:
+        fail(f"skins file {file}: expected a non-empty 'skins' list")
+    res = _call(ctx, "POST", f"{ADMIN}/skins", json=doc).json()
+    if out.json:
+        out.emit_json(res)
+        return
+    out.rows(
+        res["data"],
+        [
+            col("ID", "id", "id", 30),
+            col("NAME", "name", "text", 36),
+            col("GENDER", "gender", "text", 10),
+            col("STYLE", "style", "text", 9),
+        ],
+    )
+    out.note(f"imported {len(res['data'])} skin(s)")
+
+
+@app.command(
+    "import-npc",
+    epilog=(
+        "Example: phantom admin import-npc merchant.toml\n\n"
+        "The file is a phantom-npc/1 document (JSON or TOML): a persona and its state "
+        "machines; see phantom_cli/backend/npc/README.md. An imported persona replaces a "
+        "shipped one with the same id."
+    ),
+)
+@handle_errors
+def import_npc(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Import an NPC persona with its state machines."""
+    out = output_mode(ctx, json_, jq)
+    doc = _load_doc(file, "NPC file")
+    persona = doc.get("persona") if isinstance(doc, dict) else None
+    pid = persona.get("id") if isinstance(persona, dict) else None
+    if not isinstance(pid, str) or not pid:
+        fail(f"NPC file {file}: persona.id: required (a string)")
+    res = _call(ctx, "PUT", f"{ADMIN}/npcs/{_seg(pid)}", json=doc).json()
+    if out.json:
+        out.emit_json(res)
+        return
+    machines = res.get("machines") or []
+    names = [m.get("id") if isinstance(m, dict) else m for m in machines]
+    out.item(
+        {
+            "id": res.get("id", pid),
+            "name": (res.get("persona") or {}).get("name") or res.get("name"),
+            "machines": ", ".join(str(n) for n in names),
+        }
+    )
+    out.note(f"imported NPC persona {pid}")
