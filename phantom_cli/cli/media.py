@@ -151,6 +151,9 @@ def open_(
         )
     if not url:
         fail(f"media item {item_id!r} has no URL yet", None, EXIT_API)
+    if url.startswith("/") and not url.startswith("//"):
+        # the local backend serves its media under its own base URL
+        url = str(getattr(client, "base_url", "")).rstrip("/") + url
     if not url.lower().startswith(("http://", "https://")):
         fail(f"refusing to open a non-http(s) URL: {visible(url)!r}", None, EXIT_API)
     opened = False

@@ -195,6 +195,7 @@ class OutputMode:
         return Console(
             file=sys.stderr if stderr else sys.stdout,
             no_color=self.no_color,
+            color_system=None if self.no_color else "auto",
             force_terminal=bool(self.tty) if not stderr else None,
             highlight=False,
             emoji=False,

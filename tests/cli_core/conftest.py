@@ -39,7 +39,13 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 def phantom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("PHANTOM_HOME", str(home))
-    for var in ("PHANTOM_PROFILE", "PHANTOM_BASE_URL", "PHANTOM_API_KEY", "PHANTOM_FORCE_TTY", "NO_COLOR"):
+    for var in (
+        "PHANTOM_PROFILE",
+        "PHANTOM_BASE_URL",
+        "PHANTOM_API_KEY",
+        "PHANTOM_FORCE_TTY",
+        "NO_COLOR",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return home
@@ -78,7 +84,9 @@ class Cli:
         if auth and self.api_key:
             full_env["PHANTOM_API_KEY"] = self.api_key
         full_env.update(env or {})
-        return CliRunner().invoke(app, list(args), input=input, env=full_env, catch_exceptions=False)
+        return CliRunner().invoke(
+            app, list(args), input=input, env=full_env, catch_exceptions=False
+        )
 
 
 @pytest.fixture
