@@ -127,7 +127,10 @@ async def health(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
+    from .auth import require
     from .openapi import build_openapi
+
+    require(request, None)  # every route but /health needs a key
 
     cached = getattr(request.app.state, "openapi", None)
     if cached is None:
