@@ -234,6 +234,7 @@ def test_reset_of_one_machine_keeps_the_other_and_unlocks(http: Any, sid: str) -
     # a full reset forgets the unlock: the secret machine is locked again
     ok(http.post(f"{P}/reset", params={"user_session_id": sid}))
     assert init(http, sid, machine_id="machine_secret").status_code == 409
+    assert say(http, sid, "footsteps", machine_id="machine_secret").status_code == 409
 
 
 def test_streamed_message_with_the_client(client: Any, sid: str) -> None:
@@ -361,3 +362,16 @@ def test_admin_import_validates_and_serves(http: Any, live_server: Any, sid: str
         assert c.put("/api/v1/local/admin/npcs/merchant2", json=doc).status_code == 403
     ok(http.delete("/api/v1/local/admin/npcs/merchant2"))
     assert init(http, sid + "x", persona="merchant2").status_code == 404
+
+
+def test_abandoned_stream_leaves_no_half_turn_and_no_stuck_session(live_server: Any, http: Any, sid: str) -> None:
+    ok(init(http, sid))
+    with http.stream("POST", f"{P}/message", params={"stream": "true"},
+                     json={"message": "What's for sale?", "user_session_id": sid}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        next(r.iter_lines())  # read one line, then hang up
+    n = len(ok(http.get(f"{P}/history", params={"user_session_id": sid}))["messages"])
+    assert n in (1, 3)  # the turn is all there or not there at all
+    out = ok(say(http, sid, "I can pay in gold." if n == 3 else "What's for sale?"))
+    assert out["current_state"] == ("haggling" if n == 3 else "negotiation")
+    assert len(ok(http.get(f"{P}/history", params={"user_session_id": sid}))["messages"]) == n + 2

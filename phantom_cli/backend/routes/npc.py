@@ -205,11 +205,8 @@ class _Prepared:
     message: str
 
 
-async def _prepare(ctx: Ctx, p: NpcPersona, mach: Machine, message: str, user_session_id: str) -> _Prepared:
-    """Everything up to the reply text (called with the session's lock held)."""
-    from ..engines import EngineUnavailable
-    from ..prompts import npc_prompt
-
+def _live_session(ctx: Ctx, p: NpcPersona, mach: Machine, user_session_id: str) -> store.Session:
+    """The session a message goes to, or 404 (never initialised) / 409 (completed, locked)."""
     session = store.get_session(ctx.db, ctx.user.id, p.id, user_session_id, mach.id)
     if session is None:
         raise ApiError(404, message=(f"no NPC session {user_session_id!r} for persona {p.id!r}, machine "
@@ -219,6 +216,16 @@ async def _prepare(ctx: Ctx, p: NpcPersona, mach: Machine, message: str, user_se
                                      " reset the session to play again"),
                        details={"machine_id": mach.id, "outcome": session.state.outcome,
                                 "machine_completed": True})
+    _check_unlocked(ctx, p, mach, user_session_id)
+    return session
+
+
+async def _prepare(ctx: Ctx, p: NpcPersona, mach: Machine, message: str, user_session_id: str) -> _Prepared:
+    """Everything up to the reply text (called with the session's lock held)."""
+    from ..engines import EngineUnavailable
+    from ..prompts import npc_prompt
+
+    session = _live_session(ctx, p, mach, user_session_id)
     if session.state.state not in mach.states:  # the machine was re-imported without this state
         session.state = SessionState.initial(mach)
     engine = _engine(ctx)
@@ -295,18 +302,16 @@ async def message(ctx: Ctx) -> Any:
             reply = "".join([c async for c in _write(prep.engine, prep.reply_prompt, ctx.settings.seed)])
             return _commit(ctx, prep, reply)
 
-    # Streamed: errors before the first byte are plain JSON errors; later ones an `error` event.
-    await lock.acquire()
-    try:
-        prep = await _prepare(ctx, p, mach, b.message, b.user_session_id)
-    except BaseException:
-        lock.release()
-        raise
+    # Streamed: the usual errors (404, 409, 400) come before the first byte as plain JSON; the
+    # turn itself runs inside the stream under the session's lock (released if the client goes
+    # away, and never taken if the stream is not started); later failures are an `error` event.
+    _live_session(ctx, p, mach, b.user_session_id)
 
     async def events() -> AsyncIterator[bytes]:
-        try:
-            parts: list[str] = []
+        async with lock:
             try:
+                prep = await _prepare(ctx, p, mach, b.message, b.user_session_id)
+                parts: list[str] = []
                 async for chunk in _write(prep.engine, prep.reply_prompt, ctx.settings.seed):
                     parts.append(chunk)
                     yield _sse("delta", {"text": chunk})
@@ -318,9 +323,7 @@ async def message(ctx: Ctx) -> Any:
                 log.exception("NPC stream failed")
                 yield _sse("error", ApiError(500, message="internal server error (see the server log)").body())
                 return
-            yield _sse("done", out)
-        finally:
-            lock.release()
+        yield _sse("done", out)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
