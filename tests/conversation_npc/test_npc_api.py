@@ -375,3 +375,12 @@ def test_abandoned_stream_leaves_no_half_turn_and_no_stuck_session(live_server: 
     out = ok(say(http, sid, "I can pay in gold." if n == 3 else "What's for sale?"))
     assert out["current_state"] == ("haggling" if n == 3 else "negotiation")
     assert len(ok(http.get(f"{P}/history", params={"user_session_id": sid}))["messages"]) == n + 2
+
+
+def test_turn_prompt_is_served_for_npc_turns(http: Any, sid: str) -> None:
+    ok(init(http, sid))
+    out = ok(say(http, sid, "What's for sale?"))
+    r = ok(http.get(f"/api/v1/local/prompts/{out['turn_id']}"))
+    assert r["kind"] == "npc" and r["engine"] == "scripted" and r["reply"] == out["message"]
+    assert r["context"]["state"] == "negotiation" and r["context"]["lines"] == [out["message"]]
+    assert r["messages"][-1] == {"role": "user", "content": "What's for sale?"}

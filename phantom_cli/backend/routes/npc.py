@@ -264,7 +264,8 @@ def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
             ctx.db, prep.session, turn_id=prep.turn_id, player_message=prep.message, npc_message=reply,
             new_state=r.session, unlocks=unlocks, unlocked_by=prep.machine.id,
             prompt={**prep.reply_prompt.to_json(), "decision_prompt": prep.decision_prompt.to_json(),
-                    "choice": r.choice, "engine": prep.engine.name},
+                    "choice": r.choice, "engine": prep.engine.name,
+                    "model": getattr(prep.engine, "model", None), "reply": reply},
         )
     except store.StaleSession:
         raise ApiError(409, message="the session changed during this turn (reset?); send the message again",
