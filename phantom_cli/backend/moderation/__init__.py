@@ -8,7 +8,8 @@ Text is normalised before matching so that common evasions do not slip through:
 
 - Unicode: NFKC (full-width and stylised letters), confusable Cyrillic/Greek letters, accents
   stripped, zero-width and soft-hyphen characters removed, case folded;
-- leetspeak: 0→o 1→i/l 3→e 4→a 5→s 7→t 8→b @→a $→s !→i |→l (both readings of 1, ! and |);
+- leetspeak: 0→o 1→i/l 3→e 4→a 5→s 7→t 8→b @→a $→s |→l, and ! inside a word →i (both
+  readings of 1 and |);
 - punctuation between letters ("k.i.l.l", "k-i-l-l") and spaced-out letters ("k i l l");
 - repeated letters ("kiiiilll"): a word matches a term when both squeeze to the same letters
   and the word is not shorter than the term (so "as" never matches "ass").
@@ -43,8 +44,9 @@ _CONFUSABLES = str.maketrans({
     "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe",
 })
 _LEET_COMMON = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "+": "t", "€": "e"}
-_LEET_I = str.maketrans({**_LEET_COMMON, "1": "i", "!": "i", "|": "i"})
-_LEET_L = str.maketrans({**_LEET_COMMON, "1": "l", "!": "i", "|": "l"})
+_LEET_I = str.maketrans({**_LEET_COMMON, "1": "i", "|": "i"})
+_LEET_L = str.maketrans({**_LEET_COMMON, "1": "l", "|": "l"})
+_BANG = re.compile(r"(?<=[a-z0-9])!+(?=[a-z0-9])")  # "k!ll", never a sentence's final "!"
 _INNER_PUNCT = re.compile(r"(?<=[a-z])[.\-_*'`~^:,;/\\]+(?=[a-z])")
 _WORDS = re.compile(r"[a-z]+")
 _SQUEEZE = re.compile(r"(.)\1+")
@@ -79,7 +81,7 @@ def _words(text: str) -> list[str]:
 
 def normalize_variants(text: str) -> list[list[str]]:
     """The normalised word lists of ``text`` (one per reading of ambiguous leet characters)."""
-    base = _base(text)
+    base = _BANG.sub("i", _base(text))
     a = _words(base.translate(_LEET_I))
     b = _words(base.translate(_LEET_L))
     return [a] if a == b else [a, b]
