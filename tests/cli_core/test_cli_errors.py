@@ -1,0 +1,187 @@
+"""Each expected failure: one clear stderr line, a hint, a stable exit code, no traceback."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from phantom_cli.config import config_file
+
+from .conftest import Cli
+
+HOSTED = "https://api.test.invalid"
+
+
+def _no_retries() -> None:
+    config_file().write_text("[profiles.local]\nmax_retries = 0\ntimeout_connect = 2\n")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _assert_clean(result: Any, code: int, *needles: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ")
+    assert 1 <= len(lines) <= 2
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_not_found_exit_5(cli: Cli) -> None:
+    _assert_clean(cli("activities", "get", "act_nope"), 5, "404", "hint:")
+    _assert_clean(cli("instances", "get", "inst_nope"), 5)
+    _assert_clean(cli("skins", "get", "skin_nope", "--json"), 5)
+    assert cli("skins", "get", "skin_nope", "--json").stdout == ""
+
+
+def test_bad_key_exit_4_with_login_hint(cli: Cli) -> None:
+    r = cli("activities", "list", env={"PHANTOM_API_KEY": "ph_not_a_key"})
+    _assert_clean(r, 4, "401", "phantom auth login")
+    assert "ph_not_a_key" not in r.stderr
+
+
+def test_missing_scope_exit_4(cli: Cli, live_server: Any) -> None:
+    key = live_server.make_key(user="scoped", scopes=["skins"])
+    r = cli("personas", "list", env={"PHANTOM_API_KEY": key})
+    _assert_clean(r, 4, "403", "scope")
+    assert key not in r.stderr
+
+
+def test_invalid_input_exit_2_names_field_and_limit(cli: Cli) -> None:
+    r = cli("instances", "messages", "create", "inst_x", "x" * 16001)
+    _assert_clean(r, 2, "content")
+    assert "16000" in r.stderr
+    r = cli("activities", "list", "--limit", "500")
+    assert r.exit_code == 2  # typer range check (usage error)
+
+
+def test_network_down_exit_3(cli: Cli) -> None:
+    _no_retries()
+    r = cli("activities", "list", env={"PHANTOM_BASE_URL": f"http://127.0.0.1:{_closed_port()}"})
+    _assert_clean(r, 3, "cannot reach", "hint:")
+
+
+def test_unknown_profile_exit_2(cli: Cli) -> None:
+    _assert_clean(cli("--profile", "ghost", "activities", "list"), 2, "ghost")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "needle"),
+    [
+        (402, 4, "insufficient credit"),
+        (503, 1, "unavailable"),
+        (500, 1, "500"),
+        (409, 6, "409"),
+        (400, 2, "refused the input"),
+        (429, 1, "rate limited"),
+    ],
+)
+def test_hosted_error_statuses(cli: Cli, status: int, code: int, needle: str) -> None:
+    _no_retries()
+    body = {"error": {"code": "X", "message": f"status {status}", "details": None}}
+    with respx.mock(base_url=HOSTED, assert_all_called=False) as mock:
+        mock.get("/api/v1/skins").respond(status, json=body, headers={"Retry-After": "0"})
+        r = cli("skins", "list", env={"PHANTOM_BASE_URL": HOSTED, "PHANTOM_API_KEY": "sk-hosted"})
+    _assert_clean(r, code, needle)
+
+
+def test_html_error_page_is_readable(cli: Cli) -> None:
+    _no_retries()
+    page = (
+        "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+    )
+    with respx.mock(base_url=HOSTED) as mock:
+        mock.get("/api/v1/activities").respond(
+            502, text=page, headers={"content-type": "text/html"}
+        )
+        r = cli(
+            "activities", "list", env={"PHANTOM_BASE_URL": HOSTED, "PHANTOM_API_KEY": "sk-hosted"}
+        )
+    _assert_clean(r, 1, "502", "Bad Gateway")
+    assert "<h1>" not in r.stderr
+
+
+def test_stream_cut_exit_3_keeps_partial(cli: Cli) -> None:
+    _no_retries()
+
+    def cut_stream(request: httpx.Request) -> httpx.Response:
+        def body():  # type: ignore[no-untyped-def]
+            yield b"Once upon "
+            raise httpx.ReadError("connection reset")
+
+        return httpx.Response(
+            200, headers={"content-type": "text/plain"}, stream=httpx_iter(body())
+        )
+
+    with respx.mock(base_url=HOSTED) as mock:
+        mock.post("/api/v1/activity-instances/inst_1/chat").mock(side_effect=cut_stream)
+        r = cli(
+            "instances",
+            "chat",
+            "inst_1",
+            "hi",
+            env={"PHANTOM_BASE_URL": HOSTED, "PHANTOM_API_KEY": "sk-hosted"},
+        )
+    assert r.stdout.startswith("Once upon ")
+    _assert_clean(r, 3, "interrupted")
+
+
+class httpx_iter(httpx.SyncByteStream):  # noqa: N801 - small adapter
+    def __init__(self, gen: Any) -> None:
+        self.gen = gen
+
+    def __iter__(self) -> Any:
+        yield from self.gen
+
+
+def test_debug_traces_without_the_key(cli: Cli, live_server: Any) -> None:
+    r = cli("--debug", "activities", "list", "--limit", "1")
+    assert r.exit_code == 0
+    assert "debug: GET " in r.stderr and "/api/v1/activities" in r.stderr
+    assert live_server.api_key not in r.stderr + r.stdout
+    failed = cli("--debug", "activities", "get", "act_nope")
+    assert failed.exit_code == 5
+    assert "Traceback" in failed.stderr  # --debug shows the traceback
+    assert live_server.api_key not in failed.stderr + failed.stdout
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    assert cli("activities", "list", "--bogus").exit_code == 2
+    assert cli("instances", "get").exit_code == 2
+    assert cli("api").exit_code == 2
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from phantom_cli.cli.main import app
+
+    root = get_command(app)
+    mine = ["activities", "instances", "personas", "skins", "media", "auth", "config", "profile"]
+    paths: list[list[str]] = [["api"]]
+
+    def walk(group: Any, prefix: list[str]) -> None:
+        for name, sub in group.commands.items():
+            if hasattr(sub, "commands"):
+                walk(sub, [*prefix, name])
+            else:
+                paths.append([*prefix, name])
+
+    for name in mine:
+        walk(root.commands[name], [name])  # type: ignore[attr-defined]
+    assert len(paths) > 35
+    runner = CliRunner()
+    for path in paths:
+        r = runner.invoke(app, [*path, "--help"])
+        assert r.exit_code == 0, path
+        assert "Example" in r.stdout, path
+        assert "phantom " in r.stdout, path
