@@ -1,5 +1,368 @@
-"""`phantom npc` — placeholder until its owner fills it in (see docs/architecture.md)."""
+"""`phantom npc init|say|history|reset` — talk to an NPC driven by a state machine (seed 001).
+
+The persona defaults to the profile's ``npc_persona``; the player's name and gender come from
+the flags or the profile (``player_name``, ``player_gender``). The ``user_session_id`` defaults to
+one derived from the profile and its player name, so ``init`` and later ``say`` calls meet in the
+same session without repeating ``--session``.
+
+Start-up rule: typer + stdlib only at module level.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from phantom_cli.cli.common import (
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
+    JqOpt,
+    JsonOpt,
+    fail,
+    get_client,
+    get_settings,
+    handle_errors,
+    output_mode,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Talk to NPCs: sessions with a state machine, score and outcome (seed 001).",
+)
+
+SessionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--session",
+        "-s",
+        metavar="ID",
+        help="user_session_id (default: derived from the profile and its player name).",
+    ),
+]
+MachineOpt = Annotated[
+    str | None,
+    typer.Option("--machine", "-m", metavar="ID", help="Target this state machine."),
+]
+PersonaArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[PERSONA_ID]", help="NPC persona id (default: the profile's npc_persona)."
+    ),
+]
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _persona(ctx: typer.Context, persona_id: str | None) -> str:
+    if persona_id:
+        return persona_id
+    value = get_settings(ctx).get("npc_persona")
+    if not value:
+        fail(
+            "no NPC persona: give PERSONA_ID",
+            hint="or set one: phantom config set npc_persona abc123",
+        )
+    return str(value)
+
+
+def default_session(profile_name: str, player_name: str | None) -> str:
+    """``cli-<profile>-<player>``: a valid user_session_id, stable for a profile."""
+    from phantom_cli.transcripts import chat_id_for
+
+    who = player_name or _os_user() or "player"
+    return chat_id_for(who, prefix=f"cli-{profile_name}-")
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return None
+
+
+def _session(ctx: typer.Context, session: str | None) -> str:
+    if session:
+        return session
+    eff = get_settings(ctx)
+    return default_session(eff.profile_name, eff.get("player_name"))
+
+
+def _fmt_score(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def turn_summary(data: dict[str, Any]) -> list[str]:
+    """The stderr lines after an NPC reply: state, score (delta), decision, redirects, outcome."""
+    from phantom_cli.cli.output import visible
+
+    parts = [f"state: {visible(data.get('current_state'))}"]
+    score = f"score: {_fmt_score(data.get('score'))}"
+    delta = data.get("score_delta")
+    if isinstance(delta, int | float) and not isinstance(delta, bool):
+        score += f" ({'+' if delta >= 0 else ''}{_fmt_score(float(delta))})"
+    parts.append(score)
+    parts.append(f"decision: {visible(data.get('decision') or '—')}")
+    if data.get("redirect_count") is not None:
+        parts.append(f"redirects: {data['redirect_count']}")
+    parts.append(f"outcome: {visible(data.get('outcome') or '—')}")
+    lines = [" · ".join(parts)]
+    second = [f"machine completed: {'yes' if data.get('machine_completed') else 'no'}"]
+    unlocked = data.get("unlocked_machines") or []
+    if unlocked:
+        second.append("unlocked: " + ", ".join(visible(m) for m in unlocked))
+    if data.get("follow_up"):
+        second.append("the NPC expects a reply")
+    lines.append(" · ".join(second))
+    return lines
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _session_errors(pid: str, call: Any) -> Any:
+    """Run ``call()``; a 404/409 gets a hint about the session (init / reset)."""
+    from phantom_cli.client.errors import ConflictError, NotFoundError
+
+    try:
+        return call()
+    except NotFoundError as e:
+        fail(
+            str(e),
+            hint=f"start the session with 'phantom npc init {pid}' (or check the persona id "
+            "and --session)",
+            code=EXIT_NOT_FOUND,
+        )
+    except ConflictError as e:
+        fail(
+            str(e),
+            hint=f"the machine is completed: 'phantom npc reset {pid} --yes' starts over "
+            "(or init another --machine)",
+            code=EXIT_CONFLICT,
+        )
+
+
+def _print_line(text: str) -> None:
+    from phantom_cli.cli.output import visible
+
+    shown = visible(text, keep_newlines=True)
+    sys.stdout.write(shown + ("" if shown.endswith("\n") else "\n"))
+    sys.stdout.flush()
+
+
+@app.command(
+    "init",
+    epilog="Example: phantom npc init abc123 --player-name Alex --player-gender non-binary",
+)
+@handle_errors
+def init(
+    ctx: typer.Context,
+    persona_id: PersonaArg = None,
+    session: SessionOpt = None,
+    player_name: str | None = typer.Option(
+        None, "--player-name", metavar="NAME", help="Your name (default: profile player_name)."
+    ),
+    player_gender: str | None = typer.Option(
+        None,
+        "--player-gender",
+        metavar="female|male|non-binary",
+        help="Your gender (default: profile player_gender, else non-binary).",
+    ),
+    machine: MachineOpt = None,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Start (or restart) a session: prints the NPC's opening line."""
+    out = output_mode(ctx, json_, jq)
+    eff = get_settings(ctx)
+    pid = _persona(ctx, persona_id)
+    sid = _session(ctx, session)
+    name = player_name or eff.get("player_name") or _os_user() or "Player"
+    gender = player_gender or eff.get("player_gender") or "non-binary"
+    resp = get_client(ctx).npc.init_session(
+        pid, user_session_id=sid, player_name=name, player_gender=gender, machine_id=machine
+    )
+    if out.json:
+        out.item(resp)
+        return
+    from phantom_cli.cli.output import visible
+
+    _print_line(resp.message)
+    _note(
+        f"session {visible(resp.session_id)} · machine {visible(resp.machine_id)} · "
+        f"player {visible(resp.player_name)} ({visible(resp.player_gender)}) · "
+        f"--session {visible(sid)}"
+    )
+
+
+@app.command(
+    "say",
+    epilog="Examples: phantom npc say abc123 'I heard you have something rare for sale.'  ·  "
+    "phantom npc say 'How much?'   (persona from the profile)  ·  "
+    "phantom npc say abc123 'Deal.' --json | jq .score",
+)
+@handle_errors
+def say(
+    ctx: typer.Context,
+    args: list[str] = typer.Argument(  # noqa: B006 - typer needs a list default
+        ..., metavar="[PERSONA_ID] TEXT", help="The persona (optional) and your message."
+    ),
+    session: SessionOpt = None,
+    machine: MachineOpt = None,
+    stream: bool | None = typer.Option(
+        None,
+        "--stream/--no-stream",
+        help="Print the reply as it arrives (default: when stdout is a terminal).",
+    ),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr)."""
+    if len(args) == 1:
+        persona_id, text = None, args[0]
+    elif len(args) == 2:
+        persona_id, text = args
+    else:
+        fail(
+            f"expected [PERSONA_ID] TEXT, got {len(args)} arguments",
+            hint="quote the message: phantom npc say abc123 'hello there'",
+        )
+    out = output_mode(ctx, json_, jq)
+    pid = _persona(ctx, persona_id)
+    sid = _session(ctx, session)
+    client = get_client(ctx)
+    use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
+    if use_stream:
+        from phantom_cli.client.models import StreamDelta
+
+        resp = None
+        wrote = ""
+
+        def consume() -> Any:
+            nonlocal wrote
+            final = None
+            for event in client.npc.message(
+                pid, message=text, user_session_id=sid, machine_id=machine, stream=True
+            ):
+                if isinstance(event, StreamDelta):
+                    out.write_chunk(event.text)
+                    wrote += event.text
+                else:
+                    final = event
+            return final
+
+        resp = _session_errors(pid, consume)
+        if resp is None:  # pragma: no cover - the client raises on a stream without `done`
+            fail("the stream ended without a final response", code=1)
+        if not wrote:
+            out.write_chunk(resp.message)
+            wrote = resp.message
+        if not wrote.endswith("\n"):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+    else:
+        resp = _session_errors(
+            pid,
+            lambda: client.npc.message(pid, message=text, user_session_id=sid, machine_id=machine),
+        )
+        if out.json:
+            out.item(resp)
+            return
+        _print_line(resp.message)
+    from phantom_cli.cli.output import to_data
+
+    for line in turn_summary(to_data(resp)):
+        _note(line)
+
+
+def _history_columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("WHEN", "created_at", "date", 16),
+        col("WHO", "role", "text", 6),
+        col("STATE", "state", "text", 18),
+        col("MESSAGE", "content", "text", 100),
+    ]
+
+
+@app.command("history", epilog="Example: phantom npc history abc123 --json | jq '.messages[-1]'")
+@handle_errors
+def history(
+    ctx: typer.Context,
+    persona_id: PersonaArg = None,
+    session: SessionOpt = None,
+    machine: MachineOpt = None,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show the session's messages (table at a terminal, tab-separated when piped)."""
+    out = output_mode(ctx, json_, jq)
+    pid = _persona(ctx, persona_id)
+    sid = _session(ctx, session)
+    client = get_client(ctx)
+    hist = _session_errors(
+        pid, lambda: client.npc.history(pid, user_session_id=sid, machine_id=machine)
+    )
+    if out.json:
+        out.item(hist)
+        return
+    from phantom_cli.cli.output import to_data, visible
+
+    data = to_data(hist)
+    out.rows(data.get("messages", []), _history_columns(), header=True)
+    if out.tty:
+        n = len(data.get("messages", []))
+        _note(
+            f"{n} message{'s' if n != 1 else ''} · session {visible(data.get('session_id'))} "
+            f"· machine {visible(data.get('machine_id'))}"
+        )
+
+
+@app.command("reset", epilog="Example: phantom npc reset abc123 --yes")
+@handle_errors
+def reset(
+    ctx: typer.Context,
+    persona_id: PersonaArg = None,
+    session: SessionOpt = None,
+    machine: MachineOpt = None,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Clear the session's history and return the machine to its first state."""
+    out = output_mode(ctx, json_, jq)
+    pid = _persona(ctx, persona_id)
+    sid = _session(ctx, session)
+    if not yes:
+        if not _stdin_is_tty():
+            fail(
+                "refusing to reset without confirmation (standard input is not a terminal)",
+                hint="pass --yes",
+            )
+        what = f"machine {machine}" if machine else "all machines"
+        if not typer.confirm(
+            f"Reset session {sid!r} with {pid} ({what})? History is deleted.",
+            default=False,
+            err=True,
+        ):
+            _note("not reset")
+            raise typer.Exit(1)
+    resp = get_client(ctx).npc.reset(pid, user_session_id=sid, machine_id=machine)
+    if out.json:
+        out.item(resp)
+        return
+    from phantom_cli.cli.output import visible
+
+    _note(f"reset session {visible(resp.session_id)} ({visible(pid)})")

@@ -1,10 +1,64 @@
-"""Fixtures of the conversation-commands tests (npc, companion, scratchpad, persona files)."""
+"""Fixtures of the conversation-commands tests (npc, companion, scratchpad, persona files).
+
+``cli`` runs the real Typer app with CliRunner against the shared ``live_server`` (a real
+backend on a free loopback port, tests/conftest.py), through PHANTOM_BASE_URL/PHANTOM_API_KEY.
+``editor`` installs a scripted $EDITOR (a small Python program in the test's tmp dir) that
+follows a plan of steps, one per invocation.
+"""
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+EDITOR_SCRIPT = r'''
+"""A scripted editor: EDITOR="python editor.py PLAN" ; each run pops one step of PLAN."""
+import json, os, sys, urllib.parse, urllib.request
+
+plan_path, target = sys.argv[1], sys.argv[2]
+with open(plan_path, encoding="utf-8") as fh:
+    plan = json.load(fh)
+step = plan["steps"].pop(0) if plan["steps"] else {"keep": True}
+with open(plan_path, "w", encoding="utf-8") as fh:
+    json.dump(plan, fh)
+with open(target, encoding="utf-8") as fh:
+    seen = fh.read()
+log = plan.get("log")
+if log:
+    rec_dir = plan.get("recovery_dir")
+    listing = sorted(os.listdir(rec_dir)) if rec_dir and os.path.isdir(rec_dir) else []
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"seen": seen, "recovery": listing}) + "\n")
+
+def api(method, query, body=None):
+    url = os.environ["PHANTOM_BASE_URL"] + "/api/v1/companion/scratchpad?" + urllib.parse.urlencode(query)
+    req = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode())
+    req.add_header("Authorization", "Bearer " + os.environ["PHANTOM_API_KEY"])
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+if "interfere" in step:  # someone else saves while the user is in the editor
+    q = step["interfere"]["query"]
+    cur = api("GET", q)
+    api("PUT", q, {"content": step["interfere"]["content"], "version": cur["version"]})
+if "exit" in step:
+    sys.exit(step["exit"])
+if "write" in step:
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(step["write"])
+elif "append" in step:
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(step["append"])
+'''
 
 
 @pytest.fixture(autouse=True)
@@ -12,6 +66,80 @@ def phantom_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """Every test gets its own PHANTOM_HOME: nothing touches the real user dirs."""
     home = tmp_path_factory.mktemp("phantom_home")
     monkeypatch.setenv("PHANTOM_HOME", str(home))
-    for var in ("PHANTOM_PROFILE", "VISUAL", "EDITOR"):
+    for var in ("PHANTOM_PROFILE", "VISUAL", "EDITOR", "PHANTOM_FORCE_TTY", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Invoke ``phantom ARGS`` in-process against the live local backend."""
+    from typer.testing import CliRunner
+
+    from phantom_cli.cli.main import app
+
+    monkeypatch.setenv("PHANTOM_BASE_URL", live_server.base_url)
+    monkeypatch.setenv("PHANTOM_API_KEY", live_server.api_key)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        res = runner.invoke(app, list(args), input=input)
+        exc = res.exception
+        if exc is not None and not isinstance(exc, SystemExit):
+            raise exc  # an unexpected crash: show its traceback
+        return Result(res.exit_code, res.stdout, res.stderr, exc)
+
+    return invoke
+
+
+@pytest.fixture
+def uid() -> str:
+    """A fresh id per test (the live server is shared by the session)."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+class Editor:
+    """The scripted $EDITOR of a test."""
+
+    def __init__(self, tmp: Path, home: Path) -> None:
+        self.script = tmp / "editor.py"
+        self.script.write_text(EDITOR_SCRIPT, encoding="utf-8")
+        self.plan = tmp / "plan.json"
+        self.log = tmp / "editor.log"
+        self.recovery_dir = home / "state" / "recovery"
+
+    def command(self) -> str:
+        return " ".join(shlex.quote(str(a)) for a in (sys.executable, self.script, self.plan))
+
+    def set(self, *steps: dict[str, Any]) -> None:
+        self.plan.write_text(
+            json.dumps(
+                {"steps": list(steps), "log": str(self.log), "recovery_dir": str(self.recovery_dir)}
+            ),
+            encoding="utf-8",
+        )
+        self.log.unlink(missing_ok=True)
+
+    def runs(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def editor(tmp_path: Path, phantom_home: Path, monkeypatch: pytest.MonkeyPatch) -> Editor:
+    ed = Editor(tmp_path, phantom_home)
+    ed.set()
+    monkeypatch.setenv("EDITOR", ed.command())
+    return ed
