@@ -23,6 +23,26 @@ from .widgets import ChatInput, MessageView, SidePanel, StatusBar
 ConversationSource = Conversation | Callable[[], Awaitable[Conversation]]
 
 
+async def finish_stream(stream: Any, view: MessageView, received: list[str],
+                        cancelled: bool = False) -> None:
+    """Stop a Markdown stream and make sure the message shows everything received.
+
+    ``MarkdownStream.stop`` re-raises ``CancelledError`` when its task had not started yet;
+    that is not a cancellation of this turn, so it is absorbed here (unless this task itself
+    is being cancelled and the caller is not already handling that).
+    """
+    try:
+        await stream.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not cancelled and task is not None and task.cancelling():
+            raise
+    expected = clean("".join(received))
+    if view.body.source != expected:
+        await view.body.update(expected)
+    view.content_text = expected
+
+
 class ChatScreen(Screen[None]):
     CSS_PATH = "chat.tcss"
     BINDINGS = [
@@ -181,18 +201,18 @@ class ChatScreen(Screen[None]):
                         received.append(event.text)
                         await stream.write(clean(event.text))
                     elif isinstance(event, Done):
-                        await stream.stop()
+                        await finish_stream(stream, view, received)
                         if event.reply != "".join(received):
                             await view.set_content(event.reply)
                         view.set_marks(event.marks)
                         self._after_done(event)
         except asyncio.CancelledError:
-            await stream.stop()
+            await finish_stream(stream, view, received, cancelled=True)
             view.add_mark("stopped")
             if not received:
                 await view.set_content("*(stopped before any text arrived)*")
         except Exception as exc:
-            await stream.stop()
+            await finish_stream(stream, view, received)
             if is_stream_cut(exc):
                 partial = describe(exc).partial or ""
                 if partial and not received:

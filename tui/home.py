@@ -82,6 +82,8 @@ class HomeScreen(Screen[None]):
         Binding("ctrl+f", "focus_filter", "Filter"),
         Binding("f5", "reload", "Reload"),
         Binding("ctrl+o", "open", "Open", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("up", "move(-1)", "Up", show=False),
     ]
 
     def __init__(self, ctx: Any) -> None:
@@ -229,6 +231,14 @@ class HomeScreen(Screen[None]):
         from .chat import ChatScreen
 
         self.app.push_screen(ChatScreen(self.ctx, conversation_factory(self.ctx, entry)))
+
+    def action_move(self, step: int) -> None:
+        """Up/down in the filter box move the list's highlight (the list keeps its own keys)."""
+        options = self.query_one("#entries", OptionList)
+        if step > 0:
+            options.action_cursor_down()
+        else:
+            options.action_cursor_up()
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
