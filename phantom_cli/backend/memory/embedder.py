@@ -11,6 +11,8 @@ Features of a text (after lower-casing, light stemming and dropping stop words):
 - word unigrams (weight 1.0),
 - word bigrams of neighbouring content words (weight 0.5),
 - character 4-grams of each content word with boundary marks (total weight 0.5 per word),
+- a concept feature for words that name the same kind of fact (job/works/nurse, live/city/moved,
+  sister/mother, dog/pet…; weight 0.7), so "my job" finds "works as a nurse",
 
 each hashed (CRC-32, stable across processes) to one of ``dim`` buckets with a hashed sign, then
 the vector is L2-normalised (float32). Cosine similarity is then a dot product.
@@ -72,6 +74,25 @@ def content_words(text: str) -> list[str]:
     return out
 
 
+# Words that point at the same kind of fact ("my job" / "works as a nurse") share a concept
+# feature, which bridges the commonest gaps between a question and a stored fact.
+_CONCEPTS: dict[str, str] = {}
+for _concept, _words in {
+    "job": "job work worker career profession occupation employ employed employer office shift boss "
+           "colleague coworker nurse doctor teacher engineer developer student",
+    "home": "live home house flat apartment city town country move moved neighbourhood neighborhood "
+            "address hometown grew",
+    "name": "name nickname",
+    "family": "family sister brother mother mom mum father dad parent sibling wife husband partner "
+              "boyfriend girlfriend son daughter kid child children grandma grandpa aunt uncle cousin",
+    "pet": "pet dog cat puppy kitten hamster rabbit bird fish",
+    "hobby": "hobby hobbie favorite favourite enjoy fun pastime",
+    "age": "age old birthday born",
+}.items():
+    for _w in _words.split():
+        _CONCEPTS[_w] = _concept
+
+
 @lru_cache(maxsize=65536)
 def _bucket(feature: str, dim: int) -> tuple[int, float]:
     h = zlib.crc32(feature.encode("utf-8"))
@@ -85,13 +106,16 @@ class HashingEmbedder:
         if dim < 16:
             raise ValueError("dim: must be at least 16")
         self.dim = dim
-        self.name = f"hash-{dim}-v1"
+        self.name = f"hash-{dim}-v2"
 
     def features(self, text: str) -> dict[str, float]:
         words = content_words(text)
         feats: dict[str, float] = {}
         for w in words:
             feats["w:" + w] = feats.get("w:" + w, 0.0) + 1.0
+            concept = _CONCEPTS.get(w)
+            if concept:
+                feats["k:" + concept] = feats.get("k:" + concept, 0.0) + 0.7
             padded = f"<{w}>"
             grams = [padded[i : i + 4] for i in range(max(1, len(padded) - 3))]
             share = 0.5 / len(grams)

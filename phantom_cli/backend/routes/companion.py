@@ -66,6 +66,7 @@ class PromptTurnOut(m.ResponseModel):
     created_at: str | None = None
     messages: list[dict[str, Any]] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
     reply: str | None = None
 
 
@@ -177,6 +178,11 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
         turn.enqueued = res.enqueued
     prompt_json = turn.prompt.to_json() if turn.prompt else {
         "messages": [], "context": {"kind": "companion", "inbound_prohibited": True, "reason": turn.inbound_reason},
+    }
+    prompt_json["params"] = {
+        "temperature": _temperature(turn.body), "max_tokens": turn.body.max_tokens,
+        "seed": int(getattr(settings, "seed", 0) or 0), "model": turn.body.model,
+        "extract_memory": turn.body.extract_memory is not False,
     }
     engine = turn.engine
     with transaction(conn):
@@ -318,7 +324,8 @@ async def local_prompt(ctx: Ctx) -> Any:
         data = json.loads(row["prompt"])
         return PromptTurnOut(turn_id=row["id"], kind=row["kind"], engine=row["engine"], model=row["model"],
                              created_at=row["created_at"], messages=data.get("messages") or [],
-                             context=data.get("context") or {}, reply=row["reply"])
+                             context=data.get("context") or {}, params=data.get("params") or {},
+                             reply=row["reply"])
     try:
         from ..npc.store import turn_prompt
     except ImportError:
