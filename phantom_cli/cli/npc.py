@@ -321,13 +321,39 @@ def history(
     from phantom_cli.cli.output import to_data, visible
 
     data = to_data(hist)
-    out.rows(data.get("messages", []), _history_columns(), header=True)
-    if out.tty:
-        n = len(data.get("messages", []))
-        _note(
-            f"{n} message{'s' if n != 1 else ''} · session {visible(data.get('session_id'))} "
-            f"· machine {visible(data.get('machine_id'))}"
+    messages = data.get("messages", [])
+    if not out.tty:
+        out.rows(messages, _history_columns(), header=False)
+        return
+    _history_table(out, messages)
+    n = len(messages)
+    _note(
+        f"{n} message{'s' if n != 1 else ''} · session {visible(data.get('session_id'))} "
+        f"· machine {visible(data.get('machine_id'))}"
+    )
+
+
+def _history_table(out: Any, messages: list[dict[str, Any]]) -> None:
+    """A table for a person: short fixed columns, the message wrapped (never cut)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from phantom_cli.cli.output import humanize_time, visible
+
+    table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
+    table.add_column("WHEN", no_wrap=True, style="dim")
+    table.add_column("WHO", no_wrap=True)
+    table.add_column("STATE", no_wrap=True, max_width=16, overflow="ellipsis", style="cyan")
+    table.add_column("MESSAGE", overflow="fold", ratio=1)
+    for m in messages:
+        who = m.get("role", "")
+        table.add_row(
+            Text(humanize_time(m.get("created_at"))),
+            Text(visible(who), style="bold" if who == "npc" else ""),
+            Text(visible(m.get("state") or "")),
+            Text(visible(m.get("content", ""), keep_newlines=True)),
         )
+    out.console().print(table)
 
 
 @app.command("reset", epilog="Example: phantom npc reset abc123 --yes")

@@ -1,0 +1,213 @@
+"""`phantom npc init|say|history|reset` against the live backend (Hollow Market merchant)."""
+
+from __future__ import annotations
+
+import pytest
+
+from phantom_cli.cli import npc as npc_cli
+
+PERSONA = "abc123"
+
+
+def init(cli, uid: str, *extra: str):
+    r = cli(
+        "npc",
+        "init",
+        PERSONA,
+        "--session",
+        uid,
+        "--player-name",
+        "Alex",
+        "--player-gender",
+        "non-binary",
+        *extra,
+    )
+    assert r.exit_code == 0, r.stderr
+    return r
+
+
+def test_init_prints_the_opening_line(cli, uid) -> None:
+    r = init(cli, uid)
+    assert "Hollow Market, Alex?" in r.stdout
+    assert "machine machine_main" in r.stderr and "player Alex (non-binary)" in r.stderr
+    j = cli(
+        "npc",
+        "init",
+        PERSONA,
+        "--session",
+        uid + "j",
+        "--player-name",
+        "Sam",
+        "--player-gender",
+        "female",
+        "--json",
+    )
+    data = j.json()
+    assert data["player_name"] == "Sam" and data["player_gender"] == "female"
+    assert data["machine_id"] == "machine_main" and data["session_id"]
+
+
+def test_say_prints_the_line_and_the_state_on_stderr(cli, uid) -> None:
+    init(cli, uid)
+    r = cli("npc", "say", PERSONA, "I heard you have something rare for sale.", "--session", uid)
+    assert r.exit_code == 0, r.stderr
+    assert "Everything here is rare" in r.stdout or "not everything costs gold" in r.stdout
+    assert "state: negotiation" not in r.stdout  # the metadata is not mixed into the line
+    assert "state: negotiation" in r.stderr
+    assert "score: 1 (+1)" in r.stderr
+    assert "decision: pass" in r.stderr
+    assert "redirects: 0" in r.stderr
+    assert "outcome: —" in r.stderr
+    assert "machine completed: no" in r.stderr
+
+
+def test_say_json_is_the_full_response(cli, live_server, uid) -> None:
+    init(cli, uid)
+    r = cli("npc", "say", PERSONA, "What do you have for sale?", "--session", uid, "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()
+    for key in (
+        "message",
+        "current_state",
+        "score",
+        "outcome",
+        "decision",
+        "follow_up",
+        "redirect_count",
+        "session_id",
+        "scoring_mode",
+        "machine_completed",
+        "unlocked_machines",
+    ):
+        assert key in data, key
+    assert data["current_state"] == "negotiation"
+    assert r.stderr == ""
+    # matches what the API says happened
+    hist = live_server.client().npc.history(PERSONA, user_session_id=uid)
+    assert hist.messages[-1].content == data["message"]
+    jq = cli("npc", "say", PERSONA, "How much does it cost?", "--session", uid, "--jq", ".score")
+    assert jq.exit_code == 0 and float(jq.stdout) == 2
+
+
+def test_say_streams_when_asked(cli, uid) -> None:
+    init(cli, uid)
+    r = cli("npc", "say", PERSONA, "Show me your wares.", "--session", uid, "--stream")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.strip() and "state: negotiation" in r.stderr
+
+
+def test_say_to_an_unknown_session_is_404_exit_5(cli, uid) -> None:
+    r = cli("npc", "say", PERSONA, "hello", "--session", uid)
+    assert r.exit_code == 5
+    assert "404" in r.stderr and f"phantom npc init {PERSONA}" in r.stderr
+    assert r.stdout == ""
+
+
+def test_unknown_persona_is_404(cli, uid) -> None:
+    r = cli(
+        "npc",
+        "init",
+        "no-such-npc",
+        "--session",
+        uid,
+        "--player-name",
+        "A",
+        "--player-gender",
+        "male",
+    )
+    assert r.exit_code == 5 and "404" in r.stderr
+
+
+def test_completed_machine_is_409_exit_6(cli, uid) -> None:
+    init(cli, uid)
+    r = cli("npc", "say", PERSONA, "Goodbye.", "--session", uid)
+    assert r.exit_code == 0, r.stderr
+    assert "machine completed: yes" in r.stderr
+    assert "outcome: —" not in r.stderr
+    again = cli("npc", "say", PERSONA, "Wait, come back!", "--session", uid)
+    assert again.exit_code == 6
+    assert "409" in again.stderr and "npc reset" in again.stderr
+
+
+def test_history_plain_table_and_json(cli, uid, monkeypatch) -> None:
+    init(cli, uid)
+    cli("npc", "say", PERSONA, "Anything rare for sale?", "--session", uid)
+    plain = cli("npc", "history", PERSONA, "--session", uid)
+    assert plain.exit_code == 0, plain.stderr
+    rows = [line.split("\t") for line in plain.stdout.splitlines()]
+    assert [row[1] for row in rows] == ["npc", "player", "npc"]
+    assert rows[0][2] == "greeting" and rows[1][3] == "Anything rare for sale?"
+    data = cli("npc", "history", PERSONA, "--session", uid, "--json").json()
+    assert [m["role"] for m in data["messages"]] == ["npc", "player", "npc"]
+    assert data["machine_id"] == "machine_main"
+    monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")
+    table = cli("npc", "history", PERSONA, "--session", uid)
+    assert table.exit_code == 0
+    assert "WHO" in table.stdout and "MESSAGE" in table.stdout and "3 messages" in table.stderr
+    assert "Anything rare for sale?" in table.stdout and "greeting" in table.stdout
+
+
+def test_history_of_an_unknown_session(cli, uid) -> None:
+    r = cli("npc", "history", PERSONA, "--session", uid)
+    assert r.exit_code == 5
+
+
+def test_reset_needs_yes_without_a_terminal(cli, uid, monkeypatch) -> None:
+    init(cli, uid)
+    cli("npc", "say", PERSONA, "Goodbye.", "--session", uid)
+    r = cli("npc", "reset", PERSONA, "--session", uid)
+    assert r.exit_code == 2 and "--yes" in r.stderr
+    # at a terminal it asks; "no" keeps the session
+    monkeypatch.setattr(npc_cli, "_stdin_is_tty", lambda: True)
+    r = cli("npc", "reset", PERSONA, "--session", uid, input="n\n")
+    assert r.exit_code == 1 and "not reset" in r.stderr
+    assert cli("npc", "say", PERSONA, "hello?", "--session", uid).exit_code == 6
+    r = cli("npc", "reset", PERSONA, "--session", uid, input="y\n")
+    assert r.exit_code == 0, r.stderr
+    r = cli("npc", "reset", PERSONA, "--session", uid, "--yes", "--json")
+    assert r.json()["reset"] is True
+    # the machine is back at its first state
+    ok = cli("npc", "say", PERSONA, "What is for sale?", "--session", uid, "--json")
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.json()["current_state"] == "negotiation"
+
+
+def test_defaults_from_the_profile(cli, uid) -> None:
+    """Persona, player name/gender and the session id come from the profile."""
+    assert cli("config", "set", "player_name", "Robin").exit_code == 0
+    assert cli("config", "set", "player_gender", "female").exit_code == 0
+    r = cli("npc", "init")
+    assert r.exit_code == 0, r.stderr
+    assert "Robin" in r.stdout and "player Robin (female)" in r.stderr
+    assert "--session cli-local-robin" in r.stderr
+    r = cli("npc", "say", "Anything rare for sale?")  # persona + session from the profile
+    assert r.exit_code == 0, r.stderr
+    assert "state: negotiation" in r.stderr
+    r = cli("npc", "reset", "--yes")
+    assert r.exit_code == 0, r.stderr
+
+
+def test_bad_input_is_refused_before_sending(cli, uid) -> None:
+    r = cli(
+        "npc", "init", PERSONA, "--session", uid, "--player-name", "A", "--player-gender", "robot"
+    )
+    assert r.exit_code == 2 and "player_gender" in r.stderr
+    r = cli("npc", "say", PERSONA, "x" * 16001, "--session", uid)
+    assert r.exit_code == 2 and "message" in r.stderr and "16000" in r.stderr
+    r = cli("npc", "say", "a", "b", "c")
+    assert r.exit_code == 2 and "[PERSONA_ID] TEXT" in r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["init", "say", "history", "reset"])
+def test_help_has_an_example(cli, cmd) -> None:
+    r = cli("npc", cmd, "--help")
+    assert r.exit_code == 0 and f"phantom npc {cmd}" in r.stdout
+
+
+def test_default_session_is_a_valid_id() -> None:
+    import re
+
+    pat = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+    assert npc_cli.default_session("local", "Alex") == "cli-local-alex"
+    assert pat.match(npc_cli.default_session("prod", "Zoë de la Crúz"))
+    assert pat.match(npc_cli.default_session("p", None))
