@@ -105,6 +105,8 @@ def _applied(conn: sqlite3.Connection) -> set[tuple[str, int]]:
 
 def migrate(conn: sqlite3.Connection) -> list[Migration]:
     """Apply every pending registered migration; returns those applied."""
+    from . import schema  # noqa: F401  (the core tables are always registered first)
+
     done = _applied(conn)
     applied: list[Migration] = []
     for m in registered():
@@ -125,16 +127,20 @@ def migrate(conn: sqlite3.Connection) -> list[Migration]:
 
 
 def _split_sql(sql: str) -> list[str]:
-    """Split a script into statements (``executescript`` would commit our transaction)."""
+    """Split a script into statements (``executescript`` would commit our transaction).
+
+    Pieces between semicolons are joined until sqlite says the statement is complete, so a
+    trigger body (``BEGIN …; …; END;``) or a ``;`` inside a string stays in one statement.
+    """
     out: list[str] = []
     buf = ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
+    for piece in sql.split(";"):
+        buf += piece + ";"
         if sqlite3.complete_statement(buf):
-            if buf.strip():
+            if buf.strip(" \n\t;"):
                 out.append(buf.strip())
             buf = ""
-    if buf.strip():
+    if buf.strip(" \n\t;"):
         out.append(buf.strip())
     return out
 
