@@ -4,12 +4,14 @@ response parsing and the record of the last exchange."""
 from __future__ import annotations
 
 import email.utils
+import functools
 import html
 import ipaddress
 import json as jsonlib
 import os
 import random
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +69,12 @@ def make_timeout(timeout: TimeoutArg) -> httpx.Timeout:
         connect, read = timeout
         return httpx.Timeout(read, connect=connect)
     return httpx.Timeout(float(timeout))
+
+
+@functools.lru_cache(maxsize=1)
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process (loading the CA bundle costs ~0.2 s)."""
+    return httpx.create_ssl_context()
 
 
 def is_loopback(url: str) -> bool:
@@ -184,6 +192,18 @@ class BaseClient:
         self._extra_headers = dict(headers or {})
         self.last_exchange: Exchange | None = None
         self._rng = random.Random()
+
+    @property
+    def _trust_env(self) -> bool:
+        """Environment proxies apply to the hosted API, never to the loopback backend."""
+        return self.backend != "local"
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        """A plain-http local backend never speaks TLS (no proxy, no redirects, fixed host),
+        so it skips loading the CA bundle; everything else verifies certificates."""
+        if urlsplit(self.base_url).scheme == "http" and not self._trust_env:
+            return False
+        return shared_ssl_context()
 
     # ------------------------------------------------------------------ identity / secrecy
 

@@ -70,7 +70,8 @@ class APIClient(BaseClient):
             timeout=self.timeout,
             transport=transport,
             follow_redirects=False,
-            trust_env=self.backend != "local",
+            trust_env=self._trust_env,
+            verify=self._verify(),
         )
 
     # ------------------------------------------------------------------ lifecycle
