@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli.common import handle_errors
+
 app = typer.Typer(no_args_is_help=True, help="API keys of the local backend (local extension).")
 
 KEYS_PATH = "/api/v1/local/admin/keys"
@@ -27,23 +29,12 @@ def _client(ctx: typer.Context) -> Any:
 
 
 def _call(ctx: typer.Context, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    from phantom_cli.cli.common import EXIT_API, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_USAGE
-
-    resp = _client(ctx).request(method, path, json=body)
-    if resp.status_code >= 400:
-        try:
-            msg = resp.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            msg = resp.text[:200]
-        from phantom_cli.cli.output import visible
-
-        typer.echo(f"phantom keys: {resp.status_code}: {visible(msg)}", err=True)
-        code = {400: EXIT_USAGE, 401: EXIT_AUTH, 403: EXIT_AUTH, 404: EXIT_NOT_FOUND}.get(resp.status_code, EXIT_API)
-        raise typer.Exit(code)
-    return resp.json()
+    """The JSON answer; API errors propagate to ``handle_errors`` (message + exit code)."""
+    return _client(ctx).request(method, path, json=body).json()
 
 
 @app.command()
+@handle_errors
 def create(
     ctx: typer.Context,
     user: Annotated[str, typer.Option("--user", help="Owner of the key (created if new).")] = "local",
@@ -61,6 +52,7 @@ def create(
 
 
 @app.command("list")
+@handle_errors
 def list_(
     ctx: typer.Context,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -78,6 +70,7 @@ def list_(
 
 
 @app.command()
+@handle_errors
 def revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")]) -> None:
     """Revoke a key: it stops working at once."""
     from urllib.parse import quote
