@@ -182,6 +182,8 @@ class OpenAIEngine:
             raise
         except httpx.TimeoutException as exc:
             raise EngineUnavailable(f"model provider timed out ({type(exc).__name__})") from exc
+        except httpx.ConnectError as exc:
+            raise EngineUnavailable(f"model provider unreachable at {url}: {exc}") from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise EngineUnavailable(f"model provider stream failed: {type(exc).__name__}: {exc}") from exc
 
