@@ -1,0 +1,129 @@
+"""Snapshots (pytest-textual-snapshot) at 80×24 and 120×40 with a deterministic fake client.
+
+Regenerate after an intended change:
+    .venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeClient
+from helpers import settle
+from phantom_cli.client.errors import PaymentRequiredError
+from phantom_cli.client.models import CompanionPersona
+from phantom_cli.tui.app import PhantomApp
+from phantom_cli.tui.context import AppContext
+from phantom_cli.tui.conversations import CompanionConversation, NpcConversation
+from textual.widgets import TextArea
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+LUNA = CompanionPersona(name="Luna", bio="A warm, witty companion who loves astronomy.",
+                        chat_style="playful, curious")
+
+
+def make_ctx(fake: FakeClient) -> AppContext:
+    return AppContext(client=fake, backend="local", profile="default", player_name="Alex",
+                      engine="scripted", user_session_id="player-session-001")
+
+
+async def send(pilot, text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await settle(pilot.app, pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_home(snap_compare, size):
+    fake = FakeClient()
+    app = PhantomApp(make_ctx(fake), start="home")
+
+    async def before(pilot):
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_companion_mid_conversation(snap_compare, size):
+    fake = FakeClient()
+    ctx = make_ctx(fake)
+    app = PhantomApp(ctx, start="chat", source=CompanionConversation(ctx, LUNA, "user-42"))
+
+    async def before(pilot):
+        await settle(app, pilot)
+        await send(pilot, "Morning! Remember I had that big presentation?")
+        fake.script.companion_reply = "Tell me **everything**. Did the demo work?"
+        await send(pilot, "It went *great*")
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_npc_after_outcome(snap_compare, size):
+    fake = FakeClient()
+    fake.script.npc_replies = [
+        {"message": "Rare? Everything here is rare, friend.", "current_state": "negotiation",
+         "score": 1, "score_delta": 1, "state_path": ["greeting", "negotiation"], "follow_up": True},
+        {"message": "Deal. Pleasure doing business, Alex.", "current_state": "deal", "score": 4,
+         "score_delta": 3, "outcome": "deal", "machine_completed": True,
+         "unlocked_machines": ["machine_secret"], "state_path": ["negotiation", "deal"]},
+    ]
+    ctx = make_ctx(fake)
+    app = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
+
+    async def before(pilot):
+        await settle(app, pilot)
+        await send(pilot, "I heard you have something rare for sale.")
+        await send(pilot, "I'll pay in secrets.")
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_error_state(snap_compare, size):
+    fake = FakeClient()
+    fake.script.fail["companion.chat"] = PaymentRequiredError(
+        "insufficient credit balance", status=402, code="PAYMENT_REQUIRED")
+    ctx = make_ctx(fake)
+    app = PhantomApp(ctx, start="chat", source=CompanionConversation(ctx, LUNA, "user-42"))
+
+    async def before(pilot):
+        await settle(app, pilot)
+        await send(pilot, "Hi Luna")
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def _playground(fake: FakeClient) -> PhantomApp:
+    return PhantomApp(make_ctx(fake), start="playground", source=LUNA)
+
+
+async def _send_turn(app, pilot) -> None:
+    await settle(app, pilot)
+    app.screen.query_one("#msg-content", TextArea).text = "Morning! Remember I had that big presentation?"
+    await pilot.press("ctrl+s")
+    await settle(app, pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_playground_response(snap_compare, size):
+    fake = FakeClient()
+    app = _playground(fake)
+
+    async def before(pilot):
+        await _send_turn(app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_playground_json(snap_compare, size):
+    fake = FakeClient()
+    app = _playground(fake)
+
+    async def before(pilot):
+        await _send_turn(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
