@@ -683,6 +683,7 @@ def process(conn: Any, job: Any, media_dir: Any) -> str:
                 " metadata, created_at) VALUES (?,?,?,'generated',0,?,?)",
                 (cid, job["user_id"], mid, json.dumps({"generation_id": job["generation_id"]}), ts),
             )
+            _deliver(conn, job, req, mid, ts)
             cur = conn.execute(
                 "UPDATE generation_jobs SET status = 'succeeded', media_id = ?, collection_id = ?,"
                 " error = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
@@ -698,6 +699,27 @@ def process(conn: Any, job: Any, media_dir: Any) -> str:
             (Path(media_dir) / name).unlink()
         raise
     return "succeeded"
+
+
+def _deliver(conn: Any, job: Any, req: dict[str, Any], media_id: str, ts: str) -> None:
+    """Message delivery (seed 002): a job made for an activity instance posts the result there
+    as an assistant message (medium image/video, content the media URL), in the same
+    transaction as the result. An archived or deleted instance gets nothing."""
+    from .db import new_id
+
+    iid = req.get("activity_instance_id")
+    if not iid:
+        return
+    row = conn.execute(
+        "SELECT status FROM activity_instances WHERE id = ? AND user_id = ?", (iid, job["user_id"])
+    ).fetchone()
+    if row is None or row["status"] != "active":
+        return
+    conn.execute(
+        "INSERT INTO messages(id, instance_id, role, medium, content, created_at, updated_at)"
+        " VALUES (?,?,'assistant',?,?,?,?)",
+        (new_id("msg"), iid, job["kind"], media_url(conn, media_id), ts, ts),
+    )
 
 
 class GenerationWorker:

@@ -278,3 +278,36 @@ def test_job_with_deleted_skin_fails_cleanly(server: LiveServer) -> None:
         )
     finally:
         conn.close()
+
+
+def test_result_is_delivered_to_the_activity_instance(server: LiveServer) -> None:
+    with server.http() as h:
+        inst = h.post("/api/v1/activity-instances", json={"activity_id": "act_luna"}).json()
+        r = h.post(
+            "/api/v1/generate/image",
+            json={
+                "skin_id": "skin_luna_anime",
+                "category": "selfie",
+                "activity_instance_id": inst["id"],
+                "activity_id": "act_luna",
+            },
+        )
+        assert r.status_code == 202, r.text
+        job = _wait(h, r.json()["job_id"])
+        assert job["status"] == "succeeded"
+        msgs = h.get(
+            f"/api/v1/activity-instances/{inst['id']}/messages", params={"medium": "image"}
+        ).json()["data"]
+        assert len(msgs) == 1 and msgs[0]["role"] == "assistant"
+        assert msgs[0]["content"] == job["media"]["cdnUrl"]
+        assert h.get(msgs[0]["content"]).headers["content-type"] == "image/png"
+        # an unpublished activity is refused like a missing one
+        r = h.post(
+            "/api/v1/generate/image",
+            json={
+                "skin_id": "skin_luna_anime",
+                "category": "selfie",
+                "activity_id": "act_clockwork_orchard_draft",
+            },
+        )
+        assert r.status_code == 404
