@@ -1,5 +1,343 @@
-"""`phantom companion` — placeholder until its owner fills it in (see docs/architecture.md)."""
+"""`phantom companion say|transcript` — companion chat turns from a persona file (seed 000).
+
+The persona is stateless on the wire, so it comes from a file (TOML, JSON or YAML; see
+``phantom_cli.personafile``). The conversation is kept locally per chat_id
+(``phantom_cli.transcripts``): each ``say`` sends the recent turns plus the new message, so
+consecutive calls continue the conversation.
+
+Start-up rule: typer + stdlib only at module level.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from phantom_cli.cli.common import (
+    EXIT_API,
+    EXIT_USAGE,
+    JqOpt,
+    JsonOpt,
+    fail,
+    get_client,
+    get_settings,
+    handle_errors,
+    output_mode,
+)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Talk to a companion defined by a persona file; the conversation is kept locally "
+    "per chat id.",
+)
+
+PersonaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--persona",
+        "-P",
+        metavar="FILE",
+        help="Persona file: .toml, .json, .yaml/.yml (default: profile companion_persona_file).",
+    ),
+]
+ChatIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--chat-id",
+        metavar="ID",
+        help="Conversation id (default: derived from the persona's name).",
+    ),
+]
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _warn(message: str) -> None:
+    from phantom_cli.cli.output import visible
+
+    _note(f"warning: {visible(message)}")
+
+
+def _persona_path(ctx: typer.Context, persona: Path | None) -> Path:
+    if persona is not None:
+        return persona
+    value = get_settings(ctx).get("companion_persona_file")
+    if value:
+        return Path(str(value)).expanduser()
+    from phantom_cli.personafile import example_personas
+
+    examples = ", ".join(str(p) for p in example_personas())
+    fail(
+        "no persona file: pass --persona FILE",
+        hint=f"or set one: phantom config set companion_persona_file FILE (examples: {examples})",
+    )
+
+
+def _load(ctx: typer.Context, persona: Path | None) -> Any:
+    from phantom_cli.personafile import PersonaFileError, load_persona
+
+    path = _persona_path(ctx, persona)
+    try:
+        return load_persona(path, warn=_warn)
+    except PersonaFileError as e:
+        from phantom_cli.cli.output import visible
+
+        fail(visible(str(e)).replace("\\n", "\n"), code=EXIT_USAGE)
+
+
+def _chat_id(chat_id: str | None, persona: Any) -> str:
+    from phantom_cli.transcripts import chat_id_for
+
+    return chat_id or chat_id_for(persona.name)
+
+
+def flags_summary(resp: dict[str, Any]) -> list[str]:
+    """The stderr lines after a reply: moderation flags and memory figures."""
+    from phantom_cli.cli.output import visible
+
+    lines: list[str] = []
+    mod = resp.get("moderation") or {}
+    reason = mod.get("reason")
+    why = f": {visible(reason)}" if reason else ""
+    if mod.get("inbound_prohibited"):
+        lines.append(f"⚑ refused{why}")
+    if mod.get("outbound_filtered"):
+        lines.append(f"⚑ filtered (reply replaced by a safe fallback){why}")
+    mem = resp.get("memory") or {}
+    parts = [
+        f"{mem.get('retrieved_count', 0)} retrieved",
+        "profile used" if mem.get("profile_used") else "no profile",
+        "extraction queued" if resp.get("extraction_enqueued") else "no extraction",
+    ]
+    lines.append("memory: " + ", ".join(parts))
+    return lines
+
+
+def _read_text(text: str | None) -> str:
+    if text is not None:
+        return text
+    if not sys.stdin.isatty():
+        data = sys.stdin.read()
+        if data.endswith("\n"):
+            data = data[:-1]
+        if data:
+            return data
+    fail("no message: give TEXT (or pipe it on standard input)")
+
+
+@app.command(
+    "say",
+    epilog="Examples: phantom companion say --persona luna.toml 'Morning! Remember my "
+    "presentation?'  ·  phantom companion say -P luna.toml --chat-id user-42 --no-extract 'hi'"
+    "  ·  echo 'hi' | phantom companion say -P bram.yaml --json | jq -r .reply",
+)
+@handle_errors
+def say(
+    ctx: typer.Context,
+    text: str | None = typer.Argument(None, help="Your message (or standard input)."),
+    persona: PersonaOpt = None,
+    chat_id: ChatIdOpt = None,
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0, max=2, help="0–2 (server default 0.8)."
+    ),
+    max_tokens: int | None = typer.Option(
+        None, "--max-tokens", min=1, max=32000, help="1–32000 (default: the model's limit)."
+    ),
+    model: str | None = typer.Option(None, "--model", help="Override the generation model."),
+    no_extract: bool = typer.Option(
+        False, "--no-extract", help="Skip memory write-back for this turn (retrieval still runs)."
+    ),
+    stream: bool | None = typer.Option(
+        None,
+        "--stream/--no-stream",
+        help="Print the reply as it arrives (default: when stdout is a terminal).",
+    ),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """One companion turn; continues the local transcript of the chat id.
+
+    Prints the reply on stdout; moderation flags and memory figures on stderr (all of it with
+    --json). A failed turn is kept as unanswered and is not sent again as context; retrying the
+    same text does not duplicate it.
+    """
+    from pydantic import ValidationError
+
+    from phantom_cli.client._validate import errors_of
+    from phantom_cli.client.errors import InvalidInputError
+    from phantom_cli.client.models import CompanionChatRequest
+    from phantom_cli.transcripts import Transcript
+
+    out = output_mode(ctx, json_, jq)
+    message = _read_text(text)
+    who = _load(ctx, persona)
+    cid = _chat_id(chat_id, who)
+    transcript = Transcript(cid)
+    try:
+        req = CompanionChatRequest(
+            chat_id=cid,
+            persona=who,
+            messages=transcript.window(message),
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            extract_memory=False if no_extract else None,
+        )
+    except ValidationError as e:
+        raise InvalidInputError(errors_of(e)) from None
+    if transcript.skipped_lines:
+        _warn(f"{transcript.path}: skipped {transcript.skipped_lines} unreadable line(s)")
+
+    client = get_client(ctx)
+    use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
+    turn_id = transcript.begin(message)
+    streamed = ""
+    try:
+        if use_stream:
+            from phantom_cli.client.models import StreamDelta
+
+            resp = None
+            for event in client.companion.chat(req, stream=True):
+                if isinstance(event, StreamDelta):
+                    out.write_chunk(event.text)
+                    streamed += event.text
+                else:
+                    resp = event
+            if resp is None:  # pragma: no cover - the client raises on a stream without `done`
+                fail("the stream ended without a final response", code=EXIT_API)
+        else:
+            resp = client.companion.chat(req)
+    except BaseException as exc:
+        transcript.fail(turn_id, f"{type(exc).__name__}: {exc}")
+        if streamed:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        raise
+    transcript.answer(
+        turn_id,
+        resp.reply,
+        moderation=resp.moderation.model_dump(mode="json"),
+        memory=resp.memory.model_dump(mode="json"),
+        extraction_enqueued=resp.extraction_enqueued,
+    )
+
+    from phantom_cli.cli.output import to_data, visible
+
+    if out.json:
+        out.item(resp)
+        return
+    if use_stream:
+        if streamed and streamed != resp.reply:
+            sys.stdout.write("\n")
+            _note("⚑ the streamed text was replaced by the final reply:")
+            streamed = ""
+        if not streamed:
+            out.write_chunk(resp.reply)
+            streamed = resp.reply
+        if not streamed.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+    else:
+        shown = visible(resp.reply, keep_newlines=True)
+        sys.stdout.write(shown + ("" if shown.endswith("\n") else "\n"))
+        sys.stdout.flush()
+    for line in flags_summary(to_data(resp)):
+        _note(line)
+
+
+@app.command(
+    "transcript",
+    epilog="Examples: phantom companion transcript --persona luna.toml  ·  "
+    "phantom companion transcript --chat-id user-42 --json  ·  "
+    "phantom companion transcript --chat-id user-42 --clear --yes  ·  "
+    "phantom companion transcript --list",
+)
+@handle_errors
+def transcript(
+    ctx: typer.Context,
+    persona: PersonaOpt = None,
+    chat_id: ChatIdOpt = None,
+    clear: bool = typer.Option(False, "--clear", help="Delete this chat id's local transcript."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --clear: do not ask."),
+    list_: bool = typer.Option(False, "--list", help="List every local transcript."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show (or --clear) the local transcript of a chat id."""
+    from phantom_cli.cli.output import visible
+    from phantom_cli.transcripts import Transcript, list_transcripts
+
+    out = output_mode(ctx, json_, jq)
+    if list_:
+        items = [{"chat_id": cid, "turns": n, "path": str(p)} for cid, p, n in list_transcripts()]
+        if out.json:
+            out.emit_json(items)
+            return
+        from phantom_cli.cli.output import col
+
+        out.rows(
+            items,
+            [
+                col("CHAT ID", "chat_id", "id", 40),
+                col("TURNS", "turns", "num", 6),
+                col("FILE", "path", "text", 80),
+            ],
+        )
+        return
+
+    name = "companion"
+    if chat_id is None:
+        who = _load(ctx, persona)
+        name = who.name
+        chat_id = _chat_id(None, who)
+    elif persona is not None:
+        name = _load(ctx, persona).name
+    t = Transcript(chat_id)
+
+    if clear:
+        if not yes:
+            if not sys.stdin.isatty():
+                fail(
+                    "refusing to clear without confirmation (standard input is not a terminal)",
+                    hint="pass --yes",
+                )
+            if not typer.confirm(
+                f"Delete the local transcript of {chat_id!r}?", default=False, err=True
+            ):
+                _note("not cleared")
+                raise typer.Exit(1)
+        n = t.clear()
+        if out.json:
+            out.emit_json({"chat_id": chat_id, "cleared": True, "turns": n})
+        else:
+            _note(f"cleared {n} turn{'s' if n != 1 else ''} of {visible(chat_id)}")
+        return
+
+    turns = t.turns()
+    if out.json:
+        out.emit_json(
+            {"chat_id": chat_id, "path": str(t.path), "turns": [x.to_json() for x in turns]}
+        )
+        return
+    if not turns:
+        _note(f"no transcript for {visible(chat_id)} yet ({t.path})")
+        return
+    label = visible(name)
+    for x in turns:
+        sys.stdout.write(f"you: {visible(x.user, keep_newlines=True)}\n")
+        if x.answered:
+            flag = " ⚑ refused" if x.refused else ""
+            sys.stdout.write(f"{label}:{flag} {visible(x.reply, keep_newlines=True)}\n")
+        else:
+            err = f" ({visible(x.errors[-1])})" if x.errors else ""
+            sys.stdout.write(f"  (no reply{err})\n")
+    sys.stdout.flush()
+    _note(
+        f"{len(turns)} turn{'s' if len(turns) != 1 else ''} · chat id {visible(chat_id)} · {t.path}"
+    )
