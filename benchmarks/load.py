@@ -85,7 +85,8 @@ PERSONA = {
 # --------------------------------------------------------------------------- server
 
 
-def start_server(home: Path, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str, str, Path]:
+def start_server(home: Path, timeout: float = 60.0, profile: str | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str, str, Path]:
     """Start the backend on a free loopback port; (process, base_url, api_key, db_path)."""
     os.environ["PHANTOM_HOME"] = str(home)  # so the path helpers below point into the tmp home
     from phantom_cli.backend import runtime
@@ -97,7 +98,8 @@ def start_server(home: Path, timeout: float = 60.0) -> tuple[subprocess.Popen[by
         env.pop(var, None)
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed by the child's lifetime
     proc = subprocess.Popen(
-        [sys.executable, "-m", "phantom_cli.backend", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []),
+         "-m", "phantom_cli.backend", "--host", "127.0.0.1", "--port", "0"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     deadline = time.monotonic() + timeout
@@ -120,9 +122,19 @@ def start_server(home: Path, timeout: float = 60.0) -> tuple[subprocess.Popen[by
     return proc, base_url, key, backend_dir() / "phantom.db"
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def stop_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Stop the server we started (SIGINT lets a profiled server write its stats)."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
@@ -391,6 +403,10 @@ def print_report(r: dict[str, Any]) -> None:
     for kind, k in r["per_kind"].items():
         print(f"    {kind:<11} {k['turns']:>6} turns   p50 {k['p50_ms']:.1f} ms   p99 {k['p99_ms']:.1f} ms"
               f"   max {k['max_ms']:.1f} ms")
+    if r.get("server_cpu_s") is not None and r["turns"]:
+        print(f"  cpu          server {r['server_cpu_s']:.1f} s ({r['server_cpu_s'] / r['turns'] * 1000:.2f} ms/turn),"
+              f" load client {r['client_cpu_s']:.1f} s; {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f}")
     print(f"  errors       {r['errors']}" + (f"  {r['error_kinds']}" if r["errors"] else ""))
     c = r["checks"]
     print(f"  stored       NPC: {c['npc_sessions']} sessions, {c['npc_messages_stored']} messages; "
@@ -409,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-turns", type=int, default=200_000, help="stop after this many turns in all")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temporary PHANTOM_HOME (database, log)")
+    ap.add_argument("--profile", metavar="FILE", help="run the server under cProfile, stats to FILE")
     args = ap.parse_args(argv)
     if not 0 < args.seconds <= MAX_SECONDS:
         ap.error(f"--seconds: between 0 and {MAX_SECONDS}")
@@ -420,14 +437,17 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="phantom-load-"))
     proc = None
     try:
-        proc, base_url, key, db_path = start_server(home)
+        proc, base_url, key, db_path = start_server(home, profile=args.profile and str(Path(args.profile).resolve()))
+        cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
         run, elapsed = asyncio.run(load(base_url, key, args.conversations, args.seconds, args.max_turns))
+        cpu = {"server_cpu_s": cpu_seconds(proc.pid) - cpu0, "client_cpu_s": time.process_time() - client0}
         history_bad = asyncio.run(check_history_api(base_url, key, run))
         checks = verify(run, db_path)
         report = summarise(run, elapsed, checks, history_bad, args)
+        report.update(cpu)
     finally:
         if proc is not None:
-            stop_server(proc)
+            stop_server(proc, signal.SIGINT if args.profile else signal.SIGTERM)
         if args.keep:
             print(f"(kept {home})", file=sys.stderr)
         else:

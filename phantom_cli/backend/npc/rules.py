@@ -57,10 +57,29 @@ def compile_when(when: When, intents: Mapping[str, Sequence[str]]) -> str:
     return regex
 
 
+_cache: dict[tuple[int, str], tuple[Machine, list[dict[str, Any]], str]] = {}
+
+
 def decision_rules(
     machine: Machine, state: str, intents: Mapping[str, Sequence[str]]
 ) -> tuple[list[dict[str, Any]], str]:
-    """``(rules, default_decision)`` for the state's transitions, in authored order."""
+    """``(rules, default_decision)`` for the state's transitions, in authored order.
+
+    Compiled once per machine object and state (machines are immutable); callers get copies.
+    """
+    key = (id(machine), state)
+    hit = _cache.get(key)
+    if hit is None or hit[0] is not machine:
+        if len(_cache) > 4096:
+            _cache.clear()
+        rules, default = _decision_rules(machine, state, intents)
+        hit = _cache[key] = (machine, rules, default)
+    return [dict(r, patterns=list(r["patterns"])) for r in hit[1]], hit[2]
+
+
+def _decision_rules(
+    machine: Machine, state: str, intents: Mapping[str, Sequence[str]]
+) -> tuple[list[dict[str, Any]], str]:
     rules: list[dict[str, Any]] = []
     default = REDIRECT
     for t in machine.states[state].transitions:
