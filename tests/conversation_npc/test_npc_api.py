@@ -384,3 +384,77 @@ def test_turn_prompt_is_served_for_npc_turns(http: Any, sid: str) -> None:
     assert r["kind"] == "npc" and r["engine"] == "scripted" and r["reply"] == out["message"]
     assert r["context"]["state"] == "negotiation" and r["context"]["lines"] == [out["message"]]
     assert r["messages"][-1] == {"role": "user", "content": "What's for sale?"}
+
+
+class _FakeLLM:
+    """An engine that records what it is asked (stands in for openai / llama-cpp)."""
+
+    name = "fake-llm"
+    model = "fake-1"
+
+    def __init__(self, choice: str = "interest", fail_decide: bool = False, fail_stream: bool = False) -> None:
+        self.choice, self.fail_decide, self.fail_stream = choice, fail_decide, fail_stream
+        self.decisions: list[tuple[Any, list[str]]] = []
+        self.prompts: list[Any] = []
+
+    async def decide(self, prompt: Any, choices: Any) -> str:
+        from phantom_cli.backend.engines import EngineUnavailable
+
+        if self.fail_decide:
+            raise EngineUnavailable("provider timed out")
+        self.decisions.append((prompt, list(choices)))
+        return self.choice
+
+    async def stream(self, prompt: Any, **kw: Any) -> Any:
+        from phantom_cli.backend.engines import EngineUnavailable
+
+        self.prompts.append(prompt)
+        yield "Rare goods, "
+        if self.fail_stream:
+            raise EngineUnavailable("connection reset mid-stream")
+        yield "rarer prices."
+
+
+def test_llm_engine_gets_rules_choices_and_the_authored_line(
+    http: Any, sid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import phantom_cli.backend.engines as engines
+
+    ok(init(http, sid))
+    fake = _FakeLLM(choice="interest")
+    monkeypatch.setattr(engines, "get_engine", lambda settings=None: fake)
+    out = ok(say(http, sid, "Got anything special?"))
+    assert out["message"] == "Rare goods, rarer prices." and out["engine"] == "fake-llm"
+    assert out["current_state"] == "negotiation" and out["decision"] == "pass"
+    dprompt, choices = fake.decisions[0]
+    assert choices == ["threaten", "leave", "interest", "redirect"]
+    rules = {r["decision"]: r for r in dprompt.context["decision_rules"]}
+    assert "negotiation" in rules["interest"]["description"] and "rare" in rules["interest"]["description"]
+    assert dprompt.context["goal"].startswith("Size up the traveler")
+    rprompt = fake.prompts[0]
+    assert rprompt.context["lines"][0].startswith("Rare? Everything here is rare")
+    assert "Lines you might say" in rprompt.system and rprompt.context["state"] == "negotiation"
+    assert rprompt.messages[-1].content == "Got anything special?"
+
+
+def test_engine_failures_are_503_and_store_nothing(http: Any, sid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import phantom_cli.backend.engines as engines
+
+    ok(init(http, sid))
+    monkeypatch.setattr(engines, "get_engine", lambda settings=None: _FakeLLM(fail_decide=True))
+    r = say(http, sid, "What's for sale?")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "timed out" in r.json()["error"]["message"]
+    monkeypatch.setattr(engines, "get_engine", lambda settings=None: _FakeLLM(fail_stream=True))
+    r = say(http, sid, "What's for sale?")
+    assert r.status_code == 503
+    r = http.post(f"{P}/message", params={"stream": "true"},
+                  json={"message": "What's for sale?", "user_session_id": sid})
+    assert r.status_code == 200
+    events = [line.split(": ", 1)[1] for line in r.text.splitlines() if line.startswith("event: ")]
+    assert events == ["delta", "error"]
+    assert '"SERVICE_UNAVAILABLE"' in r.text
+    hist = ok(http.get(f"{P}/history", params={"user_session_id": sid}))
+    assert len(hist["messages"]) == 1  # only the opening line: no half turn
+    monkeypatch.undo()
+    assert ok(say(http, sid, "What's for sale?"))["current_state"] == "negotiation"

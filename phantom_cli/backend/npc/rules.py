@@ -109,15 +109,17 @@ def match_local(rules: Sequence[Mapping[str, Any]], default: str, message: str) 
 
 def describe_transition(t: Transition, state: str, intents: Mapping[str, Sequence[str]]) -> str:
     """One transition in words: its decision, target and what the player says to take it."""
-    hint = t.description
-    if not hint and t.when is not None:
+    hint = t.description.strip()
+    if t.when is not None:
         words = list(t.when.keywords) + list(t.when.all)
         for name in t.when.intents:
             words.extend(intents.get(name, ()))
-        hint = "the player's message is about: " + ", ".join(w.rstrip("*") for w in words[:12])
+        if words:
+            shown = ", ".join(w.rstrip("*") for w in words[:12])
+            hint = f"{hint} (e.g. the player says: {shown})" if hint else f"The player's message is about: {shown}."
         if t.when.none:
-            hint += " (but not: " + ", ".join(t.when.none) + ")"
-    return f"{t.decision} → {t.to or state}. {hint or 'anything else'}"
+            hint += " Not when the player says: " + ", ".join(t.when.none) + "."
+    return f"{t.decision} → {t.to or state}. {hint or 'Anything else.'}"
 
 
 def describe_choices(machine: Machine, state: str, intents: Mapping[str, Sequence[str]]) -> str:
