@@ -10,7 +10,8 @@ Semantics (the fields of seed 001):
   counts passed checks (+1 per ``pass``) and ignores authored scores.
 - ``redirect_count``: redirects used in the current state; it starts at 0 in every state.
   One redirect more than the state's ``redirect_limit`` takes ``on_redirect_limit`` instead
-  (``redirect_limit_exceeded`` is then true, and the count restarts in the new state).
+  (``redirect_limit_exceeded`` is then true, and the count restarts in the new state); a state
+  without ``on_redirect_limit`` keeps redirecting.
 - ``follow_up``: the transition's flag, by default true unless the machine finished.
 - ``outcome`` / ``machine_completed``: set when a terminal state is reached.
 """
