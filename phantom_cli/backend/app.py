@@ -30,6 +30,7 @@ from . import db as dbmod
 from . import schema as _schema  # noqa: F401  (registers the core migrations)
 from .auth import ensure_local_key
 from .errors import ApiError
+from .faults import FaultMiddleware, parse_faults
 from .settings import ServerSettings
 
 log = logging.getLogger("phantom.backend")
@@ -181,16 +182,14 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         last_request = time.monotonic()
 
     activity = _State()
-    middleware = [Middleware(ActivityMiddleware, state=activity)]
-    try:
-        from .faults import FaultMiddleware, parse_faults
 
-        if settings.faults:
-            middleware.append(
-                Middleware(FaultMiddleware, spec=parse_faults(settings.faults), seed=settings.fault_seed)
-            )
-    except ImportError:
-        pass
+    class _FaultState:  # app.state is not built yet; the middleware reads .faults per request
+        faults: Any = None
+
+    middleware = [
+        Middleware(ActivityMiddleware, state=activity),
+        Middleware(FaultMiddleware, state=_FaultState),
+    ]
 
     app = Starlette(
         routes=routes,
@@ -203,6 +202,11 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    spec = parse_faults(settings.faults) if settings.faults else None
+    if spec is not None and spec.seed is None and settings.fault_seed is not None:
+        spec.seed = settings.fault_seed
+    _FaultState.faults = spec
+    app.state.fault_state = _FaultState  # tests may set .faults to another FaultSpec or None
     app.state.activity = activity
     app.state.tasks = set()
     app.state.started_at = dbmod.now()

@@ -85,6 +85,10 @@ class ServerSettings:
             raise ValueError("idle_timeout: must be >= 0 seconds")
         if not 0 <= int(self.port) <= 65535:
             raise ValueError("port: must be between 0 and 65535")
+        if self.faults:
+            from .faults import parse_faults  # stdlib only
+
+            parse_faults(self.faults)  # ValueError names the faulty item
 
     @classmethod
     def for_home(cls, home: Path | str, **overrides: Any) -> ServerSettings:
