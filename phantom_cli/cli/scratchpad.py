@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -296,18 +297,35 @@ def _atomic_write(path: Path, text: str) -> None:
 
 @dataclass
 class Recovery:
-    """The user's unsaved text for one scratchpad: ``<key>.txt`` + ``<key>.json`` (its base)."""
+    """One edit's unsaved text: ``<prefix>-<time>-<pid>-<rand>.txt`` + ``.json`` (its base).
+
+    Every ``edit`` run gets its own file, so two processes editing the same scratchpad never
+    overwrite or delete each other's recovery text; ``--recover`` reopens the newest one.
+    """
 
     key: str
     directory: Path
 
-    @classmethod
-    def for_target(cls, target: dict[str, Any], directory: Path | None = None) -> Recovery:
+    @staticmethod
+    def prefix(target: dict[str, Any]) -> str:
         ident = json.dumps(target, sort_keys=True)
         label = "-".join(str(v) for v in target.values() if v)
         label = re.sub(r"[^A-Za-z0-9_.-]", "_", label)[:60].strip(".") or "scratchpad"
         digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:10]
-        return cls(f"scratchpad-{label}-{digest}", directory or recovery_dir())
+        return f"scratchpad-{label}-{digest}"
+
+    @classmethod
+    def new(cls, target: dict[str, Any], directory: Path | None = None) -> Recovery:
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S")
+        unique = f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
+        return cls(f"{cls.prefix(target)}-{unique}", directory or recovery_dir())
+
+    @classmethod
+    def existing(cls, target: dict[str, Any], directory: Path | None = None) -> list[Recovery]:
+        """The unsaved edits of ``target``, newest first."""
+        base = directory or recovery_dir()
+        found = [(p.stat().st_mtime, p.name) for p in base.glob(f"{cls.prefix(target)}-*.txt")]
+        return [cls(name[: -len(".txt")], base) for _, name in sorted(found, reverse=True)]
 
     @property
     def text_path(self) -> Path:
@@ -424,7 +442,7 @@ class _Editing:
         self.target = target
         self.on_conflict = on_conflict
         self.allow_empty = allow_empty
-        self.recovery = Recovery.for_target(target)
+        self.recovery = Recovery.new(target)
         self.color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
 
     def edit(self, text: str) -> str:
@@ -549,26 +567,33 @@ def edit(
     run = _Editing(ctx, target, on_conflict, allow_empty)
     rec = run.recovery
 
+    earlier = Recovery.existing(target)
     if recover:
-        if not rec.exists():
+        if not earlier:
             fail(
                 f"no unsaved edit of the {_label(target)} scratchpad",
-                hint=f"recovery files live in {rec.directory}",
+                hint=f"recovery files live in {recovery_dir()}",
                 code=EXIT_NOT_FOUND,
             )
+        rec = run.recovery = earlier[0]
         text, meta = rec.load()
         base_version, base_content = meta.get("base_version"), meta.get("base_content")
         if not isinstance(base_version, int) or not isinstance(base_content, str):
             current = run.client.scratchpad.get(**target)
             base_version, base_content = current.version, current.content
         _note(f"reopening your edit from {rec.text_path} (based on version {base_version})")
+        if len(earlier) > 1:
+            _note(
+                f"{len(earlier) - 1} older unsaved edit(s): "
+                + ", ".join(str(r.text_path) for r in earlier[1:])
+            )
         edited = run.edit(text)
     else:
         sp = run.client.scratchpad.get(**target)
         base_version, base_content = sp.version, sp.content
-        if rec.exists():
+        if earlier:
             _note(
-                f"note: an earlier unsaved edit is kept in {rec.text_path} "
+                f"note: an earlier unsaved edit is kept in {earlier[0].text_path} "
                 "('phantom scratchpad edit --recover' reopens it)"
             )
         edited = run.edit(base_content)

@@ -46,6 +46,20 @@ def api(method, query, body=None):
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.load(resp)
 
+if "barrier" in step:  # wait until every peer's editor is open (all have fetched)
+    import time
+    b = step["barrier"]
+    os.makedirs(b["dir"], exist_ok=True)
+    open(os.path.join(b["dir"], b["name"]), "w").close()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(b["dir"])) < b["peers"]:
+        if time.monotonic() > deadline:
+            sys.exit(97)
+        time.sleep(0.01)
+if "merge" in step:  # the user merges by hand: the server's current text plus their line
+    m = step["merge"]
+    current = api("GET", m["query"])["content"]
+    step["write"] = current + ("" if current.endswith("\n") or not current else "\n") + m["add"]
 if "interfere" in step:  # someone else saves while the user is in the editor
     q = step["interfere"]["query"]
     cur = api("GET", q)
