@@ -458,3 +458,28 @@ def test_engine_failures_are_503_and_store_nothing(http: Any, sid: str, monkeypa
     assert len(hist["messages"]) == 1  # only the opening line: no half turn
     monkeypatch.undo()
     assert ok(say(http, sid, "What's for sale?"))["current_state"] == "negotiation"
+
+
+async def test_concurrent_messages_to_one_session_are_serialised(live_server: Any, sid: str) -> None:
+    import asyncio
+
+    async with live_server.async_client() as c:
+        await c.npc.init_session("ironbridge", user_session_id=sid, player_name="Zed", player_gender="male")
+        # the toll-keeper's challenge allows 2 redirects: 2 concurrent off-topic messages
+        outs = await asyncio.gather(*[
+            c.npc.message("ironbridge", message=f"chatter {k}", user_session_id=sid) for k in range(2)
+        ])
+        assert sorted(o.redirect_count for o in outs) == [1, 2]
+        outs = await asyncio.gather(*[
+            c.npc.message("ironbridge", message=f"I'm visiting family {k}", user_session_id=sid, stream=False)
+            for k in range(3)
+        ], return_exceptions=True)
+        # one honest answer moves on to the toll; the others are taken in the toll state, in turn:
+        # a redirect, then one past the toll's limit of 1 (turned back)
+        assert not [o for o in outs if isinstance(o, BaseException)]
+        states = sorted(o.current_state for o in outs)
+        assert states == ["toll", "toll", "turned_back"]
+        hist = await c.npc.history("ironbridge", user_session_id=sid)
+        players = [m for m in hist.messages if m.role == "player"]
+        acknowledged = 2 + len(states)
+        assert len(players) == acknowledged and len(hist.messages) == 1 + 2 * acknowledged
