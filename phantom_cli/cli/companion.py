@@ -86,9 +86,8 @@ def _load(ctx: typer.Context, persona: Path | None) -> Any:
     try:
         return load_persona(path, warn=_warn)
     except PersonaFileError as e:
-        from phantom_cli.cli.output import visible
-
-        fail(visible(str(e)).replace("\\n", "\n"), code=EXIT_USAGE)
+        problems = "; ".join(f"{f}: {m}" if f else m for f, m in e.problems)
+        fail(f"persona file {e.path}: {problems}", code=EXIT_USAGE)
 
 
 def _chat_id(chat_id: str | None, persona: Any) -> str:
