@@ -105,12 +105,13 @@ class Server:
 class Ledger:
     acked_messages: dict[str, str] = field(default_factory=dict)  # id -> content
     completed_streams: list[str] = field(default_factory=list)  # full assistant texts
-    cut_streams: list[str] = field(default_factory=list)  # what the client saw before the cut
+    cut_streams: list[tuple[str, str]] = field(default_factory=list)  # (user text, text seen)
     chat_contents: list[str] = field(default_factory=list)  # user texts sent through /chat
     companion_acks: int = 0
     extraction_acks: int = 0
 
 
+SENTENCE_END = set(".?!…\"')*~")
 PERSONA = {"name": "Luna", "bio": "A warm, witty companion who loves astronomy."}
 
 
@@ -145,7 +146,7 @@ def _writer_streams(srv: Server, instance: str, tag: str, led: Ledger, stop: thr
                     for chunk in r.iter_text():
                         seen += chunk
             except httpx.HTTPError:
-                led.cut_streams.append(seen)
+                led.cut_streams.append((content, seen))
                 return
             led.completed_streams.append(seen)
 
@@ -249,6 +250,7 @@ def test_sigkill_while_writing_loses_nothing_acknowledged(tmp_path: Path) -> Non
                 assert mid in by_id, f"acknowledged message {mid} lost after SIGKILL (round {rnd})"
                 assert by_id[mid]["content"] == content
 
+            ordered = sorted(messages, key=lambda m: (str(m["created_at"]), str(m["id"])))
             assistant = [str(m["content"]) for m in messages if m["role"] == "assistant"]
             stored, read = Counter(assistant), Counter(led.completed_streams)
             for text, n in read.items():
@@ -257,9 +259,20 @@ def test_sigkill_while_writing_loses_nothing_acknowledged(tmp_path: Path) -> Non
                 assert n <= stored[text] <= n + len(led.cut_streams), (
                     "a fully read reply must be stored, once per turn"
                 )
-            for partial in led.cut_streams:
-                if partial:
-                    assert partial not in assistant, "half-written assistant message stored"
+            # A reply is saved in one write when its stream completes, so a stored reply is whole:
+            # every stored reply ends a sentence (the scripted engine streams word by word, and
+            # a cut lands between words), and a cut stream's reply is absent or starts with what
+            # the client saw (it may equal it: the client had every byte when the kill came).
+            for text in assistant:
+                assert text.rstrip()[-1:] in SENTENCE_END, f"half-written reply stored: {text!r}"
+            for content, partial in led.cut_streams:
+                idx = [i for i, m in enumerate(ordered) if m["role"] == "user" and m["content"] == content]
+                for i in idx:
+                    if i + 1 < len(ordered) and ordered[i + 1]["role"] == "assistant":
+                        reply = str(ordered[i + 1]["content"])
+                        assert reply.startswith(partial), (
+                            f"stored reply {reply!r} is not what was streamed ({partial!r})"
+                        )
             users = [str(m["content"]) for m in messages if m["role"] == "user"]
             for content in set(led.chat_contents):
                 assert users.count(content) <= 1, f"user message stored twice: {content!r}"
