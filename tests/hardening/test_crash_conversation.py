@@ -22,8 +22,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
