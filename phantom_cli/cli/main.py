@@ -1,29 +1,88 @@
-"""The root Typer app. Module level imports typer and the standard library only (start-up)."""
+"""The root Typer app. Module level imports typer and the standard library only (start-up).
+
+Sub-commands are registered in ``COMMANDS`` below and loaded lazily: ``phantom --help`` and
+``--version`` import no command module and build no sub-command (Typer builds every command's
+parameters from its signature, which costs more than all the imports together), and
+``phantom activities list`` imports and builds only ``phantom_cli.cli.activities``.
+
+To add a command group: one line in ``COMMANDS`` — ``name: (module, attribute, short help)``;
+the attribute is a ``typer.Typer`` (a group) or a function (a single command).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from phantom_cli import __version__
-from phantom_cli.cli import (
-    activities,
-    admin,
-    api,
-    auth,
-    companion,
-    instances,
-    keys,
-    media,
-    npc,
-    personas,
-    profile,
-    scratchpad,
-    serve,
-    settings,
-    skins,
-    tuicmd,
-)
 from phantom_cli.cli.common import State
+
+# name -> (module under phantom_cli.cli, attribute, short help for `phantom --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "chat": ("tuicmd", "chat", "Chat with a companion, an NPC or an activity (TUI)."),
+    "playground": ("tuicmd", "playground", "Build a companion request, send it, copy it (TUI)."),
+    "api": ("api", "api", "Call any API path with your key and print the response JSON."),
+    "activities": ("activities", "app", "Browse published activities (characters, scenarios)."),
+    "instances": ("instances", "app", "Your activity instances, their messages, streamed chat."),
+    "personas": ("personas", "app", "Your personas: who you are in conversations."),
+    "skins": ("skins", "app", "Character skins (looks) used by generation."),
+    "media": ("media", "app", "Your media collection, and image/video generation."),
+    "scratchpad": ("scratchpad", "app", "Read and edit a companion's scratchpad (working notes)."),
+    "npc": ("npc", "app", "Talk to NPCs: sessions with a state machine, score and outcome."),
+    "companion": ("companion", "app", "Talk to a companion defined by a persona file."),
+    "auth": ("auth", "app", "Log in to the hosted API; show, check or forget the key."),
+    "config": ("settings", "app", "Show and change settings, with each value's source."),
+    "profile": ("profile", "app", "Named profiles: backend, base URL and defaults."),
+    "serve": ("serve", "app", "Run the embedded local backend, or manage the background one."),
+    "keys": ("keys", "app", "API keys of the local backend (local extension)."),
+    "admin": ("admin", "app", "Author content on the local backend (local only)."),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import and build the click command registered as ``name`` (None if unknown)."""
+    spec = COMMANDS.get(name)
+    if spec is None:
+        return None
+    module, attr, short_help = spec
+    obj = getattr(importlib.import_module(f"phantom_cli.cli.{module}"), attr)
+    if isinstance(obj, typer.Typer):
+        obj.rich_markup_mode = None  # plain help, like the root (design.md, start-up budget)
+        obj.info.name = name
+        cmd = typer.main.get_group(obj)
+    else:
+        single = typer.Typer(rich_markup_mode=None, add_completion=False)
+        single.command(name)(obj)
+        cmd = typer.main.get_command(single)
+    cmd.name = name
+    if not cmd.help:
+        cmd.help = short_help
+    return cmd
+
+
+class LazyGroup(TyperGroup):
+    """The root group: sub-commands are imported and built only when used."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            cmd = load_command(cmd_name)
+            if cmd is None:
+                return None
+            self.commands[cmd_name] = cmd
+        return self.commands[cmd_name]
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # short help from the registry: listing commands must not build them all
+        rows = [(name, short) for name, (_m, _a, short) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="phantom",
@@ -31,6 +90,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     add_completion=False,
+    cls=LazyGroup,
 )
 
 
@@ -72,28 +132,6 @@ def main(
 ) -> None:
     """Chat with companions and NPCs, and manage Phantom API resources."""
     ctx.obj = State(profile=profile, base_url=base_url, debug=debug, no_color=no_color)
-
-
-app.command("chat")(tuicmd.chat)
-app.command("playground")(tuicmd.playground)
-app.command("api")(api.api)
-for _name, _mod in [
-    ("activities", activities),
-    ("instances", instances),
-    ("personas", personas),
-    ("skins", skins),
-    ("media", media),
-    ("scratchpad", scratchpad),
-    ("npc", npc),
-    ("companion", companion),
-    ("auth", auth),
-    ("config", settings),
-    ("profile", profile),
-    ("serve", serve),
-    ("keys", keys),
-    ("admin", admin),
-]:
-    app.add_typer(_mod.app, name=_name)
 
 
 def run() -> None:
