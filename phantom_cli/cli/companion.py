@@ -213,7 +213,10 @@ def say(
         else:
             resp = client.companion.chat(req)
     except BaseException as exc:
-        transcript.fail(turn_id, f"{type(exc).__name__}: {exc}")
+        try:
+            transcript.fail(turn_id, f"{type(exc).__name__}: {exc}")
+        except OSError:  # never hide the real failure behind a disk error
+            pass
         if streamed:
             sys.stdout.write("\n")
             sys.stdout.flush()
