@@ -477,7 +477,7 @@ def media_sig(conn: Any, media_id: str) -> str:
 def check_sig(conn: Any, media_id: str, sig: str) -> bool:
     import hmac
 
-    return hmac.compare_digest(media_sig(conn, media_id), sig or "")
+    return hmac.compare_digest(media_sig(conn, media_id).encode(), (sig or "").encode("utf-8"))
 
 
 def media_url(conn: Any, media_id: str) -> str:

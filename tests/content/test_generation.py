@@ -158,6 +158,8 @@ def test_media_urls_are_signed_and_only_generated_files_are_served(server: LiveS
         # a signature for one id does not open another
         sig = url.split("sig=")[1]
         assert h.get(f"/api/v1/local/media/med_luna_portrait?sig={sig}").status_code == 404
+        # a non-ASCII signature is refused, not a 500
+        assert h.get(f"/api/v1/local/media/{mid}", params={"sig": "💥"}).status_code == 404
         # no bearer key needed with a valid signature
     import httpx
 
