@@ -211,3 +211,25 @@ def test_default_session_is_a_valid_id() -> None:
     assert npc_cli.default_session("local", "Alex") == "cli-local-alex"
     assert pat.match(npc_cli.default_session("prod", "Zoë de la Crúz"))
     assert pat.match(npc_cli.default_session("p", None))
+
+
+def test_hostile_text_is_inert_and_intact_in_history(cli, uid, monkeypatch) -> None:
+    init(cli, uid)
+    hostile = "[bold red]boom[/] \x1b[2J\x1b]0;pwned\x07 \x1b]52;c;Zm9v\x07 " + "x" * 3000
+    r = cli("npc", "say", PERSONA, hostile, "--session", uid)
+    assert r.exit_code == 0, r.stderr
+    plain = cli("npc", "history", PERSONA, "--session", uid)
+    row = plain.stdout.splitlines()[1].split("\t")
+    assert (
+        row[3] == "[bold red]boom[/] \\x1b[2J\\x1b]0;pwned\\x07 \\x1b]52;c;Zm9v\\x07 " + "x" * 3000
+    )
+    data = cli("npc", "history", PERSONA, "--session", uid, "--json").json()
+    assert data["messages"][1]["content"] == hostile  # JSON keeps the exact text (escaped)
+    monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    table = cli("npc", "history", PERSONA, "--session", uid)
+    assert table.exit_code == 0
+    out = table.stdout
+    assert "\x07" not in out and "\x1b]" not in out and "\x1b[2J" not in out
+    assert "[bold red]boom[/]" in out
+    assert out.count("x") >= 3000  # the long line is folded, not cut
