@@ -483,3 +483,18 @@ async def test_concurrent_messages_to_one_session_are_serialised(live_server: An
         players = [m for m in hist.messages if m.role == "player"]
         acknowledged = 2 + len(states)
         assert len(players) == acknowledged and len(hist.messages) == 1 + 2 * acknowledged
+
+
+def test_reinit_after_reset_says_the_opening_again(http: Any, sid: str) -> None:
+    a = ok(init(http, sid))
+    ok(say(http, sid, "What's for sale?"))
+    ok(http.post(f"{P}/reset", params={"user_session_id": sid}))
+    ok(say(http, sid, "Hmm."))  # allowed straight after a reset: the state is the initial one
+    b = ok(init(http, sid))
+    assert b["message"] == a["message"] and b["session_id"] == a["session_id"]
+    hist = ok(http.get(f"{P}/history", params={"user_session_id": sid}))["messages"]
+    assert [m["role"] for m in hist] == ["player", "npc"]  # the turn after the reset, no stray opening
+    ok(http.post(f"{P}/reset", params={"user_session_id": sid}))
+    ok(init(http, sid))
+    hist = ok(http.get(f"{P}/history", params={"user_session_id": sid}))["messages"]
+    assert [(m["role"], m["content"]) for m in hist] == [("npc", a["message"])]

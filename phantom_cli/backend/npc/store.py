@@ -244,7 +244,8 @@ def create_session(
 
 def opening_message(conn: sqlite3.Connection, session_id: str) -> str | None:
     row = conn.execute(
-        "SELECT content FROM npc_messages WHERE session_id = ? AND role = 'npc' ORDER BY seq LIMIT 1",
+        "SELECT content FROM npc_messages WHERE session_id = ? AND role = 'npc' AND turn_id IS NULL"
+        " ORDER BY seq LIMIT 1",
         (session_id,),
     ).fetchone()
     return row["content"] if row else None
