@@ -185,7 +185,11 @@ class NpcAPI(_Resource):
         return self._c._call("POST", path, NpcMessageResponse, params=query, json=req.to_wire())
 
     def history(
-        self, persona_id: str, *, user_session_id: str, machine_id: str | None = None
+        self,
+        persona_id: str,
+        *,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
     ) -> NpcHistory:
         query = build(NpcSessionQuery, user_session_id=user_session_id, machine_id=machine_id)
         return self._c._call(
@@ -196,7 +200,11 @@ class NpcAPI(_Resource):
         )
 
     def reset(
-        self, persona_id: str, *, user_session_id: str, machine_id: str | None = None
+        self,
+        persona_id: str,
+        *,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
     ) -> NpcResetResponse:
         query = build(NpcSessionQuery, user_session_id=user_session_id, machine_id=machine_id)
         return self._c._call(
