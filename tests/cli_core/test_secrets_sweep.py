@@ -1,0 +1,125 @@
+"""A known key never appears in CLI output, --debug traces, logs, exceptions or config listings
+(issue 7). Only `phantom auth token` prints it, and only the 0600 fallback file stores it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from phantom_cli.config import config_file
+
+from .conftest import Cli, MemoryKeyring
+
+
+def _files_containing(root: Path, needle: str, allowed: set[str]) -> list[Path]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file() and path.name not in allowed:
+            if needle.encode() in path.read_bytes():
+                hits.append(path)
+    return hits
+
+
+def test_key_never_shown(
+    cli: Cli, live_server: Any, memory_keyring: MemoryKeyring, phantom_home: Path, unique: str
+) -> None:
+    key = live_server.make_key(user=f"sweep{unique}")
+    base = live_server.base_url
+    act = live_server.add_activity(title=f"sweep {unique}", category=f"sweep-{unique}")
+
+    login = cli(
+        "--profile", "sweep", "--base-url", base, "auth", "login", input=key + "\n", auth=False
+    )
+    assert login.exit_code == 0, login.stderr
+    assert memory_keyring.store[("phantom", "sweep")] == key
+
+    runs: list[tuple[str, ...]] = [
+        ("activities", "list"),
+        ("activities", "list", "--json"),
+        ("activities", "list", "--all", "--json"),
+        ("activities", "get", act),
+        ("instances", "list"),
+        ("personas", "list", "--json"),
+        ("skins", "list", "--limit", "2"),
+        ("media", "list"),
+        ("api", "GET", "/api/v1/skins", "-f", "limit=1", "--include"),
+        ("api", "GET", "/api/v1/activities/missing"),
+        ("activities", "get", "missing"),
+        ("instances", "create", "missing-activity"),
+        ("config", "list"),
+        ("config", "list", "--json"),
+        ("config", "get", "base_url"),
+        ("config", "path"),
+        ("profile", "list", "--json"),
+        ("auth", "status"),
+        ("auth", "status", "--json"),
+        ("personas", "create", "X", "--gender", "robot"),
+    ]
+    for args in runs:
+        for prefix in ((), ("--debug",)):
+            for tty in (False, True):
+                r = cli(*prefix, *args, auth=False, tty=tty)
+                text = r.stdout + r.stderr
+                assert key not in text, (prefix, args, tty)
+    # a wrong key in the environment is not echoed either
+    wrong = "ph_local_WRONGWRONGWRONGWRONGWRONGWRONG"
+    r = cli("--debug", "activities", "list", env={"PHANTOM_API_KEY": wrong}, auth=False)
+    assert r.exit_code == 4 and wrong not in r.stdout + r.stderr
+
+    # nothing phantom wrote to disk holds the key (the keyring is in memory here)
+    assert key not in config_file().read_text()
+    assert _files_containing(phantom_home, key, allowed=set()) == []
+
+    # the explicit command prints it, and only it
+    token = cli("auth", "token", auth=False)
+    assert token.stdout == key + "\n"
+
+
+def test_key_not_in_fallback_warnings_or_listings(
+    cli: Cli, live_server: Any, phantom_home: Path
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+    key = live_server.api_key
+    login = cli("--base-url", live_server.base_url, "auth", "login", input=key + "\n", auth=False)
+    assert login.exit_code == 0
+    assert key not in login.stdout + login.stderr
+    assert _files_containing(phantom_home, key, allowed={"credentials.json"}) == []
+    listing = cli("config", "list", "--json", auth=False)
+    rows = {row["key"]: row for row in json.loads(listing.stdout)}
+    assert rows["api_key"]["value"] == "(set)" and rows["api_key"]["source"] == "keyring"
+    assert key not in listing.stdout
+
+
+def test_key_not_in_reprs_or_exceptions(live_server: Any) -> None:
+    from phantom_cli.config import resolve
+
+    from phantom_cli.cli.common import State, report_error
+    from phantom_cli.client import errors as E
+
+    key = "sk-known-secret-123456"
+    eff = resolve(api_key=key, base_url=live_server.base_url)
+    assert key not in repr(eff) and key not in str(eff.__dict__.get("values"))
+    client = live_server.client(api_key=key)
+    assert key not in repr(client)
+    try:
+        client.activities.list()
+    except E.AuthenticationError as exc:
+        assert key not in str(exc) and key not in repr(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected 401")
+    state = State(debug=True)
+    state._secrets.add(key)
+    import io
+    import sys
+
+    buf, old = io.StringIO(), sys.stderr
+    sys.stderr = buf
+    try:
+        report_error(RuntimeError(f"boom with {key} inside"), state)
+    finally:
+        sys.stderr = old
+    assert key not in buf.getvalue() and "***" in buf.getvalue()
