@@ -572,12 +572,22 @@ def recover(conn: Any, media_dir: Any) -> dict[str, int]:
             "UPDATE generation_jobs SET status = 'queued', updated_at = ? WHERE status = 'running'",
             (now(),),
         ).rowcount
+    import re
+
     known = {r[0] for r in conn.execute("SELECT file FROM media WHERE file IS NOT NULL")}
     removed = 0
     d = Path(media_dir)
+    ours = re.compile(_FILE_RE)
     if d.is_dir():
         for f in d.iterdir():
-            if f.is_file() and (f.name.endswith(".tmp") or f.name not in known):
+            # only names this module generates: never touch anyone else's files
+            name = f.name
+            if name.startswith(".") and name.endswith(".tmp"):
+                name = name[1:-4]
+                orphan = bool(ours.match(name))
+            else:
+                orphan = bool(ours.match(name)) and name not in known
+            if orphan and f.is_file():
                 try:
                     f.unlink()
                     removed += 1
@@ -605,6 +615,11 @@ def claim(conn: Any) -> Any:
     """Atomically take the oldest queued job (``running``, attempts + 1), or None."""
     from .db import now, transaction
 
+    if (
+        conn.execute("SELECT 1 FROM generation_jobs WHERE status = 'queued' LIMIT 1").fetchone()
+        is None
+    ):
+        return None  # cheap read first: an idle worker never takes the write lock
     with transaction(conn):
         row = conn.execute(
             "UPDATE generation_jobs SET status = 'running', attempts = attempts + 1, updated_at = ?"
@@ -725,7 +740,7 @@ def _deliver(conn: Any, job: Any, req: dict[str, Any], media_id: str, ts: str) -
 class GenerationWorker:
     """One background thread with its own connection that drains the job table."""
 
-    def __init__(self, db_path: Any, media_dir: Any, poll_interval: float = 0.5) -> None:
+    def __init__(self, db_path: Any, media_dir: Any, poll_interval: float = 1.0) -> None:
         import threading
 
         self.db_path = db_path

@@ -313,3 +313,25 @@ def test_result_is_delivered_to_the_activity_instance(server: LiveServer) -> Non
             },
         )
         assert r.status_code == 404
+
+
+def test_recovery_only_touches_files_it_generates(tmp_path: Path) -> None:
+    from phantom_cli.backend import db as dbmod
+
+    conn = dbmod.connect(tmp_path / "t.db")
+    dbmod.migrate(conn)
+    media = tmp_path / "media"
+    media.mkdir()
+    mine = gen.write_media_file(media, b"x", "png")
+    conn.execute(
+        "INSERT INTO media(id, type, url, file, created_at) VALUES ('m1', 'image', '/x', ?, 'now')",
+        (mine,),
+    )
+    orphan = gen.write_media_file(media, b"y", "webp")
+    (media / f".gen_{'c' * 32}.gif.tmp").write_bytes(b"half")
+    (media / "notes.txt").write_text("someone else's")
+    (media / ".hidden.tmp").write_text("someone else's")
+    assert gen.recover(conn, media)["orphans_removed"] == 2
+    assert sorted(p.name for p in media.iterdir()) == sorted([mine, ".hidden.tmp", "notes.txt"])
+    assert orphan not in {p.name for p in media.iterdir()}
+    conn.close()
