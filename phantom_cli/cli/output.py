@@ -272,8 +272,9 @@ class OutputMode:
             self.emit_json(data)
             return
         items = data.get("data", [])
-        self.rows(items, columns, header=True)
-        if not items and self.tty:
+        if items:
+            self.rows(items, columns, header=True)
+        elif self.tty:
             print(f"no {what}", file=sys.stderr)
         if data.get("has_more") and data.get("next_cursor"):
             print(
