@@ -51,7 +51,9 @@ class LlamaCppEngine:
         self._path = Path(model_path).expanduser() if model_path else None
         self.model = self._path.name if self._path else "SmolLM2-135M-Instruct"
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
+        # Half the cores (at least one): llama.cpp's threads spin, and on a small shared machine
+        # one thread per two cores is faster than all cores under load.
+        self._n_threads = n_threads or max(1, min(4, (os.cpu_count() or 2) // 2))
         self._llm: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
@@ -125,10 +127,16 @@ class LlamaCppEngine:
                         for choice in chunk.get("choices") or []:
                             piece = (choice.get("delta") or {}).get("content")
                             if piece:
-                                loop.call_soon_threadsafe(queue.put_nowait, ("text", piece))
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                                post(("text", piece))
+                post(("end", None))
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                post(("error", exc))
+
+        def post(item: tuple[str, Any]) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the consumer's loop is gone
+                stop.set()
 
         worker = threading.Thread(target=work, name="llama-cpp-generate", daemon=True)
         worker.start()
@@ -178,7 +186,8 @@ class LlamaCppEngine:
             raise EngineUnavailable(f"llama-cpp: decision failed: {exc}") from exc
         return parse_choice(text, choices) or rule_decision(prompt, choices)
 
-    async def complete_json(self, prompt: Prompt, schema: dict[str, Any], name: str) -> Any:
+    async def complete_json(self, prompt: Prompt, schema: dict[str, Any], name: str,
+                            max_tokens: int = 300) -> Any:
         """A completion constrained to a JSON schema (memory extraction)."""
         messages = self._messages(prompt)
 
@@ -188,7 +197,7 @@ class LlamaCppEngine:
                 out = llm.create_chat_completion(
                     messages=messages,
                     temperature=0.0,
-                    max_tokens=300,
+                    max_tokens=max_tokens,
                     seed=0,
                     response_format={"type": "json_object", "schema": schema},
                 )
