@@ -8,7 +8,7 @@ before anything is sent; bad input raises :class:`InvalidInputError`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
@@ -23,8 +23,10 @@ from .models import (
     Activity,
     ActivityInstance,
     ActivityQuery,
+    ChatMessage,
     CompanionChatRequest,
     CompanionChatResponse,
+    CompanionPersona,
     GenerateImageRequest,
     GenerateResponse,
     GenerateVideoRequest,
@@ -93,8 +95,8 @@ class AsyncCompanionAPI(_Resource):
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
         *,
         chat_id: str | None = None,
-        persona: Any = None,
-        messages: Any = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,

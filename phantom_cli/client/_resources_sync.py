@@ -10,7 +10,7 @@ before anything is sent; bad input raises :class:`InvalidInputError`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
@@ -25,8 +25,10 @@ from .models import (
     Activity,
     ActivityInstance,
     ActivityQuery,
+    ChatMessage,
     CompanionChatRequest,
     CompanionChatResponse,
+    CompanionPersona,
     GenerateImageRequest,
     GenerateResponse,
     GenerateVideoRequest,
@@ -93,8 +95,8 @@ class CompanionAPI(_Resource):
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
         *,
         chat_id: str | None = None,
-        persona: Any = None,
-        messages: Any = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
         model: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
@@ -84,6 +82,9 @@ def sleep_sync(fn: SleepFn | None) -> Callable[[float], None]:
 
 def sleep_async(fn: SleepFn | None) -> Callable[[float], Awaitable[None]]:
     """An injected sleep may be sync or async; default ``asyncio.sleep``."""
+    import asyncio  # here: the sync client should not pay for importing asyncio
+    import inspect
+
     if fn is None:
         return asyncio.sleep
 
