@@ -639,6 +639,20 @@ def _fail(conn: Any, job_id: str, message: str) -> None:
     )
 
 
+def _test_pause() -> None:
+    """Crash tests widen the window between the file rename and the commit (a slow disk) with
+    ``PHANTOM_TEST_GENERATION_PAUSE`` seconds, so a SIGKILL lands there and leaves an orphan."""
+    import os
+    import time
+
+    raw = os.environ.get("PHANTOM_TEST_GENERATION_PAUSE")
+    if raw:
+        try:
+            time.sleep(min(5.0, max(0.0, float(raw))))
+        except ValueError:
+            pass
+
+
 def process(conn: Any, job: Any, media_dir: Any) -> str:
     """Render one claimed job and commit its result; returns the final status."""
     import json
@@ -667,6 +681,7 @@ def process(conn: Any, job: Any, media_dir: Any) -> str:
         seed = int(hashlib.sha256(job["generation_id"].encode()).hexdigest()[:8], 16)
     data, ext = render_for(skin, job["kind"], req["category"], int(seed))
     name = write_media_file(media_dir, data, ext)
+    _test_pause()
     mid, cid = new_id("med"), new_id("col")
     meta = {
         "generation_id": job["generation_id"],

@@ -28,7 +28,7 @@ import httpx
 import pytest
 from PIL import Image
 
-ROUNDS = 5
+ROUNDS = 8
 JOBS_PER_ROUND = 8
 SKINS = ("skin_luna_anime", "skin_theo_realistic", "skin_vesk_anime", "skin_okafor_realistic")
 CATEGORIES = ("portrait", "selfie", "full_body", "outfit", "scene", "action")
@@ -51,6 +51,8 @@ class Proc:
             PHANTOM_HOME=str(home),
             PHANTOM_SERVER_IDLE_TIMEOUT="0",
             PHANTOM_SERVER_ENGINE="scripted",
+            # a slow disk between the file rename and the commit: kills land there too
+            PHANTOM_TEST_GENERATION_PAUSE="0.1",
         )
         self.logf = log.open("ab")
         self.p = subprocess.Popen(
