@@ -28,7 +28,7 @@ import httpx
 import pytest
 from PIL import Image
 
-ROUNDS = 8
+ROUNDS = 6
 JOBS_PER_ROUND = 8
 SKINS = ("skin_luna_anime", "skin_theo_realistic", "skin_vesk_anime", "skin_okafor_realistic")
 CATEGORIES = ("portrait", "selfie", "full_body", "outfit", "scene", "action")
