@@ -214,7 +214,7 @@ class AsyncAPIClient(BaseClient):
         json: Any,
         accept: str,
     ) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[bytes]]]:
-        """Send with retries until the status line; once bytes flow there is no retry."""
+        """Send with retries until the first body bytes arrive; after that, never again."""
         attempt = 0
         while True:
             request = self._build(method, path, params, json, accept)
@@ -230,6 +230,20 @@ class AsyncAPIClient(BaseClient):
                 attempt += 1
                 continue
             if response.status_code < 400:
+                # Wait for the first bytes here: until they arrive the request may be retried.
+                body = response.aiter_bytes()
+                try:
+                    # sync-next: first = next(body, b"")
+                    first = await anext(body, b"")
+                except httpx.TransportError as exc:
+                    await response.aclose()
+                    self._record(request, response.status_code, _ms(t0), response, "")
+                    delay = self._transport_retry_delay(attempt, exc)
+                    if delay is None:
+                        raise self._transport_error(request, exc) from exc
+                    await self._sleep(delay)
+                    attempt += 1
+                    continue
                 break
             try:
                 await response.aread()
@@ -252,7 +266,11 @@ class AsyncAPIClient(BaseClient):
 
         async def chunks() -> AsyncIterator[bytes]:
             nonlocal size
-            async for chunk in response.aiter_bytes():
+            if first:
+                received.append(first)
+                size += len(first)
+                yield first
+            async for chunk in body:
                 if size < MAX_RECORDED_BODY:
                     received.append(chunk)
                     size += len(chunk)
@@ -262,8 +280,8 @@ class AsyncAPIClient(BaseClient):
             yield response, chunks()
         finally:
             await response.aclose()
-            body = b"".join(received).decode(response.charset_encoding or "utf-8", "replace")
-            self._record(request, response.status_code, _ms(t0), response, body)
+            text = b"".join(received).decode(response.charset_encoding or "utf-8", "replace")
+            self._record(request, response.status_code, _ms(t0), response, text)
 
     def _text_stream(self, method: str, path: str, *, json: Any) -> AsyncStream[str]:
         return AsyncStream(self._text_chunks(method, path, json))

@@ -207,7 +207,7 @@ class APIClient(BaseClient):
         json: Any,
         accept: str,
     ) -> Iterator[tuple[httpx.Response, Iterator[bytes]]]:
-        """Send with retries until the status line; once bytes flow there is no retry."""
+        """Send with retries until the first body bytes arrive; after that, never again."""
         attempt = 0
         while True:
             request = self._build(method, path, params, json, accept)
@@ -223,6 +223,19 @@ class APIClient(BaseClient):
                 attempt += 1
                 continue
             if response.status_code < 400:
+                # Wait for the first bytes here: until they arrive the request may be retried.
+                body = response.iter_bytes()
+                try:
+                    first = next(body, b"")
+                except httpx.TransportError as exc:
+                    response.close()
+                    self._record(request, response.status_code, _ms(t0), response, "")
+                    delay = self._transport_retry_delay(attempt, exc)
+                    if delay is None:
+                        raise self._transport_error(request, exc) from exc
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
                 break
             try:
                 response.read()
@@ -245,7 +258,11 @@ class APIClient(BaseClient):
 
         def chunks() -> Iterator[bytes]:
             nonlocal size
-            for chunk in response.iter_bytes():
+            if first:
+                received.append(first)
+                size += len(first)
+                yield first
+            for chunk in body:
                 if size < MAX_RECORDED_BODY:
                     received.append(chunk)
                     size += len(chunk)
@@ -255,8 +272,8 @@ class APIClient(BaseClient):
             yield response, chunks()
         finally:
             response.close()
-            body = b"".join(received).decode(response.charset_encoding or "utf-8", "replace")
-            self._record(request, response.status_code, _ms(t0), response, body)
+            text = b"".join(received).decode(response.charset_encoding or "utf-8", "replace")
+            self._record(request, response.status_code, _ms(t0), response, text)
 
     def _text_stream(self, method: str, path: str, *, json: Any) -> Stream[str]:
         return Stream(self._text_chunks(method, path, json))

@@ -289,3 +289,25 @@ async def _aiter(stream: Any) -> Any:
     else:
         for x in stream:
             yield x
+
+
+async def test_stream_cut_before_any_byte_is_retried(
+    anyc: Any, mock: respx.MockRouter, sleeps: Any
+) -> None:
+    route = mock.post(paths.COMPANION_CHAT).mock(
+        side_effect=[chunked([], error=httpx.ReadError("reset")), chunked(split_every(STREAM, 9))]
+    )
+    items = await collect(await resolve(anyc.companion.chat(**CHAT, stream=True)))
+    assert isinstance(items[-1], m.CompanionChatResponse)
+    assert route.call_count == 2 and len(sleeps) == 1
+
+
+async def test_stream_read_timeout_before_any_byte(
+    anyc: Any, mock: respx.MockRouter, sleeps: Any
+) -> None:
+    route = mock.post("/api/v1/activity-instances/i1/chat").mock(
+        return_value=chunked([], "text/plain", error=httpx.ReadTimeout("slow"))
+    )
+    with pytest.raises(E.APITimeoutError, match="waiting for the answer"):
+        await collect(await resolve(anyc.instances.chat_stream("i1", "x")))
+    assert route.call_count == 1 and sleeps == []
