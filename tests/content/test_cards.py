@@ -9,6 +9,8 @@ import struct
 import zlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from phantom_cli.backend import cards
@@ -289,3 +291,59 @@ def test_hand_written_itxt_chunk_is_read() -> None:
     iend = base.rindex(b"IEND") - 4
     png = base[:iend] + chunk + base[iend:]
     assert cards.parse_card(png).activity["title"] == "Hand"
+
+
+# --------------------------------------------------------------------------- property: round trip
+
+_text = st.text(max_size=200)
+_activity = st.fixed_dictionaries(
+    {"title": st.text(min_size=1, max_size=50).filter(lambda s: s.strip() == s and s != "")},
+    optional={
+        "description": st.text(min_size=1, max_size=200),
+        "personality": st.text(min_size=1, max_size=200),
+        "scenario": st.text(min_size=1, max_size=200),
+        "first_message": st.text(min_size=1, max_size=200),
+        "example_dialogue": st.text(min_size=1, max_size=200),
+        "system_prompt": st.text(min_size=1, max_size=200),
+        "post_history_instructions": st.text(min_size=1, max_size=200),
+        "creator_notes": st.text(min_size=1, max_size=200),
+        "creator": st.text(min_size=1, max_size=50),
+        "character_version": st.text(min_size=1, max_size=20),
+        "alternate_greetings": st.lists(_text, min_size=1, max_size=4),
+        "tags": st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=5),
+    },
+)
+_book = st.none() | st.fixed_dictionaries(
+    {
+        "name": _text,
+        "entries": st.lists(
+            st.fixed_dictionaries(
+                {"keys": st.lists(st.text(min_size=1, max_size=20), max_size=3), "content": _text}
+            ),
+            max_size=3,
+        ),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(activity=_activity, book=_book, fmt=st.sampled_from(["v2", "v3"]), nick=st.none() | _text)
+def test_any_activity_round_trips_through_json_cards(
+    activity: dict, book: dict | None, fmt: str, nick: str | None
+) -> None:
+    lore = cards.parse_lorebook(book, "book") if book is not None else None
+    extra = {"nickname": nick} if (nick is not None and fmt == "v3") else {}
+    card = cards.build_card(activity, fmt=fmt, lorebook=lore, extra=extra)  # type: ignore[arg-type]
+    back = cards.parse_card_json(cards.card_json(card))
+    assert back.activity == activity
+    assert back.lorebook == lore
+    if extra:
+        assert back.extra.get("nickname") == nick
+
+
+@settings(max_examples=15, deadline=None)
+@given(activity=_activity)
+def test_any_activity_round_trips_through_png_cards(activity: dict) -> None:
+    png = cards.export_png(activity, image_png=png_with_text([]))
+    again = cards.parse_card(png)
+    assert again.source == "png:ccv3" and again.activity == activity
