@@ -32,20 +32,29 @@ def phantom_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "phantom_cli"]
 
 
-def time_runs(cmd: list[str], n: int, env: dict[str, str], warmup: int = 2) -> float:
-    """Median wall-clock milliseconds of ``n`` runs (after ``warmup`` unmeasured ones)."""
-    samples = []
-    for i in range(warmup + n):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        elapsed = (time.perf_counter() - t0) * 1000
-        if proc.returncode != 0:
-            raise SystemExit(
-                f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}"
-            )
-        if i >= warmup:
-            samples.append(elapsed)
-    return statistics.median(samples)
+def run_once(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall-clock milliseconds of one run of ``cmd`` (which must succeed)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = (time.perf_counter() - t0) * 1000
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace")[-500:]
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {tail}")
+    return elapsed
+
+
+def time_rounds(
+    cmds: list[tuple[list[str], dict[str, str]]], n: int, warmup: int = 2
+) -> list[float]:
+    """Median ms of each command over ``n`` rounds; each round runs every command once, so a
+    change in machine load hits the commands and their floors alike."""
+    samples: list[list[float]] = [[] for _ in cmds]
+    for r in range(warmup + n):
+        for i, (cmd, env) in enumerate(cmds):
+            ms = run_once(cmd, env)
+            if r >= warmup:
+                samples[i].append(ms)
+    return [statistics.median(s) for s in samples]
 
 
 def imported_modules(cmd_args: list[str], env: dict[str, str]) -> set[str]:
@@ -92,9 +101,7 @@ def main() -> int:
             ("python -c 'import typer, httpx'", [py, "-c", "import typer, httpx"], env, None),
             ("phantom activities list --json", [*ph, "activities", "list", "--json"], list_env, 3),
         ]
-        medians: list[float] = []
-        for _label, cmd, e, _floor in rows:
-            medians.append(time_runs(cmd, args.n, e))
+        medians = time_rounds([(cmd, e) for _label, cmd, e, _floor in rows], args.n)
     finally:
         server.stop()
 

@@ -116,7 +116,14 @@ def login(
         hook = make_debug_hook(state) if state.debug else None
         try:
             _verify(base_url, key, eff, hook)
-        except (E.AuthenticationError, E.PermissionDeniedError) as exc:
+        except (E.PermissionDeniedError, E.PaymentRequiredError) as exc:
+            # the server knows the key (not 401): it only lacks a scope or credit for the check
+            print(
+                f"note: the key is valid but the check call answered {exc.status}; "
+                "some commands may be refused",
+                file=sys.stderr,
+            )
+        except E.AuthenticationError as exc:
             fail(
                 f"the key was refused by {visible(base_url)} ({exc.status}); nothing was stored",
                 "check the key (and --base-url), then run 'phantom auth login' again",
@@ -199,7 +206,10 @@ def status(
         try:
             _verify(eff.base_url or "", key, eff, make_debug_hook(state) if state.debug else None)
             info["verified"] = True
-        except (E.AuthenticationError, E.PermissionDeniedError, E.PaymentRequiredError) as exc:
+        except (E.PermissionDeniedError, E.PaymentRequiredError) as exc:
+            info["verified"] = True  # a known key (not 401) lacking a scope or credit
+            info["note"] = str(exc)
+        except E.AuthenticationError as exc:
             info["verified"] = False
             info["error"] = str(exc)
             exit_code = EXIT_AUTH

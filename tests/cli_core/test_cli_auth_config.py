@@ -183,3 +183,15 @@ def test_profiles(cli: Cli, memory_keyring: MemoryKeyring) -> None:
     assert cli("config", "get", "profile", auth=False).stdout == "local\n"
     assert cli("profile", "remove", "local", auth=False).exit_code == 2
     assert cli("--profile", "ghost", "config", "list", auth=False).exit_code == 2
+
+
+def test_login_with_a_limited_scope_key(
+    cli: Cli, live_server: Any, memory_keyring: MemoryKeyring
+) -> None:
+    key = live_server.make_key(user="limited", scopes=["chat:companion"])
+    r = cli("--base-url", live_server.base_url, "auth", "login", input=key + "\n", auth=False)
+    assert r.exit_code == 0, r.stderr
+    assert "valid" in r.stderr and key not in r.stderr
+    assert memory_keyring.store == {("phantom", "hosted"): key}
+    denied = cli("personas", "list", auth=False)
+    assert denied.exit_code == 4 and "scope" in denied.stderr
