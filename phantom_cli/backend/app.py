@@ -82,11 +82,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         err = ApiError(404, message=f"no such route: {request.method} {request.url.path}")
     elif exc.status_code == 405:
-        err = ApiError(405, message=f"method {request.method} not allowed on {request.url.path}",
-                       headers=dict(exc.headers or {}))
+        allowed = _allowed_methods(request)
+        err = ApiError(405, message=f"method {request.method} not allowed on {request.url.path}"
+                       f" (allowed: {', '.join(allowed)})", headers={"Allow": ", ".join(allowed)})
     else:
         err = ApiError(exc.status_code, message=str(exc.detail), headers=dict(exc.headers or {}))
     return error_response(err)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (routes are split per method)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path matches, the method not
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -114,9 +114,26 @@ def invalid_from(exc: ValidationError, where: str) -> ApiError:
     return ApiError(400, message=f"{loc}: {first['msg']}{more}", details=details)
 
 
+_QUERY_NAMES: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _query_names(model: type[BaseModel]) -> frozenset[str]:
+    names = _QUERY_NAMES.get(model)
+    if names is None:
+        names = frozenset(
+            n for name, f in model.model_fields.items() for n in (name, f.alias) if n
+        )
+        _QUERY_NAMES[model] = names
+    return names
+
+
 def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
     raw: dict[str, Any] = {}
+    known = _query_names(model)
     for k, v in request.query_params.multi_items():
+        if k not in known:
+            msg = f"unknown query parameter (known: {', '.join(sorted(known)) or 'none'})"
+            raise ApiError(400, message=f"{k}: {msg}", details=[{"loc": ["query", k], "msg": msg}])
         raw[k] = v  # last one wins for repeated keys
     try:
         return model.model_validate(raw)
@@ -143,7 +160,8 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
         raise ApiError(400, message="body: must be a JSON object",
                        details=[{"loc": ["body"], "msg": "must be a JSON object"}])
     try:
-        return model.model_validate(data)
+        # strict: JSON types must match the schema (no 0 for false, no "1" for 1)
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         raise invalid_from(exc, "body") from None
 

@@ -90,13 +90,20 @@ def build_openapi(routes: list[Any]) -> dict[str, Any]:
         if meta.query is not None:
             op["parameters"] += _query_params(meta.query)
         if meta.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": sch.ref(meta.body, "validation")}}}
+            needs = any(f.is_required() for f in meta.body.model_fields.values())
+            op["requestBody"] = {"required": needs, "content": {"application/json": {"schema": sch.ref(meta.body, "validation")}}}
         responses: dict[str, Any] = {}
         if meta.media_type != "application/json":
             ok: dict[str, Any] = {"description": "ok", "content": {meta.media_type: {"schema": {"type": "string"}}}}
         elif meta.response is not None:
             schema = sch.ref(m.Page[meta.response]) if meta.paged else sch.ref(meta.response)
             ok = {"description": "ok", "content": {"application/json": {"schema": schema}}}
+            if meta.query is not None and "stream" in meta.query.model_fields:
+                # ?stream=true answers server-sent events (spec/api.md, streaming variant)
+                ok["content"]["text/event-stream"] = {"schema": {
+                    "type": "object",
+                    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+                }}
         else:
             ok = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
         responses[str(meta.status)] = ok
