@@ -150,9 +150,10 @@ def get_client(ctx: typer.Context | None, **overrides: Any) -> Phantom:
     if eff._api_key:
         state._secrets.add(eff._api_key)
     client = _connect(eff, hook)
-    key = getattr(client, "api_key", None)
-    if isinstance(key, str):
-        state._secrets.add(key)
+    for attr in ("api_key", "_api_key"):
+        key = getattr(client, attr, None)
+        if isinstance(key, str) and key:
+            state._secrets.add(key)  # e.g. the local backend's key read by connect()
     if state.debug:
         _debug_line(
             state,
@@ -366,9 +367,7 @@ def handle_errors(fn: F) -> F:
         except Exception as exc:
             if _is_click_exception(exc):
                 raise  # usage errors: typer prints them and exits 2
-            ctx = next(
-                (a for a in (*args, *kwargs.values()) if hasattr(a, "find_root")), None
-            )
+            ctx = next((a for a in (*args, *kwargs.values()) if hasattr(a, "find_root")), None)
             state = get_state(ctx) if ctx is not None else State()
             raise typer.Exit(report_error(exc, state)) from None
 

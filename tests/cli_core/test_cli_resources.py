@@ -295,3 +295,29 @@ def test_api_passthrough(cli: Cli, category: str, unique: str, tmp_path: Any) ->
     assert cli("api", "GET", "https://evil.example/api/v1/skins").exit_code == 2
     assert cli("api", "FETCH", "/x").exit_code == 2
     assert cli("api", "POST", "/api/v1/personas", "-f", "novalue").exit_code == 2
+
+
+def test_media_generate_wait_at_a_tty(cli: Cli) -> None:
+    r = cli(
+        "--no-color", "media", "generate", "video", "--skin", "skin_theo_anime",
+        "--category", "action", "--wait", tty=True,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert "mediaType" in r.stdout and "video" in r.stdout
+    bad = cli(
+        "media", "generate", "image", "--skin", "skin_nope", "--category", "portrait", "--wait"
+    )
+    assert bad.exit_code in (1, 2, 5), bad.stderr
+    assert bad.stderr.startswith("error: ")
+
+
+def test_chat_reads_stdin(cli: Cli, live_server: Any, unique: str) -> None:
+    act = live_server.add_activity(title=f"stdin {unique}", category=f"s-{unique}")
+    inst = json.loads(cli("instances", "create", act, "--json").stdout)["id"]
+    r = cli("instances", "chat", inst, "-", input="Hello from a pipe\n")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.endswith("\n") and r.stdout.strip()
+    first = json.loads(
+        cli("instances", "messages", "list", inst, "--role", "user", "--json").stdout
+    )
+    assert [m["content"] for m in first["data"]] == ["Hello from a pipe"]
