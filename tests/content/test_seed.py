@@ -164,3 +164,52 @@ def test_server_loads_seed_unless_disabled(tmp_path: Path) -> None:
             assert "Hollow Market" in r.json()["message"]
     finally:
         s.stop()
+
+
+def test_lorebook_entries_activate_by_keys(conn) -> None:
+    book = {
+        "name": "b",
+        "scan_depth": 2,
+        "token_budget": 30,
+        "entries": [
+            {"keys": ["Emberfall"], "content": "City lore.", "insertion_order": 5},
+            {"keys": ["guild"], "content": "Guild lore.", "insertion_order": 1},
+            {"keys": ["ASH"], "content": "Case lore.", "case_sensitive": True},
+            {"keys": [], "content": "Always.", "constant": True, "insertion_order": 9},
+            {"keys": ["Emberfall"], "content": "Off.", "enabled": False},
+            {
+                "keys": ["Emberfall"],
+                "content": "Needs night.",
+                "selective": True,
+                "secondary_keys": ["night"],
+                "insertion_order": 2,
+            },
+            {
+                "keys": ["^map\\b"],
+                "content": "Regex lore.",
+                "use_regex": True,
+                "insertion_order": 3,
+            },
+            {"keys": ["Emberfall"], "content": "x" * 200, "insertion_order": 99},
+        ],
+    }
+    lid = ct.save_lorebook(conn, book, "act_x", "lb_test")
+    got = ct.lorebook_entries_for(
+        conn, [lid, "lb_missing"], ["the guild", "old", "to emberfall, ash"]
+    )
+    # scan depth 2: "the guild" is out of range; budget 30*4 drops the 200-char entry
+    assert [e["content"] for e in got] == ["City lore.", "Always."]
+    got = ct.lorebook_entries_for(conn, [lid], ["map of Emberfall at night", "the guild"])
+    assert [e["content"] for e in got] == [
+        "Guild lore.",
+        "Needs night.",
+        "Regex lore.",
+        "City lore.",
+        "Always.",
+    ]
+    assert all(e["lorebook_id"] == lid for e in got)
+    # the seeded Luna lorebook answers to its keys
+    ct.load_seed(conn)
+    luna = _activities(conn)["act_luna"]
+    got = ct.lorebook_entries_for(conn, luna["lorebook_ids"], ["Did you see the Perseids?"])
+    assert got and "12 August" in got[0]["content"]
