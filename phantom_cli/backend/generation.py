@@ -388,9 +388,16 @@ def render_video(
     seed: int = 0,
     size: tuple[int, int] = VIDEO_SIZE,
     frames: int = VIDEO_FRAMES,
+    first_frame: str = "generate",
 ) -> tuple[bytes, str]:
-    """An animated image (``frames`` frames, looping) and its format (``webp`` or ``gif``)."""
+    """An animated image (``frames`` frames, looping) and its format (``webp`` or ``gif``).
+
+    ``first_frame="skin_reference"`` opens on the skin's reference portrait (seed 002's
+    ``first_frame_source``); ``"generate"`` opens on the category's own first frame.
+    """
     imgs = [_compose(skin, category, seed, size, i / frames) for i in range(frames)]
+    if first_frame == "skin_reference":
+        imgs[0] = _compose(skin, "portrait", 0, size, 0.0)
     fmt = video_format()
     buf = io.BytesIO()
     if fmt == "webp":
@@ -555,9 +562,11 @@ def media_path(media_dir: Any, name: str | None) -> Any:
     return Path(media_dir) / name
 
 
-def render_for(skin: dict[str, Any], kind: str, category: str, seed: int) -> tuple[bytes, str]:
+def render_for(
+    skin: dict[str, Any], kind: str, category: str, seed: int, first_frame: str | None = None
+) -> tuple[bytes, str]:
     if kind == "video":
-        return render_video(skin, category, seed)
+        return render_video(skin, category, seed, first_frame=first_frame or "generate")
     return render_image(skin, category, seed), "png"
 
 
@@ -679,7 +688,9 @@ def process(conn: Any, job: Any, media_dir: Any) -> str:
     seed = req.get("seed")
     if seed is None:
         seed = int(hashlib.sha256(job["generation_id"].encode()).hexdigest()[:8], 16)
-    data, ext = render_for(skin, job["kind"], req["category"], int(seed))
+    data, ext = render_for(
+        skin, job["kind"], req["category"], int(seed), req.get("first_frame_source")
+    )
     name = write_media_file(media_dir, data, ext)
     _test_pause()
     mid, cid = new_id("med"), new_id("col")

@@ -335,3 +335,24 @@ def test_recovery_only_touches_files_it_generates(tmp_path: Path) -> None:
     assert sorted(p.name for p in media.iterdir()) == sorted([mine, ".hidden.tmp", "notes.txt"])
     assert orphan not in {p.name for p in media.iterdir()}
     conn.close()
+
+
+def test_video_can_open_on_the_skin_reference() -> None:
+    skin = {"id": "skin_x", "name": "X", "gender": "male", "style": "anime"}
+    size = (64, 96)
+    ref, _ = gen.render_video(skin, "scene", 3, size=size, frames=3, first_frame="skin_reference")
+    own, _ = gen.render_video(skin, "scene", 3, size=size, frames=3)
+    portrait = Image.open(io.BytesIO(gen.render_image(skin, "portrait", 0, size=size))).convert(
+        "RGB"
+    )
+
+    def frame0(data: bytes) -> Image.Image:
+        img = Image.open(io.BytesIO(data))
+        img.seek(0)
+        return img.convert("RGB")
+
+    def diff(a: Image.Image, b: Image.Image) -> float:
+        pa, pb = a.tobytes(), b.tobytes()
+        return sum(abs(x - y) for x, y in zip(pa, pb, strict=True)) / len(pa)
+
+    assert diff(frame0(ref), portrait) < diff(frame0(own), portrait)
