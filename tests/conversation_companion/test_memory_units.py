@@ -170,3 +170,45 @@ def test_llm_facts_are_validated() -> None:
     facts = facts_from_llm(data)
     assert [(f.slot, f.value, f.text) for f in facts] == [("location", "Lisbon", "The user lives in Lisbon.")]
     assert facts_from_llm(None) == [] and facts_from_llm({"facts": "x"}) == []
+
+
+def test_cache_updated_in_place_matches_a_fresh_load(conn) -> None:  # type: ignore[no-untyped-def]
+    """Writes update the warm cached matrix; it must agree with a cold load from the database."""
+    import random
+
+    warm, e = VectorStore(), default_embedder()
+    rng = random.Random(5)
+    cities = ["Lisbon", "Porto", "Oslo", "Rome", "Lima"]
+    things = ["tea", "jazz", "chess", "hiking", "sushi", "opera"]
+    queries = ["where do I live", "what do I like", "do I enjoy jazz", "tell me about my sister"]
+    warm.search(conn, "u", "c", e.embed_one("warm up"), e.name)  # nothing yet
+    for step in range(60):
+        choice = rng.random()
+        if choice < 0.3:
+            fact = ("location", "", rng.choice(cities))
+        elif choice < 0.6:
+            fact = (rng.choice(["likes", "dislikes"]), "", rng.choice(things))
+        else:
+            fact = ("relationships", rng.choice(["sister", "brother"]), rng.choice(["Ana", "Ben", "Cy"]))
+        _add(warm, conn, "u", "c", fact)
+        if step % 7 == 0:
+            for q in queries:
+                qv = e.embed_one(q)
+                hot = warm.search(conn, "u", "c", qv, e.name, floor=-1.0, k=50)
+                cold = VectorStore().search(conn, "u", "c", qv, e.name, floor=-1.0, k=50)
+                assert sorted((h.id, round(h.score, 5)) for h in hot) == sorted((h.id, round(h.score, 5)) for h in cold)
+    assert warm.count(conn, "u", "c") == len(warm.search(conn, "u", "c", e.embed_one("x y z"), e.name, floor=-9, k=99))
+
+
+def test_dense_queries_use_the_full_matrix(conn) -> None:  # type: ignore[no-untyped-def]
+    s = VectorStore()
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((20, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    s.add_many(conn, "u", "d", [("facts", f"k{i}", f"v{i}", f"The user's k{i} is v{i}.") for i in range(20)],
+               vecs, "engine:test")
+    q = vecs[3] + 0.01
+    hits = s.search(conn, "u", "d", q, "engine:test", k=3, floor=0.0)
+    assert hits[0].text == "The user's k3 is v3."
+    assert abs(hits[0].score - float(vecs[3] @ q)) < 1e-5
+    assert s.search(conn, "u", "d", q, "hash-384-v2") == []  # other embedders' vectors are separate

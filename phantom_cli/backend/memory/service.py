@@ -63,7 +63,7 @@ class MemoryService:
     ) -> Retrieval:
         emb = self.embedder()
         hits: list[Hit] = []
-        if self.store.count(conn, user_id, chat_id) and query.strip():
+        if query.strip() and self.store.has_memories(conn, user_id, chat_id, emb.name):
             vec = (await emb.aembed([query]))[0]
             hits = self.store.search(conn, user_id, chat_id, vec, emb.name, k=k, floor=floor)
         return Retrieval(hits, self.store.profile(conn, user_id, chat_id))

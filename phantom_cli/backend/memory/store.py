@@ -7,7 +7,8 @@ third-person ``text`` ("The user lives in Lisbon."), plus its embedding as a flo
 
 Updating a fact never deletes it: the old row is marked inactive and points at the row that
 replaced it (``superseded_by``), so the history stays. Searches read the active rows of one
-(user, chat_id, embedder) into a cached matrix, invalidated whenever that key is written.
+(user, chat_id, embedder) once into a cached column-major matrix; a write to that key updates
+the cached matrix in place (new row appended, superseded rows masked), and bulk writes drop it.
 """
 
 from __future__ import annotations
@@ -99,12 +100,81 @@ def _norm(value: str) -> str:
     return " ".join(value.lower().split()).strip(" .!?'\"")
 
 
+class _Matrix:
+    """The active vectors of one (user, chat_id, embedder), column-major for sparse queries.
+
+    ``mt`` is ``(dim, capacity)`` float32: a query with few non-zero dimensions (the hashing
+    embedder's are sparse) only reads those rows — ``q[nz] @ mt[nz]`` — instead of the whole
+    matrix. Writes update it in place (append; superseded rows are masked) instead of
+    reloading every vector of the chat.
+    """
+
+    def __init__(self, ids: list[str], texts: list[str], vectors: Any, dim: int) -> None:
+        import numpy as np
+
+        n = len(ids)
+        self.dim = dim
+        self.ids = ids
+        self.texts = texts
+        self.index = {mid: i for i, mid in enumerate(ids)}
+        cap = max(16, n + n // 4)
+        self.mt = np.zeros((dim, cap), dtype=np.float32)
+        if n:
+            self.mt[:, :n] = vectors.T
+        self.alive = np.zeros(cap, dtype=bool)
+        self.alive[:n] = True
+        self.n = n
+        self.live = n
+
+    def append(self, mid: str, text: str, vec: Any) -> None:
+        import numpy as np
+
+        if self.n == self.mt.shape[1]:
+            cap = self.n * 2
+            mt = np.zeros((self.dim, cap), dtype=np.float32)
+            mt[:, : self.n] = self.mt[:, : self.n]
+            alive = np.zeros(cap, dtype=bool)
+            alive[: self.n] = self.alive[: self.n]
+            self.mt, self.alive = mt, alive
+        self.mt[:, self.n] = vec
+        self.alive[self.n] = True
+        self.ids.append(mid)
+        self.texts.append(text)
+        self.index[mid] = self.n
+        self.n += 1
+        self.live += 1
+
+    def kill(self, mid: str) -> None:
+        i = self.index.pop(mid, None)
+        if i is not None and self.alive[i]:
+            self.alive[i] = False
+            self.live -= 1
+
+    def scores(self, q: Any) -> Any:
+        import numpy as np
+
+        nz = np.flatnonzero(q)
+        if len(nz) * 4 < self.dim:
+            # Row-wise accumulation over the query's non-zero dimensions: contiguous reads, no
+            # BLAS call (whose threads spin badly on a small, busy machine for this shape).
+            out = np.zeros(self.n, dtype=np.float32)
+            tmp = np.empty(self.n, dtype=np.float32)
+            for i in nz:
+                np.multiply(self.mt[i, : self.n], q[i], out=tmp)
+                out += tmp
+        else:
+            out = q @ self.mt[:, : self.n]
+        if self.live != self.n:
+            out[~self.alive[: self.n]] = -np.inf
+        return out
+
+
 class VectorStore:
     """Search and write memories of one database (one instance per app)."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str, str], tuple[list[str], list[str], Any]] = {}
-        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str, str], _Matrix] = {}
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ cache
 
@@ -113,30 +183,42 @@ class VectorStore:
             for key in [k for k in self._cache if k[0] == user_id and k[1] == chat_id]:
                 del self._cache[key]
 
-    def _matrix(self, conn: sqlite3.Connection, user_id: str, chat_id: str,
-                embedder: str) -> tuple[list[str], list[str], Any]:
+    def _matrix(self, conn: sqlite3.Connection, user_id: str, chat_id: str, embedder: str) -> _Matrix | None:
         import numpy as np
 
         key = (user_id, chat_id, embedder)
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        rows = conn.execute(
-            "SELECT id, text, vector FROM memory_item"
-            " WHERE user_id = ? AND chat_id = ? AND active = 1 AND embedder = ? ORDER BY created_at",
-            (user_id, chat_id, embedder),
-        ).fetchall()
-        ids = [r[0] for r in rows]
-        texts = [r[1] for r in rows]
-        if rows:
-            matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        else:
-            matrix = np.zeros((0, 0), dtype=np.float32)
-        entry = (ids, texts, matrix)
-        with self._lock:
+            if hit is not None:
+                return hit
+            rows = conn.execute(
+                "SELECT id, text, vector, dim FROM memory_item"
+                " WHERE user_id = ? AND chat_id = ? AND active = 1 AND embedder = ? ORDER BY created_at",
+                (user_id, chat_id, embedder),
+            ).fetchall()
+            if not rows:
+                return None
+            dim = int(rows[0][3])
+            # copy(): a view on the joined bytes would be unaligned, and slow to multiply
+            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            entry = _Matrix([r[0] for r in rows], [r[1] for r in rows], vectors, dim)
             self._cache[key] = entry
-        return entry
+            return entry
+
+    def _cached_write(self, user_id: str, chat_id: str, embedder: str, added: tuple[str, str, Any] | None,
+                      removed: list[str]) -> None:
+        """Apply a committed write to the cached matrix (or drop it if it cannot be applied)."""
+        with self._lock:
+            entry = self._cache.get((user_id, chat_id, embedder))
+            if entry is None:
+                return
+            if added is not None and added[2].shape[0] != entry.dim:
+                self.invalidate(user_id, chat_id)
+                return
+            for mid in removed:
+                entry.kill(mid)
+            if added is not None:
+                entry.append(*added)
 
     # ------------------------------------------------------------------ reads
 
@@ -154,15 +236,27 @@ class VectorStore:
         """The top ``k`` memories with cosine ≥ ``floor``, best first."""
         import numpy as np
 
-        ids, texts, matrix = self._matrix(conn, user_id, chat_id, embedder)
+        entry = self._matrix(conn, user_id, chat_id, embedder)
         q = np.asarray(query, dtype=np.float32).reshape(-1)
-        if not ids or matrix.shape[1] != q.shape[0] or not np.any(q):
+        if entry is None or entry.live == 0 or entry.dim != q.shape[0] or not np.any(q):
             return []
-        scores = matrix @ q
-        n = min(k, len(ids))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(ids) else np.arange(len(ids))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [Hit(ids[i], texts[i], float(scores[i])) for i in top if scores[i] >= floor]
+        with self._lock:
+            scores = entry.scores(q)
+            n = min(k, entry.n)
+            top = np.argpartition(-scores, n - 1)[:n] if n < entry.n else np.arange(entry.n)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            return [Hit(entry.ids[i], entry.texts[i], float(scores[i])) for i in top if scores[i] >= floor]
+
+    def has_memories(self, conn: sqlite3.Connection, user_id: str, chat_id: str, embedder: str) -> bool:
+        """Whether the chat has active memories of this embedder (from the cache when loaded)."""
+        with self._lock:
+            entry = self._cache.get((user_id, chat_id, embedder))
+        if entry is not None:
+            return entry.live > 0
+        return conn.execute(
+            "SELECT 1 FROM memory_item WHERE user_id = ? AND chat_id = ? AND active = 1 AND embedder = ? LIMIT 1",
+            (user_id, chat_id, embedder),
+        ).fetchone() is not None
 
     def count(self, conn: sqlite3.Connection, user_id: str, chat_id: str, *, active_only: bool = True) -> int:
         sql = "SELECT COUNT(*) FROM memory_item WHERE user_id = ? AND chat_id = ?"
@@ -240,12 +334,14 @@ class VectorStore:
                     )
                 ]
             if not replaced:
-                ids, _texts, matrix = self._matrix(conn, user_id, chat_id, embedder)
-                if ids and matrix.shape[1] == vec.shape[0] and np.any(vec):
-                    scores = matrix @ vec
-                    best = int(np.argmax(scores))
-                    if float(scores[best]) >= DUPLICATE_COSINE:
-                        conn.execute("UPDATE memory_item SET updated_at = ? WHERE id = ?", (ts, ids[best]))
+                entry = self._matrix(conn, user_id, chat_id, embedder)
+                if entry is not None and entry.live and entry.dim == vec.shape[0] and np.any(vec):
+                    with self._lock:
+                        scores = entry.scores(vec)
+                        best = int(np.argmax(scores))
+                        best_score, best_id = float(scores[best]), entry.ids[best]
+                    if best_score >= DUPLICATE_COSINE:
+                        conn.execute("UPDATE memory_item SET updated_at = ? WHERE id = ?", (ts, best_id))
                         return "duplicate"
             mid = new_id("mem")
             conn.execute(
@@ -259,7 +355,7 @@ class VectorStore:
                     "UPDATE memory_item SET active = 0, superseded_by = ?, updated_at = ? WHERE id = ?",
                     (mid, ts, old),
                 )
-        self.invalidate(user_id, chat_id)
+        self._cached_write(user_id, chat_id, embedder, (mid, text.strip(), vec), replaced)
         return "updated" if replaced else "added"
 
     def add_many(
