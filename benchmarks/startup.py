@@ -8,6 +8,7 @@ Times, side by side (median of N runs each, wall clock of a fresh process):
 - ``phantom activities list --json`` against a running local backend (started here, on a free
   loopback port) vs ``python -c "import typer, httpx"`` (target ≤ 1.5×)
 
+with byte-code caching on (in a temp dir), as an installed package has it,
 and checks with ``-X importtime`` that ``--help`` / ``--version`` import none of httpx, pydantic,
 rich, keyring, textual, starlette, numpy, PIL or the backend.
 """
@@ -77,6 +78,10 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="phantom-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHANTOM_")}
     env["PHANTOM_HOME"] = home
+    # Measure what a user gets: byte-code cached (an installed package has .pyc files). The
+    # cache goes to a temp dir, not into the source tree; the warm-up runs fill it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(home) / "pycache")
     py = sys.executable
     ph = phantom_cmd()
 
@@ -100,6 +105,19 @@ def main() -> int:
             ("phantom --version", [*ph, "--version"], env, 0),
             ("python -c 'import typer, httpx'", [py, "-c", "import typer, httpx"], env, None),
             ("phantom activities list --json", [*ph, "activities", "list", "--json"], list_env, 3),
+            # context, not a target: what the client's own dependencies cost before any work
+            (
+                "python -c 'import typer, httpx, pydantic'",
+                [py, "-c", "import typer, httpx, pydantic; pydantic.BaseModel"],
+                env,
+                3,
+            ),
+            (
+                "python -c 'import phantom_cli.client'",
+                [py, "-c", "import typer, phantom_cli.client"],
+                env,
+                3,
+            ),
         ]
         medians = time_rounds([(cmd, e) for _label, cmd, e, _floor in rows], args.n)
     finally:
