@@ -28,7 +28,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -54,10 +54,10 @@ def _field_spec(name: str, annotation: Any) -> tuple[Any, Any]:
         return (str | None, Field(default=None, pattern=m.ID_PATTERN, max_length=128))
     if name == "title":
         return (str | None, Field(default=None, min_length=1, max_length=cards.MAX_NAME))
-    text = str(annotation)
-    if "list" in text:
+    options = set(get_args(annotation)) or {annotation}
+    if any(get_origin(a) is list for a in options):
         return (list[ListItem] | None, Field(default=None, max_length=LIST_MAX))
-    if "bool" in text:
+    if bool in options:
         return (bool | None, None)
     return (str | None, Field(default=None, max_length=TEXT_MAX))
 
