@@ -182,6 +182,10 @@ class BaseClient:
             raise InvalidInputError([("base_url", "must be an http:// or https:// URL")])
         self.base_url = base.rstrip("/")
         key = api_key if api_key is not None else os.environ.get("PHANTOM_API_KEY")
+        key = (key or "").strip()
+        if any(ch.isspace() or not ch.isprintable() for ch in key):
+            # checked here: httpx's own error would quote the header value, key included
+            raise InvalidInputError([("api_key", "must not contain spaces or control characters")])
         self._api_key: str | None = key or None
         if max_retries < 0:
             raise InvalidInputError([("max_retries", "must be at least 0")])
@@ -249,7 +253,8 @@ class BaseClient:
     def _check_path(self, path: str) -> str:
         if not isinstance(path, str) or not path:
             raise InvalidInputError([("path", "must not be empty")])
-        if "://" in path or path.startswith("//"):
+        parts = urlsplit(path)
+        if parts.scheme or parts.netloc:
             if not path.startswith(self.base_url + "/"):
                 raise InvalidInputError(
                     [("path", "must be a path on the base URL (the key is not sent elsewhere)")]

@@ -675,3 +675,11 @@ def test_default_timeouts() -> None:
     assert c2.timeout.connect == 2 and c2.timeout.read == 30
     c.close()
     c2.close()
+
+
+async def test_raw_request_keeps_urls_in_the_query(anyc: Any, mock: respx.MockRouter) -> None:
+    route = mock.get("/api/v1/skins").mock(return_value=httpx.Response(200, json=page(SKIN)))
+    await resolve(anyc.request("GET", "/api/v1/skins?next=https://x.example/a"))
+    assert route.calls.last.request.url.params["next"] == "https://x.example/a"
+    full = await resolve(anyc.request("GET", "http://api.test/api/v1/skins"))
+    assert full.status_code == 200

@@ -87,3 +87,15 @@ def test_no_key_no_header(mock: respx.MockRouter) -> None:
         assert not c.has_api_key
         c.skins.get("s1")
     assert "authorization" not in route.calls.last.request.headers
+
+
+def test_malformed_key_is_refused_without_echoing_it() -> None:
+    from phantom_cli.client import InvalidInputError
+
+    bad = "sk-line1\nsk-line2"
+    with pytest.raises(InvalidInputError) as info:
+        Phantom(base_url=BASE, api_key=bad)
+    assert "api_key" in str(info.value) and "sk-line" not in str(info.value)
+    c = Phantom(base_url=BASE, api_key=f"  {KEY}\n")  # pasted with whitespace: trimmed
+    assert c._headers()["Authorization"] == f"Bearer {KEY}"
+    c.close()
