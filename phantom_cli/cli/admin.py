@@ -182,6 +182,14 @@ def activities(
     )
 
 
+def _set_published(
+    ctx: typer.Context, activity_id: str, action: str, json_: bool, jq: str | None
+) -> None:
+    out = output_mode(ctx, json_, jq)
+    act = _call(ctx, "POST", f"{ADMIN}/activities/{_seg(activity_id)}/{action}").json()
+    _summary(out, act, f"{action}ed")
+
+
 @app.command("publish", epilog="Example: phantom admin publish act_clockwork_orchard_draft")
 @handle_errors
 def publish(
@@ -191,9 +199,7 @@ def publish(
     jq: JqOpt = None,
 ) -> None:
     """Publish an activity (it appears in `phantom activities list`)."""
-    out = output_mode(ctx, json_, jq)
-    act = _call(ctx, "POST", f"{ADMIN}/activities/{_seg(activity_id)}/publish").json()
-    _summary(out, act, "published")
+    _set_published(ctx, activity_id, "publish", json_, jq)
 
 
 @app.command("unpublish", epilog="Example: phantom admin unpublish act_luna")
@@ -205,9 +211,7 @@ def unpublish(
     jq: JqOpt = None,
 ) -> None:
     """Unpublish an activity (hidden from listings; GET by id answers 404)."""
-    out = output_mode(ctx, json_, jq)
-    act = _call(ctx, "POST", f"{ADMIN}/activities/{_seg(activity_id)}/unpublish").json()
-    _summary(out, act, "unpublished")
+    _set_published(ctx, activity_id, "unpublish", json_, jq)
 
 
 @app.command("delete", epilog="Example: phantom admin delete act_123 --yes")
