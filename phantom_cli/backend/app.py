@@ -214,6 +214,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # an API answers 404 in the envelope, not a redirect
     app.state.settings = settings
     spec = parse_faults(settings.faults) if settings.faults else None
     if spec is not None and spec.seed is None and settings.fault_seed is not None:
