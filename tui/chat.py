@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, Static
+from textual.widgets import Button, Footer, Markdown, Static
 
 from .conversations import Conversation, Delta, Done, NpcConversation, Turn, machine_states
 from .errors import describe, is_stream_cut
@@ -21,6 +23,57 @@ from .sanitize import clean, plain
 from .widgets import ChatInput, MessageView, SidePanel, StatusBar
 
 ConversationSource = Conversation | Callable[[], Awaitable[Conversation]]
+
+
+FLUSH_INTERVAL = 1 / 30  # seconds: stream deltas are coalesced to at most ~30 writes/s
+PAGE = 30  # messages mounted at a time when a long history opens
+
+
+class Coalescer:
+    """Batches stream deltas into a ``MarkdownStream``: one write per ``FLUSH_INTERVAL``, so a
+    fast stream costs a few dozen Markdown appends per second, not one per token. A timer
+    flushes what is pending when the stream pauses."""
+
+    def __init__(self, stream: Any, interval: float = FLUSH_INTERVAL) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.pending: list[str] = []
+        self.last = 0.0
+        self.timer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def write(self, text: str) -> None:
+        if self.closed:
+            return
+        self.pending.append(text)
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            await self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.create_task(self._later(self.interval - (now - self.last)))
+
+    async def _later(self, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            return
+        self.timer = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        self.last = time.monotonic()
+        if self.closed or not self.pending:
+            return
+        text = "".join(self.pending)
+        self.pending.clear()
+        await self.stream.write(text)
+
+    async def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        await self.flush()
+        self.closed = True
 
 
 async def finish_stream(stream: Any, view: MessageView, received: list[str],
@@ -32,14 +85,17 @@ async def finish_stream(stream: Any, view: MessageView, received: list[str],
     is being cancelled and the caller is not already handling that).
     """
     try:
+        if isinstance(stream, Coalescer):
+            await stream.close()
+            stream = stream.stream
         await stream.stop()
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if not cancelled and task is not None and task.cancelling():
             raise
     expected = clean("".join(received))
-    if view.body.source != expected:
-        await view.body.update(expected)
+    if view.text != expected:
+        await view.set_content(expected)
     view.content_text = expected
 
 
@@ -53,6 +109,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+n", "reset", "Reset NPC"),
         Binding("ctrl+b", "toggle_panel", "Panel"),
         Binding("ctrl+o", "home", "Home"),
+        Binding("ctrl+u", "load_earlier", "Earlier", show=False),
     ]
 
     def __init__(self, ctx: Any, source: ConversationSource) -> None:
@@ -63,6 +120,7 @@ class ChatScreen(Screen[None]):
         self.streaming = False
         self.editing = False
         self.error: str | None = None
+        self.hidden_turns: list[Turn] = []
 
     # ------------------------------------------------------------------ layout
 
@@ -138,13 +196,38 @@ class ChatScreen(Screen[None]):
         self.query_one("#chat-title", Static).update(plain(title))
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
-        views = [MessageView(t.role, t.content, self.speaker(t.role), t.marks) for t in turns]
+        self.hidden_turns = list(turns[:-PAGE]) if len(turns) > PAGE else []
+        views = [MessageView(t.role, t.content, self.speaker(t.role), t.marks)
+                 for t in turns[-PAGE:]]
+        if self.hidden_turns:
+            await transcript.mount(Button(self._earlier_label(), id="earlier", compact=True))
         if views:
             await transcript.mount_all(views)
         transcript.scroll_end(animate=False)
         self.update_panel()
         self._status()
         self.refresh_bindings()
+
+    def _earlier_label(self) -> str:
+        return f"▲ {len(self.hidden_turns)} earlier messages (ctrl+u)"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "earlier":
+            event.stop()
+            self.run_worker(self.action_load_earlier(), group="earlier")
+
+    async def action_load_earlier(self) -> None:
+        """Mount the previous page of a long history above what is shown."""
+        if not self.hidden_turns:
+            return
+        chunk, self.hidden_turns = self.hidden_turns[-PAGE:], self.hidden_turns[:-PAGE]
+        button = self.query_one("#earlier", Button)
+        views = [MessageView(t.role, t.content, self.speaker(t.role), t.marks) for t in chunk]
+        await self.query_one("#transcript", VerticalScroll).mount_all(views, after=button)
+        if self.hidden_turns:
+            button.label = self._earlier_label()
+        else:
+            await button.remove()
 
     def update_panel(self) -> None:
         if self.conv is None:
@@ -188,10 +271,10 @@ class ChatScreen(Screen[None]):
         transcript = self.query_one("#transcript", VerticalScroll)
         if user_text is not None:
             await transcript.mount(MessageView("user", user_text, self.speaker("user")))
-        view = MessageView("assistant", "", self.speaker("assistant"))
+        view = MessageView("assistant", "", self.speaker("assistant"), live=True)
         await transcript.mount(view)
         transcript.scroll_end(animate=False)
-        stream = Markdown.get_stream(view.body)
+        stream = Coalescer(Markdown.get_stream(view.body))
         received: list[str] = []
         try:
             events = make()
@@ -312,7 +395,7 @@ class ChatScreen(Screen[None]):
             if "greeting" in view.marks:
                 await view.set_content(greeting)
                 n = self.conv.greeting_index + 1
-                view.header.update(plain(f"{view.speaker}  opening message {n}/{len(self.conv.greetings)}"))
+                view.set_header(Text(f"{view.speaker}  opening message {n}/{len(self.conv.greetings)}"))
                 break
 
     def action_reset(self) -> None:
@@ -356,6 +439,8 @@ class ChatScreen(Screen[None]):
             ("Edit last message", "Edit and resend your last message (ctrl+l)", self.action_edit_last),
             ("Toggle side panel", "Show or hide the turn panel (ctrl+b)", self.action_toggle_panel),
             ("Home", "Back to the list of conversations (ctrl+o)", self.action_home),
+            ("Load earlier messages", "Show the previous page of history (ctrl+u)",
+             lambda: self.run_worker(self.action_load_earlier(), group="earlier")),
         ]
         if self.conv is not None and self.conv.greetings:
             actions.append(("Next opening message", "Cycle the activity's greetings (ctrl+g)", self.action_next_greeting))

@@ -61,7 +61,13 @@ class ChatInput(TextArea):
 
 
 class MessageView(Vertical):
-    """One transcript entry: a header (role and marks) and the content as Markdown."""
+    """One transcript entry: a header (role and marks) and the content as Markdown.
+
+    A message that is being streamed (``live=True``) uses Textual's ``Markdown`` widget and
+    its stream; a finished message from history is one ``Static`` holding a Rich Markdown
+    renderable (one widget instead of one per block: long histories open fast). Neither
+    parses console/Textual markup: ``[bold]`` in a reply stays literal text.
+    """
 
     DEFAULT_CSS = """
     MessageView { height: auto; margin: 0 0 1 0; padding: 0 1; }
@@ -70,22 +76,63 @@ class MessageView(Vertical):
     MessageView.incomplete, MessageView.refused, MessageView.filtered { border-left: thick $error; }
     MessageView .msg-header { color: $text-muted; text-style: bold; }
     MessageView Markdown { margin: 0; padding: 0; }
+    MessageView Markdown > *:last-child { margin-bottom: 0; }
+    MessageView .msg-static { height: auto; }
     """
 
-    def __init__(self, role: str, content: str, speaker: str, marks: list[str] | None = None):
+    def __init__(self, role: str, content: str, speaker: str, marks: list[str] | None = None,
+                 *, live: bool = False):
         super().__init__(classes=role)
         self.role = role
         self.speaker = speaker
-        self.marks: list[str] = list(marks or [])
+        self.marks: list[str] = []
         self.content_text = clean(content)
+        self.live = live
+        # live: a header and a Markdown widget; history: one Static rendering both
         self.header = Static(self._header(), classes="msg-header", markup=False)
-        self.body = Markdown(self.content_text)
+        self.body: Markdown | Static = (
+            Markdown(self.content_text) if live
+            else Static(self._static_renderable(), classes="msg-static", markup=False)
+        )
+        if marks:
+            self.set_marks(list(marks))
 
     def compose(self) -> ComposeResult:
-        yield self.header
+        if self.live:
+            yield self.header
         yield self.body
 
+    def _static_renderable(self) -> Any:
+        from rich.console import Group
+
+        header = self._header()
+        header.stylize("bold")
+        return Group(header, _rich_markdown(self.content_text))
+
+    def header_text(self) -> str:
+        return self._header().plain
+
+    def set_header(self, text: Text) -> None:
+        self._header_override = text
+        self._refresh_header()
+
+    def _refresh_header(self) -> None:
+        self.header.update(self._header())
+        if not self.live:
+            self.body.update(self._static_renderable())
+
+    @property
+    def text(self) -> str:
+        """The message's (cleaned) Markdown source as shown."""
+        if isinstance(self.body, Markdown):
+            return self.body.source
+        return self.content_text
+
+    _header_override: Text | None = None
+
     def _header(self) -> Text:
+        if self._header_override is not None:
+            return self._header_override.copy()
         text = Text(self.speaker)
         for mark in self.marks:
             text.append("  ")
@@ -98,14 +145,23 @@ class MessageView(Vertical):
         self.marks = list(dict.fromkeys(marks))
         for mark in self.marks:
             self.add_class(mark)
-        self.header.update(self._header())
+        self._refresh_header()
 
     def add_mark(self, mark: str) -> None:
         self.set_marks([*self.marks, mark])
 
     async def set_content(self, content: str) -> None:
         self.content_text = clean(content)
-        await self.body.update(self.content_text)
+        if isinstance(self.body, Markdown):
+            await self.body.update(self.content_text)
+        else:
+            self.body.update(self._static_renderable())
+
+
+def _rich_markdown(text: str) -> Any:
+    from rich.markdown import Markdown as RichMarkdown
+
+    return RichMarkdown(text, hyperlinks=False)
 
 
 def _fmt(value: Any) -> str:

@@ -54,12 +54,12 @@ async def test_npc_conversation_reset_and_reopen(live_server, live_ctx):
         assert isinstance(screen, ChatScreen)
         opening = views(screen)
         assert len(opening) == 1 and "greeting" in opening[0].marks
-        assert "Alex" in opening[0].content_text or opening[0].body.source
+        assert "Alex" in opening[0].content_text or opening[0].text
         await type_and_send(pilot, "I heard you have something rare for sale.")
         await settle(app, pilot)
         vs = views(screen)
         assert [v.role for v in vs] == ["assistant", "user", "assistant"]
-        assert vs[-1].body.source.strip(), "the streamed reply is shown"
+        assert vs[-1].text.strip(), "the streamed reply is shown"
         text = panel_text(screen)
         assert "state:" in text and "score:" in text and "scoring mode:" in text
         assert "path:" in text
@@ -71,7 +71,7 @@ async def test_npc_conversation_reset_and_reopen(live_server, live_ctx):
         await settle(app2, pilot)
         screen = app2.screen
         assert [v.role for v in views(screen)] == ["assistant", "user", "assistant"]
-        assert views(screen)[1].body.source.startswith("I heard you")
+        assert views(screen)[1].text.startswith("I heard you")
         # reset, with a confirmation
         await pilot.press("ctrl+n")
         await pilot.pause()
@@ -124,10 +124,10 @@ async def test_activity_instance_greetings_send_and_resume(live_server, live_ctx
         assert "greeting" in first.marks
         await pilot.press("ctrl+g")
         await settle(app, pilot)
-        assert views(screen)[0].body.source == "You made it!"
+        assert views(screen)[0].text == "You made it!"
         await type_and_send(pilot, "What a view")
         await settle(app, pilot)
-        assert views(screen)[-1].role == "assistant" and views(screen)[-1].body.source.strip()
+        assert views(screen)[-1].role == "assistant" and views(screen)[-1].text.strip()
         instance_id = conv.instance_id
     ctx2 = make_ctx(live_server, live_ctx.session_id)
     app2 = PhantomApp(ctx2, start="chat", source=InstanceConversation(ctx2, instance_id))
@@ -135,4 +135,4 @@ async def test_activity_instance_greetings_send_and_resume(live_server, live_ctx
         await settle(app2, pilot)
         roles = [v.role for v in views(app2.screen)]
         assert roles[-2:] == ["user", "assistant"]
-        assert any(v.body.source == "What a view" for v in views(app2.screen))
+        assert any(v.text == "What a view" for v in views(app2.screen))

@@ -21,5 +21,5 @@ async def test_npc_flow(ctx, fake):
         await app.workers.wait_for_complete()
         await pilot.pause()
         views = list(screen.query(MessageView))
-        print([(v.role, v.content_text, v.body.source) for v in views])
-        assert views[-1].body.source.startswith("Rare?")
+        print([(v.role, v.content_text, v.text) for v in views])
+        assert views[-1].text.startswith("Rare?")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import pytest
 from fakes import FakeClient
 from helpers import settle
-from phantom_cli.client.errors import PaymentRequiredError
-from phantom_cli.client.models import CompanionPersona
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.context import AppContext
 from phantom_cli.tui.conversations import CompanionConversation, NpcConversation
 from textual.widgets import TextArea
+
+from phantom_cli.client.errors import PaymentRequiredError
+from phantom_cli.client.models import CompanionPersona
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 LUNA = CompanionPersona(name="Luna", bio="A warm, witty companion who loves astronomy.",
