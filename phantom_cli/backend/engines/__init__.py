@@ -38,6 +38,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..errors import ApiError
+
 __all__ = [
     "ENGINE_NAMES",
     "Engine",
@@ -52,19 +54,16 @@ ENGINE_NAMES = ("scripted", "openai", "llama-cpp")
 PromptRole = Literal["system", "user", "assistant"]
 
 
-class EngineUnavailable(Exception):
+class EngineUnavailable(ApiError):
     """The engine cannot answer (provider error, timeout, disconnect, model missing).
 
-    Routes turn it into 503 ``SERVICE_UNAVAILABLE``. ``status`` and ``code`` mirror the error
-    envelope so a generic handler can use them directly.
+    An :class:`~phantom_cli.backend.errors.ApiError` 503 ``SERVICE_UNAVAILABLE``: routes may
+    catch it to reword the message, and one that is not caught still answers 503.
+    ``message`` is the engine's own description of the failure.
     """
 
-    status = 503
-    code = "SERVICE_UNAVAILABLE"
-
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(503, message=message)
 
 
 @dataclass(frozen=True, slots=True)
