@@ -133,3 +133,33 @@ def test_engine_unavailable_is_503(fresh_server, monkeypatch) -> None:
         r = c.post(f"/api/v1/activity-instances/{iid}/chat", json={"content": "hi"})
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_lorebook_entries_reach_the_prompt(fresh_server, monkeypatch) -> None:
+    from phantom_cli.backend.content import save_lorebook
+
+    seen: list[Any] = []
+
+    class Recorder:
+        name = model = "recorder"
+
+        async def stream(self, prompt: Any, **kw: Any) -> AsyncIterator[str]:
+            seen.append(prompt)
+            yield "ok"
+
+    monkeypatch.setattr("phantom_cli.backend.engines.get_engine", lambda settings=None: Recorder())
+    conn = fresh_server.db()
+    try:
+        lid = save_lorebook(conn, {"entries": [
+            {"keys": ["lighthouse"], "content": "The lighthouse has been dark for ten years."},
+            {"keys": ["dragon"], "content": "Dragons are extinct."},
+        ]}, activity_id="act-lore")
+    finally:
+        conn.close()
+    aid = fresh_server.add_activity(id="act-lore", title="Lore", lorebook_ids=[lid])
+    with fresh_server.client() as c:
+        inst = c.instances.create(aid)
+        assert inst.snapshot_lorebook_ids == [lid]
+        assert "".join(c.instances.chat_stream(inst.id, "What about the lighthouse?")) == "ok"
+    system = seen[0].messages[0].content
+    assert "The lighthouse has been dark" in system and "Dragons" not in system

@@ -212,6 +212,24 @@ def _user_turn(conn: sqlite3.Connection, inst_id: str, content: str, medium: str
         return insert_message(conn, inst_id, "user", medium, content)
 
 
+def _add_lore(conn: sqlite3.Connection, prompt: Any, lorebook_ids: list[str] | None, texts: list[str]) -> None:
+    """Add the lorebook entries this turn activates (snapshot_lorebook_ids) to the system prompt."""
+    if not lorebook_ids:
+        return
+    from phantom_cli.backend.content import lorebook_entries_for
+    from phantom_cli.backend.engines import PromptMessage
+
+    entries = lorebook_entries_for(conn, lorebook_ids, texts)
+    if not entries:
+        return
+    lore = "\n".join(str(e.get("content", "")).strip() for e in entries if e.get("content"))
+    if prompt.messages and prompt.messages[0].role == "system":
+        prompt.messages[0] = PromptMessage("system", f"{prompt.messages[0].content}\n\nWorld info:\n{lore}")
+    else:
+        prompt.messages.insert(0, PromptMessage("system", f"World info:\n{lore}"))
+    prompt.context["lore"] = [str(e.get("content", "")) for e in entries]
+
+
 @endpoint("POST", "/api/v1/activity-instances/{instance_id}/chat", scope="instances",
           body=m.InstanceChatRequest, media_type="text/plain", errors=(404, 409),
           summary="Chat in an instance: the reply streams as text/plain chunks")
@@ -231,6 +249,7 @@ async def chat(ctx: Ctx) -> Any:
     ).fetchall()
     wire = instance_wire(inst)
     prompt = prompts.instance_prompt(wire, [dict(r) for r in recent])
+    _add_lore(ctx.db, prompt, wire.get("snapshot_lorebook_ids"), [r["content"] for r in recent])
     settings = ctx.settings
     try:
         engine = get_engine(settings)
