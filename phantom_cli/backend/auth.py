@@ -121,6 +121,19 @@ def lookup(conn: sqlite3.Connection, key: str) -> User | None:
     return User(id=row["user_id"], name=row["name"], scopes=frozenset(json.loads(row["scopes"])), key_id=row["id"])
 
 
+_LAST_USED_EVERY = 60.0  # seconds between last_used_at writes per key (no write per request)
+_last_used: dict[str, float] = {}
+
+
+def _touch(conn: sqlite3.Connection, key_id: str) -> None:
+    import time
+
+    t = time.monotonic()
+    if t - _last_used.get(key_id, -_LAST_USED_EVERY) >= _LAST_USED_EVERY:
+        _last_used[key_id] = t
+        conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now(), key_id))
+
+
 def authenticate(request: Any) -> User:
     """The request's user, or 401. Cached on ``request.state.user``."""
     cached = getattr(request.state, "user", None)
@@ -134,6 +147,7 @@ def authenticate(request: Any) -> User:
     user = lookup(request.app.state.db, token.strip())
     if user is None:
         raise ApiError(401, message="invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    _touch(request.app.state.db, user.key_id)
     request.state.user = user
     return user
 

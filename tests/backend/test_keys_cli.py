@@ -32,6 +32,7 @@ def test_keys_create_list_revoke(live_server, cli_env: CliRunner) -> None:
     rows = json.loads(r.stdout)
     mine = [k for k in rows if k["user"] == "carol" and k["scopes"] == ["media", "skins"]]
     assert mine and key not in r.stdout  # secrets are never listed
+    assert mine[-1]["last_used_at"]  # the key was used above
 
     r = cli_env.invoke(app, ["keys", "revoke", mine[-1]["id"]])
     assert r.exit_code == 0, r.output
