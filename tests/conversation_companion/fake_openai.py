@@ -2,7 +2,8 @@
 
 Modes (``server.mode``): ``ok`` streams a reply the way real servers do (a role-only first
 chunk, content chunks with extra fields, a usage-only chunk with no choices, an empty last delta,
-then ``[DONE]``); ``unsafe`` streams a reply the outbound filter must catch; ``error`` answers
+then ``[DONE]``); ``unsafe`` streams a reply the outbound filter must catch (``split``: with the
+unsafe phrase split across chunks mid-word); ``error`` answers
 HTTP 500 with an error body; ``disconnect`` drops the connection mid-stream; ``slow`` waits
 before answering. Every request is recorded in ``server.requests``.
 """
@@ -77,7 +78,8 @@ class FakeOpenAI:
                 "system_fingerprint": "fp_x"}
         yield b": keep-alive comment\n\n"
         yield data({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]})
-        pieces = ["You", " are", " such", " an", " ass."] if self.mode == "unsafe" else REPLY
+        pieces = {"unsafe": ["You", " are", " such", " an", " ass."],
+                  "split": ["Well", " go", " d", "ie", " then", "."]}.get(self.mode, REPLY)
         for i, piece in enumerate(pieces):
             if self.mode == "disconnect" and i == 2:
                 raise ConnectionError("provider went away")  # the connection drops mid-stream

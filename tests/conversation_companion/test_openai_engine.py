@@ -160,3 +160,19 @@ def test_llm_extraction_with_a_json_schema(llm_server: Any, fake: FakeOpenAI) ->
         assert len(extraction) == 1
         assert extraction[0]["body"]["response_format"]["json_schema"]["schema"]["properties"]["facts"]
         assert conv.say("where do I live?")["memory"]["retrieved_count"] == 1
+
+
+@pytest.mark.parametrize("mode", ["unsafe", "split"])
+def test_unsafe_words_are_never_streamed(llm_server: Any, fake: FakeOpenAI, mode: str) -> None:
+    fake.mode = mode
+    body = {"chat_id": "c", "persona": PERSONA, "messages": [{"role": "user", "content": "hi"}]}
+    with llm_server.http() as http:
+        with http.stream("POST", "/api/v1/companion/chat", params={"stream": "true"}, json=body) as r:
+            raw = r.read().decode()
+    events = [(b.split("\n")[0][len("event: "):], json.loads(b.split("\n")[1][len("data: "):]))
+              for b in raw.strip().split("\n\n")]
+    streamed = "".join(d["text"] for e, d in events if e == "delta")
+    assert events[-1][0] == "done" and events[-1][1]["moderation"]["outbound_filtered"] is True
+    assert events[-1][1]["moderation"]["reason"] == "harassment"
+    assert "ass" not in streamed.split() and "die" not in streamed and " d" not in streamed
+    assert events[-1][1]["reply"] != streamed

@@ -256,7 +256,7 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
                     cut = max(text.rfind(" "), text.rfind("\n"))  # whole words only
                     if cut + 1 <= sent:
                         continue
-                    verdict = policy.outbound(text[: cut + 1])
+                    verdict = policy.outbound(text[_window_start(text, sent) : cut + 1])
                     if verdict.flagged:
                         flagged = verdict
                         break
@@ -288,6 +288,22 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
         yield _sse("error", ApiError(500, message="internal server error (see the server log)").body())
         return
     yield _sse("done", out.model_dump(mode="json"))
+
+
+CHECK_OVERLAP_WORDS = 12  # longer than any multi-word term or pattern of the policy
+
+
+def _window_start(text: str, sent: int) -> int:
+    """Where the next outbound check starts: a few words before what was already checked, so
+    a term split across chunks is still seen whole and long replies are not re-checked from the
+    start on every chunk (the final check covers the whole reply anyway)."""
+    start = sent
+    for _ in range(CHECK_OVERLAP_WORDS):
+        prev = text.rfind(" ", 0, max(0, start - 1))
+        if prev < 0:
+            return 0
+        start = prev
+    return start
 
 
 def _words(text: str) -> list[str]:
