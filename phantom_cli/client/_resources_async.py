@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -70,9 +70,7 @@ __all__ = ["AsyncPhantom"]
 
 CompanionEvent = StreamDelta | CompanionChatResponse
 NpcEvent = StreamDelta | NpcMessageResponse
-# sync-next: CompanionResult = CompanionChatResponse | Stream[CompanionEvent]
 CompanionResult = Awaitable[CompanionChatResponse] | AsyncStream[CompanionEvent]
-# sync-next: NpcResult = NpcMessageResponse | Stream[NpcEvent]
 NpcResult = Awaitable[NpcMessageResponse] | AsyncStream[NpcEvent]
 FINAL_JOB_STATES = ("succeeded", "failed")
 
@@ -90,6 +88,51 @@ class _Resource:
 
 
 class AsyncCompanionAPI(_Resource):
+    @overload
+    def chat(
+        self,
+        body: CompanionChatRequest | Mapping[str, Any] | None = None,
+        *,
+        chat_id: str | None = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extract_memory: bool | None = None,
+        stream: Literal[False] = False,
+    ) -> Awaitable[CompanionChatResponse]: ...
+
+    @overload
+    def chat(
+        self,
+        body: CompanionChatRequest | Mapping[str, Any] | None = None,
+        *,
+        chat_id: str | None = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extract_memory: bool | None = None,
+        stream: Literal[True],
+    ) -> AsyncStream[CompanionEvent]: ...
+
+    @overload
+    def chat(
+        self,
+        body: CompanionChatRequest | Mapping[str, Any] | None = None,
+        *,
+        chat_id: str | None = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extract_memory: bool | None = None,
+        stream: bool,
+    ) -> CompanionResult: ...
+
     def chat(
         self,
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
@@ -161,6 +204,42 @@ class AsyncNpcAPI(_Resource):
             params=query.to_wire(),
             json=req.to_wire(),
         )
+
+    @overload
+    def message(
+        self,
+        persona_id: str,
+        *,
+        message: str | None = None,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
+        stream: Literal[False] = False,
+        body: NpcMessageRequest | Mapping[str, Any] | None = None,
+    ) -> Awaitable[NpcMessageResponse]: ...
+
+    @overload
+    def message(
+        self,
+        persona_id: str,
+        *,
+        message: str | None = None,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
+        stream: Literal[True],
+        body: NpcMessageRequest | Mapping[str, Any] | None = None,
+    ) -> AsyncStream[NpcEvent]: ...
+
+    @overload
+    def message(
+        self,
+        persona_id: str,
+        *,
+        message: str | None = None,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
+        stream: bool,
+        body: NpcMessageRequest | Mapping[str, Any] | None = None,
+    ) -> NpcResult: ...
 
     def message(
         self,

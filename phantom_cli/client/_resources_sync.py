@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -90,6 +90,51 @@ class _Resource:
 
 
 class CompanionAPI(_Resource):
+    @overload
+    def chat(
+        self,
+        body: CompanionChatRequest | Mapping[str, Any] | None = None,
+        *,
+        chat_id: str | None = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extract_memory: bool | None = None,
+        stream: Literal[False] = False,
+    ) -> CompanionChatResponse: ...
+
+    @overload
+    def chat(
+        self,
+        body: CompanionChatRequest | Mapping[str, Any] | None = None,
+        *,
+        chat_id: str | None = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extract_memory: bool | None = None,
+        stream: Literal[True],
+    ) -> Stream[CompanionEvent]: ...
+
+    @overload
+    def chat(
+        self,
+        body: CompanionChatRequest | Mapping[str, Any] | None = None,
+        *,
+        chat_id: str | None = None,
+        persona: CompanionPersona | Mapping[str, Any] | None = None,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extract_memory: bool | None = None,
+        stream: bool,
+    ) -> CompanionResult: ...
+
     def chat(
         self,
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
@@ -161,6 +206,42 @@ class NpcAPI(_Resource):
             params=query.to_wire(),
             json=req.to_wire(),
         )
+
+    @overload
+    def message(
+        self,
+        persona_id: str,
+        *,
+        message: str | None = None,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
+        stream: Literal[False] = False,
+        body: NpcMessageRequest | Mapping[str, Any] | None = None,
+    ) -> NpcMessageResponse: ...
+
+    @overload
+    def message(
+        self,
+        persona_id: str,
+        *,
+        message: str | None = None,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
+        stream: Literal[True],
+        body: NpcMessageRequest | Mapping[str, Any] | None = None,
+    ) -> Stream[NpcEvent]: ...
+
+    @overload
+    def message(
+        self,
+        persona_id: str,
+        *,
+        message: str | None = None,
+        user_session_id: str | None = None,
+        machine_id: str | None = None,
+        stream: bool,
+        body: NpcMessageRequest | Mapping[str, Any] | None = None,
+    ) -> NpcResult: ...
 
     def message(
         self,

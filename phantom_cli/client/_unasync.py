@@ -39,6 +39,7 @@ _SUBS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b__aenter__\b", "__enter__"),
         (r"\b__aexit__\b", "__exit__"),
         (r"\bStopAsyncIteration\b", "StopIteration"),
+        (r"\bAwaitable\[(\w+)\]", r"\1"),
         (r"\bAsync([A-Z]\w*)", r"\1"),
         (r"\b(\w+)_async\b", r"\1_sync"),
         (r"\bthe async\b", "the sync"),
