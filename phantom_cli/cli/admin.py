@@ -214,6 +214,58 @@ def unpublish(
     _set_published(ctx, activity_id, "unpublish", json_, jq)
 
 
+@app.command(
+    "create-activity",
+    epilog=(
+        "Example: phantom admin create-activity quiz.toml --publish\n\n"
+        'File (JSON, TOML or YAML): seed-002 activity fields, e.g. title = "Quiz night", '
+        'category = "game", first_message = "Ready?", tags = ["trivia"]; optional id and a '
+        "character_book (lorebook)."
+    ),
+)
+@handle_errors
+def create_activity(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE"),
+    publish_: bool = typer.Option(False, "--publish", help="Publish it right away."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Create an activity from a file of activity fields (unpublished unless --publish)."""
+    out = output_mode(ctx, json_, jq)
+    doc = _load_doc(file, "activity file")
+    if not isinstance(doc, dict):
+        fail(f"activity file {file}: expected an object of activity fields")
+    if publish_:
+        doc["published"] = True
+    act = _call(ctx, "POST", f"{ADMIN}/activities", json=doc).json()
+    _summary(out, act, "created")
+
+
+@app.command(
+    "update-activity",
+    epilog=(
+        "Example: phantom admin update-activity act_luna changes.json\n\n"
+        "Only the fields in the file change; instances keep their snapshots."
+    ),
+)
+@handle_errors
+def update_activity(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ID"),
+    file: Path = typer.Argument(..., metavar="FILE"),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Change an activity's fields from a file (JSON, TOML or YAML)."""
+    out = output_mode(ctx, json_, jq)
+    doc = _load_doc(file, "activity file")
+    if not isinstance(doc, dict) or not doc:
+        fail(f"activity file {file}: expected a non-empty object of activity fields")
+    act = _call(ctx, "PATCH", f"{ADMIN}/activities/{_seg(activity_id)}", json=doc).json()
+    _summary(out, act, "updated")
+
+
 @app.command("delete", epilog="Example: phantom admin delete act_123 --yes")
 @handle_errors
 def delete(

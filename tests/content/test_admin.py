@@ -336,3 +336,24 @@ def test_cli_import_skins_and_npc(server: LiveServer, tmp_path: Path) -> None:
     f.write_text(json.dumps({"persona": {"name": "no id"}}))
     r = run(server, "import-npc", str(f))
     assert r.exit_code == 2 and "persona.id" in r.output
+
+
+def test_cli_create_update_delete_activity(server: LiveServer, tmp_path: Path) -> None:
+    f = tmp_path / "quiz.toml"
+    f.write_text('id = "act_quiz"\ntitle = "Quiz night"\ncategory = "game"\ntags = ["trivia"]\n')
+    r = run(server, "create-activity", str(f), "--publish", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["published"] is True
+    ch = tmp_path / "changes.yaml"
+    ch.write_text("featured: true\nfirst_message: Ready?\n")
+    r = run(server, "update-activity", "act_quiz", str(ch), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["first_message"] == "Ready?"
+    with server.http() as h:
+        assert h.get("/api/v1/activities/act_quiz").json()["featured"] is True
+    ch.write_text("nope: 1\n")
+    r = run(server, "update-activity", "act_quiz", str(ch))
+    assert r.exit_code == 2 and "nope" in r.output
+    r = run(server, "delete", "act_quiz")
+    assert r.exit_code == 2 and "--yes" in r.output
+    assert run(server, "delete", "act_quiz", "--yes").exit_code == 0
+    assert run(server, "delete", "act_quiz", "--yes").exit_code == 5
