@@ -67,7 +67,7 @@ class Case:
     body: Any = None
     status: int = 200
     result_type: type | None = None
-    check: Callable[[Any], None] | None = None
+    check: Callable[[Any], None] | None = None  # asserts on the parsed result
     match_path: str | None = None  # respx matches the decoded path
 
 
@@ -96,7 +96,7 @@ CASES = [
             "extract_memory": False,
         },
         result_type=m.CompanionChatResponse,
-        check=lambda r: (r.reply == "hello" and r.model_extra == {"turn_id": "t1"}) or _fail(r),
+        check=lambda r: _expect(r.reply == "hello" and r.model_extra == {"turn_id": "t1"}, r),
     ),
     Case(
         "companion.chat(model instance)",
@@ -164,7 +164,7 @@ CASES = [
         NPC_REPLY,
         body={"message": "Let me in", "user_session_id": "u1"},
         result_type=m.NpcMessageResponse,
-        check=lambda r: (r.score == 0.5 and r.model_extra["turn_id"] == "t9") or _fail(r),
+        check=lambda r: _expect(r.score == 0.5 and r.model_extra["turn_id"] == "t9", r),
     ),
     Case(
         "npc.history",
@@ -178,7 +178,7 @@ CASES = [
         },
         query={"user_session_id": "u1", "machine_id": "gate"},
         result_type=m.NpcHistory,
-        check=lambda r: (r.messages[0].role == "npc") or _fail(r),
+        check=lambda r: _expect(r.messages[0].role == "npc", r),
     ),
     Case(
         "npc.reset",
@@ -205,7 +205,7 @@ CASES = [
             "is_companion": "false",
         },
         result_type=m.Page,
-        check=lambda r: (r.data[0].model_extra == {"future_field": {"x": 1}}) or _fail(r),
+        check=lambda r: _expect(r.data[0].model_extra == {"future_field": {"x": 1}}, r),
     ),
     Case(
         "activities.get",
@@ -259,7 +259,7 @@ CASES = [
         {**INSTANCE, "status": "archived"},
         body={"status": "archived"},
         result_type=m.ActivityInstance,
-        check=lambda r: (r.status == "archived") or _fail(r),
+        check=lambda r: _expect(r.status == "archived", r),
     ),
     Case(
         "instances.messages.list",
@@ -322,7 +322,7 @@ CASES = [
         paths.PERSONAS,
         [PERSONA_OBJ],
         result_type=m.Page,
-        check=lambda r: (r.data[0].id == "p1" and not r.has_more) or _fail(r),
+        check=lambda r: _expect(r.data[0].id == "p1" and not r.has_more, r),
     ),
     Case(
         "personas.create",
@@ -396,7 +396,7 @@ CASES = [
         page(MEDIA),
         query={"type": "image", "favorite": "true", "relationType": "generated"},
         result_type=m.Page,
-        check=lambda r: (r.data[0].mediaId == "md1") or _fail(r),
+        check=lambda r: _expect(r.data[0].mediaId == "md1", r),
     ),
     Case(
         "media.collection.add",
@@ -526,7 +526,7 @@ CASES = [
         paths.LOCAL_NPCS,
         {"data": [{"id": "abc123", "machines": []}]},
         result_type=list,
-        check=lambda r: (r == [{"id": "abc123", "machines": []}]) or _fail(r),
+        check=lambda r: _expect(r == [{"id": "abc123", "machines": []}], r),
     ),
     Case(
         "path parameters are percent-encoded",
@@ -540,8 +540,8 @@ CASES = [
 ]
 
 
-def _fail(r: Any) -> None:
-    raise AssertionError(f"unexpected result {r!r}")
+def _expect(ok: bool, r: Any) -> None:
+    assert ok, f"unexpected result {r!r}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
