@@ -95,6 +95,7 @@ class JobRunner:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.paused = False
+        self.backoff = 1.0  # seconds before the first retry; doubles per attempt
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -198,7 +199,7 @@ class JobRunner:
                 self.conn.execute(
                     "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ? WHERE id = ?",
                     ("failed" if final else "queued", f"{type(exc).__name__}: {exc}"[:2000],
-                     time.time() + 2.0 ** attempts, now(), jid),
+                     time.time() + self.backoff * 2.0 ** (attempts - 1), now(), jid),
                 )
         else:
             with transaction(self.conn):
