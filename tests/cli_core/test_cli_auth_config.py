@@ -195,3 +195,27 @@ def test_login_with_a_limited_scope_key(
     assert memory_keyring.store == {("phantom", "hosted"): key}
     denied = cli("personas", "list", auth=False)
     assert denied.exit_code == 4 and "scope" in denied.stderr
+
+
+def test_login_hidden_prompt_at_a_terminal(monkeypatch: Any) -> None:
+    """At a TTY the key is read with getpass (hidden), prompting on stderr."""
+    import io
+    import sys
+
+    from phantom_cli.cli import auth
+
+    class TtyIn(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str, stream: Any = None) -> str:
+        prompts.append(prompt)
+        assert stream is sys.stderr
+        return "  sk-typed-key \n"
+
+    monkeypatch.setattr(sys, "stdin", TtyIn(""))
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert auth._read_key(prompt=True) == "sk-typed-key"
+    assert prompts and "hidden" in prompts[0]

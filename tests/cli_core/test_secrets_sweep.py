@@ -123,3 +123,28 @@ def test_key_not_in_reprs_or_exceptions(live_server: Any) -> None:
     finally:
         sys.stderr = old
     assert key not in buf.getvalue() and "***" in buf.getvalue()
+
+
+def test_key_not_in_the_auto_started_servers_log(phantom_home: Path) -> None:
+    """The local profile starts a background server (connect()); its key stays in its 0600 file."""
+    from typer.testing import CliRunner
+
+    from phantom_cli.cli.main import app
+
+    runner = CliRunner()
+    env = {"PHANTOM_FORCE_TTY": "0"}
+    try:
+        r = runner.invoke(app, ["--debug", "activities", "list", "--limit", "2"], env=env)
+        assert r.exit_code == 0, r.stderr
+        key_file = phantom_home / "data" / "backend" / "api_key"
+        key = key_file.read_text().strip()
+        assert key and key not in r.stdout + r.stderr
+        for args in (["auth", "status"], ["config", "list"], ["--debug", "skins", "list"]):
+            out = runner.invoke(app, args, env=env)
+            assert key not in out.stdout + out.stderr, args
+        assert runner.invoke(app, ["auth", "token"], env=env).stdout == key + "\n"
+    finally:
+        runner.invoke(app, ["serve", "stop"], env=env)
+    leaks = _files_containing(phantom_home, key, allowed={"api_key"})
+    assert leaks == []
+    assert (phantom_home / "state" / "server.log").exists()
