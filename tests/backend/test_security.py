@@ -167,3 +167,20 @@ def test_no_request_path_reaches_the_filesystem(live_server, evil: str) -> None:
         r = c.post("/api/v1/media/collection", json={"mediaId": "../../../etc/passwd"})
         assert r.status_code in (400, 404)
         assert "root:" not in r.text
+
+
+def test_500_never_leaks_a_traceback(fresh_server, monkeypatch) -> None:
+    from .helpers import add_skin
+
+    sid = add_skin(fresh_server, name="Boom")
+
+    def boom(row):
+        raise RuntimeError("secret internals /etc/shadow")
+
+    monkeypatch.setattr("phantom_cli.backend.routes.skins.skin_wire", boom)
+    with fresh_server.http() as c:
+        r = c.get(f"/api/v1/skins/{sid}")
+    assert r.status_code == 500
+    err = error_of(r)
+    assert err["code"] == "INTERNAL_ERROR"
+    assert "Traceback" not in r.text and "secret internals" not in r.text
