@@ -76,7 +76,6 @@ class MessageView(Vertical):
     MessageView.incomplete, MessageView.refused, MessageView.filtered { border-left: thick $error; }
     MessageView .msg-header { color: $text-muted; text-style: bold; }
     MessageView Markdown { margin: 0; padding: 0; }
-    MessageView Markdown > *:last-child { margin-bottom: 0; }
     MessageView .msg-static { height: auto; }
     """
 
