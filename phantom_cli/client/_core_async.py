@@ -102,6 +102,26 @@ class AsyncAPIClient(BaseClient):
             headers=self._headers(accept),
         )
 
+    async def _wait_or_raise(
+        self, attempt: int, request: httpx.Request, exc: httpx.TransportError
+    ) -> None:
+        """Back off before retrying a transport error, or raise it mapped when no retry is
+        left (or the error is not one to retry)."""
+        delay = self._transport_retry_delay(attempt, exc)
+        if delay is None:
+            raise self._transport_error(request, exc) from exc
+        await self._sleep(delay)
+
+    async def _waited_for_retry(self, attempt: int, response: httpx.Response) -> bool:
+        """True, after backing off, when a 429/503 answer is to be retried."""
+        if response.status_code not in RETRY_STATUSES:
+            return False
+        delay = self._retry_delay(attempt, response)
+        if delay is None:
+            return False
+        await self._sleep(delay)
+        return True
+
     async def _send(
         self,
         method: str,
@@ -120,19 +140,13 @@ class AsyncAPIClient(BaseClient):
                 response = await self._http.send(request)
             except httpx.TransportError as exc:
                 self._record(request, None, _ms(t0))
-                delay = self._transport_retry_delay(attempt, exc)
-                if delay is None:
-                    raise self._transport_error(request, exc) from exc
-                await self._sleep(delay)
+                await self._wait_or_raise(attempt, request, exc)
                 attempt += 1
                 continue
             self._record(request, response.status_code, _ms(t0), response, response.text)
-            if response.status_code in RETRY_STATUSES:
-                delay = self._retry_delay(attempt, response)
-                if delay is not None:
-                    await self._sleep(delay)
-                    attempt += 1
-                    continue
+            if await self._waited_for_retry(attempt, response):
+                attempt += 1
+                continue
             if raise_for_status and response.status_code >= 400:
                 raise self._status_error(response)
             return response
@@ -223,10 +237,7 @@ class AsyncAPIClient(BaseClient):
                 response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 self._record(request, None, _ms(t0))
-                delay = self._transport_retry_delay(attempt, exc)
-                if delay is None:
-                    raise self._transport_error(request, exc) from exc
-                await self._sleep(delay)
+                await self._wait_or_raise(attempt, request, exc)
                 attempt += 1
                 continue
             if response.status_code < 400:
@@ -238,10 +249,7 @@ class AsyncAPIClient(BaseClient):
                 except httpx.TransportError as exc:
                     await response.aclose()
                     self._record(request, response.status_code, _ms(t0), response, "")
-                    delay = self._transport_retry_delay(attempt, exc)
-                    if delay is None:
-                        raise self._transport_error(request, exc) from exc
-                    await self._sleep(delay)
+                    await self._wait_or_raise(attempt, request, exc)
                     attempt += 1
                     continue
                 break
@@ -253,12 +261,9 @@ class AsyncAPIClient(BaseClient):
             finally:
                 await response.aclose()
             self._record(request, response.status_code, _ms(t0), response, text)
-            if response.status_code in RETRY_STATUSES:
-                delay = self._retry_delay(attempt, response)
-                if delay is not None:
-                    await self._sleep(delay)
-                    attempt += 1
-                    continue
+            if await self._waited_for_retry(attempt, response):
+                attempt += 1
+                continue
             raise self._status_error(response, text)
 
         received: list[bytes] = []

@@ -10,6 +10,17 @@ import httpx
 
 BASE = "http://api.test"
 KEY = "sk-test-SECRET-0123456789"
+NOW = "2026-01-01T00:00:00Z"
+# A body every response model of the client accepts (for tests about the request side).
+ANY_JSON = {
+    "reply": "r", "chat_id": "c1", "message": "m", "session_id": "u", "player_name": "A",
+    "player_gender": "male", "machine_id": "gate", "current_state": "s", "score": 0,
+    "scoring_mode": "x", "messages": [], "reset": True, "id": "x", "status": "active",
+    "created_at": NOW, "updated_at": NOW, "role": "user", "medium": "text", "content": "c",
+    "name": "n", "mediaId": "m", "mediaType": "image", "relationType": "favorited",
+    "createdAt": NOW, "job_id": "j", "generation_id": "g", "version": 1, "type": "companion",
+    "data": [], "has_more": False,
+}  # fmt: skip
 
 
 class Sleeps(list[float]):

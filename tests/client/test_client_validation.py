@@ -13,7 +13,7 @@ import respx
 from phantom_cli.client import AsyncStream, InvalidInputError, Stream
 from phantom_cli.client import models as m
 
-from .client_helpers import resolve
+from .client_helpers import ANY_JSON, resolve
 
 NOW = "2026-01-01T00:00:00Z"
 USER = {"role": "user", "content": "hi"}
@@ -390,16 +390,6 @@ OTHER: list[tuple[str, Call, Call, str, str]] = [
 ]
 
 ALL = EDGES + NPC + OTHER
-
-ANY_JSON = {
-    "reply": "r", "chat_id": "c1", "message": "m", "session_id": "u", "player_name": "A",
-    "player_gender": "male", "machine_id": "gate", "current_state": "s", "score": 0,
-    "scoring_mode": "x", "messages": [], "reset": True, "id": "x", "status": "active",
-    "created_at": NOW, "updated_at": NOW, "role": "user", "medium": "text", "content": "c",
-    "name": "n", "mediaId": "m", "mediaType": "image", "relationType": "favorited",
-    "createdAt": NOW, "job_id": "j", "generation_id": "g", "version": 1, "type": "companion",
-    "data": [], "has_more": False,
-}  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "good", "bad", "field", "fragment"), ALL, ids=[a[0] for a in ALL])

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from phantom_cli.client import InvalidInputError, Phantom, Stream
 from phantom_cli.client import models as m
 
-from .client_helpers import BASE, KEY
+from .client_helpers import ANY_JSON, BASE, KEY
 
 SETTINGS = settings(
     max_examples=25,
@@ -37,15 +37,6 @@ SETTINGS = settings(
 
 ID_RE = r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}"  # seed 000 chat_id; (decided) session ids too
 NOW = "2026-01-01T00:00:00Z"
-ANY_JSON = {
-    "reply": "r", "chat_id": "c1", "message": "m", "session_id": "u", "player_name": "A",
-    "player_gender": "male", "machine_id": "gate", "current_state": "s", "score": 0,
-    "scoring_mode": "x", "messages": [], "reset": True, "id": "x", "status": "active",
-    "created_at": NOW, "updated_at": NOW, "role": "user", "medium": "text", "content": "c",
-    "name": "n", "mediaId": "m", "mediaType": "image", "relationType": "favorited",
-    "createdAt": NOW, "job_id": "j", "generation_id": "g", "version": 1, "type": "companion",
-    "data": [], "has_more": False,
-}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- field specs
