@@ -15,7 +15,6 @@ from phantom_cli.client import models as m
 
 from .client_helpers import ANY_JSON, resolve
 
-NOW = "2026-01-01T00:00:00Z"
 USER = {"role": "user", "content": "hi"}
 
 

@@ -36,7 +36,6 @@ SETTINGS = settings(
 )
 
 ID_RE = r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}"  # seed 000 chat_id; (decided) session ids too
-NOW = "2026-01-01T00:00:00Z"
 
 
 # --------------------------------------------------------------------------- field specs
