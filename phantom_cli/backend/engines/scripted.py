@@ -27,7 +27,9 @@ _STOP = frozenset(
     know think feel felt want wanted need some any all more most much many there here up down out
     again still even ever today tomorrow yesterday remember something thing things lot bit little
     one two let lets lately anyway actually maybe kind sort tired sure thanks thank name live lives living
-    called named work works love loves hate hates tell told say said please where again i'm i've i'd i'll it's that's don't didn't can't won't you're what's""".split()
+    called named work works love loves hate hates tell told say said please where again now head
+    mind sweet nice cute kind funny great cool fine bad lovely awesome amazing glad happy sad
+    stressful keeps keep though really pretty quite i'm i've i'd i'll it's that's don't didn't can't won't you're what's""".split()
 )
 _POSITIVE = re.compile(
     r"\b(happy|glad|great|good news|excited|awesome|amazing|love|loved|wonderful|fantastic|"
@@ -36,8 +38,15 @@ _POSITIVE = re.compile(
 )
 _NEGATIVE = re.compile(
     r"\b(sad|tired|stressed|anxious|worried|upset|angry|lonely|bad day|awful|terrible|hate|"
-    r"failed|lost|sick|dreading|nervous|scared|exhausted)\b",
+    r"failed|lost|sick|dreading|nervous|scared|exhausted|stressful|stress|overwhelmed|"
+    r"frustrated|frustrating|annoyed|annoying|hard week|rough)\b",
     re.I,
+)
+_THANKS = re.compile(r"^\s*(thanks|thank you|thx|ty|cheers)\b", re.I)
+_ADJECTIVES = frozenset(
+    """big small huge tiny new old long short first last next other same whole big-ass important
+    difficult hard easy nice bad good great little young best worst favourite favorite weird
+    strange stupid annoying awful amazing lovely early late final main""".split()
 )
 _GREETING = re.compile(r"^\s*(hi|hey|hello|good (morning|afternoon|evening)|morning|evening|yo)\b", re.I)
 _INTEREST = re.compile(
@@ -65,22 +74,23 @@ def topic_of(message: str) -> str | None:
     longest word that is not a stop word.
     """
     phrases = re.findall(
-        r"\b(my|our|the|that|this|a|an)\s+(?:([a-z'-]+)\s+)?([a-z][a-z'-]{2,})\b", message, re.I
+        r"\b(my|our|the|that|this|a|an)\s+([a-z][a-z'-]+)(?:\s+([a-z][a-z'-]+))?", message, re.I
     )
     nouns: list[tuple[str, str]] = []
-    for det, adj, noun in phrases:
-        for n in (noun.lower(), adj.lower()):
-            if n and n not in _STOP and not n.endswith(("ed", "ly")):
-                nouns.append((det.lower(), n))
-                break
+    for det, first, second in phrases:
+        first, second = first.lower(), second.lower()
+        # "that big presentation" -> presentation; "my boss keeps…" -> boss
+        noun = second if first in _ADJECTIVES and second else first
+        if len(noun) > 2 and noun not in _STOP and not noun.endswith(("ed", "ly")):
+            nouns.append((det.lower(), noun))
     if nouns:
         det, noun = max(nouns, key=lambda x: len(x[1]))
         return ("your " if det in ("my", "our") else "the ") + noun
     raw = [w.strip("'\"") for w in re.findall(r"[A-Za-z][A-Za-z'-]*", message)]
     words = [w.lower() for w in raw]
     # Proper names (capitalised mid-sentence) make odd follow-ups ("tell me about Sam"): skip them.
-    ok = [len(w) > 2 and w not in _STOP and not w.endswith("'s") and not (i > 0 and raw[i][:1].isupper())
-          for i, w in enumerate(words)]
+    ok = [len(w) > 2 and w not in _STOP and not w.endswith(("'s", "ed", "ly"))
+          and not (i > 0 and raw[i][:1].isupper()) for i, w in enumerate(words)]
     cands = [(i, w) for i, w in enumerate(words) if ok[i]]
     if not cands:
         return None
@@ -161,7 +171,9 @@ def companion_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
 
     # 1. Opening, addressing the user when the profile knows their name.
     addressee = f", {you}" if you else ""
-    if _GREETING.search(message):
+    if _THANKS.search(message):
+        parts.append(w.pick([f"Anytime{addressee}.", f"Aw, you're welcome{addressee}!", f"Of course{addressee}."]))
+    elif _GREETING.search(message):
         if formal:
             parts.append(w.pick([f"Good to see you{addressee}.", f"Hello{addressee}.", f"Welcome back{addressee}."]))
         elif playful:
