@@ -176,3 +176,20 @@ def test_unsafe_words_are_never_streamed(llm_server: Any, fake: FakeOpenAI, mode
     assert events[-1][1]["moderation"]["reason"] == "harassment"
     assert "ass" not in streamed.split() and "die" not in streamed and " d" not in streamed
     assert events[-1][1]["reply"] != streamed
+
+
+def test_llm_extraction_falls_back_to_rules_when_the_model_gives_nothing(llm_server: Any, fake: FakeOpenAI) -> None:
+    fake.facts = []  # the model found nothing usable
+    with llm_server.http() as http:
+        conv = Conversation(http, "llm-fallback")
+        for text in ["I live in Oslo.", "so", "anyway"]:
+            conv.say(text)
+        wait_jobs(llm_server)
+        r = conv.say("where do I live?")
+        assert r["memory"]["retrieved_count"] == 1
+    conn = llm_server.db()
+    try:
+        assert [t for (t,) in conn.execute("SELECT text FROM memory_item WHERE chat_id = 'llm-fallback'")] == [
+            "The user lives in Oslo."]
+    finally:
+        conn.close()
