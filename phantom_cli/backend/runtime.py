@@ -202,17 +202,29 @@ def spawn(options: Mapping[str, Any] | None = None) -> subprocess.Popen[bytes]:
         os.close(fd)
 
 
+def _current(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``info`` if it is a server of this phantom version, else None."""
+    from phantom_cli import __version__
+
+    if info is None or info.get("version") != __version__:
+        return None
+    return info
+
+
 def ensure_server(options: Mapping[str, Any] | None = None, timeout: float = START_TIMEOUT) -> dict[str, Any]:
     """The running server's info, starting one if needed (one server even under concurrency).
 
     ``options``: engine, engine_base_url, engine_model, engine_api_key(_env), llama_model_path,
     idle_timeout, faults, memory_cadence, vector_store, seed — used only when a server starts.
     """
-    info = status()
+    info = _current(status())
     if info is not None:
         return info
     with start_lock():
         info = status()  # someone else may have started it while we waited for the lock
+        if info is not None and _current(info) is None:
+            stop_server()  # a server of another phantom version (an upgrade): replace it
+            info = None
         if info is not None:
             return info
         stale = read_runtime()

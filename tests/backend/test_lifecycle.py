@@ -177,3 +177,11 @@ def test_foreground_serve_port_0_prints_url() -> None:
         proc.wait(15)
     assert proc.returncode in (0, 130)  # Ctrl-C: a clean shutdown, conventionally 130
     assert runtime.read_runtime() is None
+
+
+def test_server_of_another_version_is_replaced(cleanup_server) -> None:
+    info = runtime.ensure_server({"idle_timeout": 60})
+    runtime.write_runtime({**info, "version": "0.0.0-old"})
+    new = runtime.ensure_server({"idle_timeout": 60})
+    assert new["pid"] != info["pid"]
+    assert not runtime.pid_alive(info["pid"])
