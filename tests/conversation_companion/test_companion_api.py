@@ -302,3 +302,24 @@ def test_memory_cadence_setting(make_server: Any) -> None:
         assert conv.say("I live in Oslo.")["extraction_enqueued"] is True
         wait_jobs(server)
         assert conv.say("Where do I live?")["memory"]["retrieved_count"] == 1
+
+
+def test_conversations_are_deterministic_for_a_seed(make_server: Any) -> None:
+    script = ["Hi! My name is Sam.", "I live in Lisbon and I love hiking.", "Work was rough today.",
+              "Do you remember where I live?"]
+
+    def run(seed: int) -> list[str]:
+        server = make_server(seed=seed)
+        with server.http() as http:
+            conv = Conversation(http, "same-chat")
+            replies = []
+            for text in script:
+                replies.append(conv.say(text)["reply"])
+                wait_jobs(server)  # extraction finishes at the same point in both runs
+        server.stop()
+        return replies
+
+    first, again, other = run(0), run(0), run(1)
+    assert first == again
+    assert first != other
+    assert "Lisbon" in first[3]
