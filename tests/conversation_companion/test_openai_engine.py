@@ -193,3 +193,22 @@ def test_llm_extraction_falls_back_to_rules_when_the_model_gives_nothing(llm_ser
             "The user lives in Oslo."]
     finally:
         conn.close()
+
+
+def test_memory_uses_the_engine_embeddings_when_configured(make_server: Any, fake: FakeOpenAI) -> None:
+    server = make_server(engine="openai", engine_base_url=fake.base_url, engine_model="fake-model",
+                         engine_embedding_model="embed-1")
+    fake.facts = [{"slot": "location", "key": "", "value": "Lisbon", "text": "The user lives in Lisbon."}]
+    with server.http() as http:
+        conv = Conversation(http, "engine-embed")
+        for text in ["I live in Lisbon.", "so", "anyway"]:
+            conv.say(text)
+        wait_jobs(server)
+        assert conv.say("where do I live in Lisbon?")["memory"]["retrieved_count"] == 1
+    conn = server.db()
+    try:
+        assert conn.execute("SELECT embedder, dim FROM memory_item").fetchall()[0][:] == ("engine:embed-1", 8)
+    finally:
+        conn.close()
+    embeds = [r for r in fake.requests if "input" in r["body"]]
+    assert embeds and all(r["body"]["model"] == "embed-1" for r in embeds)
