@@ -115,6 +115,8 @@ def test_messages_crud_filters_and_archived(live_server) -> None:
     c, _ = user_client(live_server)
     inst = c.instances.create(aid)
     m1 = c.instances.messages.create(inst.id, content="hello", role="user", medium="text")
+    # creating a message updates the instance's last_accessed_at (seed 002)
+    assert c.instances.list().data[0].last_accessed_at == m1.created_at
     m2 = c.instances.messages.create(inst.id, content="a picture", role="assistant", medium="image")
     m3 = c.instances.messages.create(inst.id, content="note", role="system", medium="text")
     assert [x.id for x in c.instances.messages.list(inst.id).data] == [m3.id, m2.id, m1.id]

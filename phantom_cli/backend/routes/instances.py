@@ -75,6 +75,8 @@ def insert_message(conn: sqlite3.Connection, instance_id: str, role: str, medium
         " VALUES (?,?,?,?,?,?,?)",
         (mid, instance_id, role, medium, content, ts, ts),
     )
+    # seed 002: creating a message updates the instance's last_accessed_at
+    conn.execute("UPDATE activity_instances SET last_accessed_at = ? WHERE id = ?", (ts, instance_id))
     return {"id": mid, "role": role, "medium": medium, "content": content, "created_at": ts}
 
 
