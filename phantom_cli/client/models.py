@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class RequestModel(BaseModel):
     """A body or query the caller builds. Unknown fields are ignored, limits are enforced."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body as it goes on the wire (aliases, no unset optionals)."""
@@ -32,7 +32,7 @@ class RequestModel(BaseModel):
 class ResponseModel(BaseModel):
     """A server answer. Unknown fields are kept (the hosted API may add some)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- enums / limits
