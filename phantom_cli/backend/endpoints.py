@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .auth import User, require
@@ -164,6 +164,22 @@ async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
         return model.model_validate(data, strict=True)
     except ValidationError as exc:
         raise invalid_from(exc, "body") from None
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A StreamingResponse that always closes its body generator when it stops.
+
+    Starlette leaves an interrupted generator (client gone, fault cut) to the garbage collector;
+    closing it at once runs its ``finally`` (cancel the engine, skip saving a partial reply) now.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 _ANON = User(id="", name="", scopes=frozenset(), key_id="")

@@ -104,7 +104,7 @@ def test_disconnect_leaves_no_half_written_reply(fresh_server, engine) -> None:
             assert next(r.iter_text()) == "partial "
         # leaving the block closes the connection mid-stream
     assert eng.ended.wait(5), "the engine stream was not closed after the disconnect"
-    time.sleep(0.2)
+    time.sleep(0.1)
     msgs = _messages(fresh_server, iid)
     assert [m["role"] for m in msgs] == ["user"]
     assert not eng.finished

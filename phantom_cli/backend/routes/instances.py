@@ -13,12 +13,10 @@ import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import StreamingResponse
-
 from phantom_cli.client import models as m
 
 from ..db import new_id, now, transaction
-from ..endpoints import Ctx, endpoint, page_json
+from ..endpoints import ClosingStreamingResponse, Ctx, endpoint, page_json
 from ..errors import ApiError, not_found
 from ..pagination import page
 from .activities import get_published
@@ -282,7 +280,7 @@ async def chat(ctx: Ctx) -> Any:
                 # saved only once the whole reply went out: a cut stream leaves nothing half-written
                 insert_message(db, inst_id, "assistant", "text", "".join(parts))
 
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         body(), media_type="text/plain; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
