@@ -39,6 +39,7 @@ from .widgets import StatusBar
 LONG_FIELD = 1000  # fields with a larger limit get a multi-line editor
 EXTRACT_CHOICES = [("server default (true)", "default"), ("true", "true"), ("false", "false")]
 CURL_KEY = "$PHANTOM_KEY"
+_UNSAFE_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def persona_limits() -> dict[str, tuple[int, int | None, bool]]:
@@ -71,7 +72,9 @@ def pretty_json(value: Any) -> str:
             return clean(value)
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json", exclude_none=True)
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    # json escapes C0 controls; escape C1 controls and bidi overrides too (still valid JSON)
+    return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def curl_command(method: str, url: str, body: str | None) -> str:
