@@ -146,7 +146,8 @@ class PlaygroundScreen(Screen[None]):
                         yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
                                      id="opt-extract_memory")
                 yield Static("", id="oe-options", classes="field-error", markup=False)
-                yield Label("Message window (1–100 turns, the last from the user)")
+                yield Label("Message window (1–100 turns, the last from the user; enter on a "
+                            "turn loads it below for Replace)")
                 yield OptionList(id="window")
                 with Horizontal(classes="composer"):
                     yield Select([("user", "user"), ("assistant", "assistant")], value="user",
@@ -337,8 +338,9 @@ class PlaygroundScreen(Screen[None]):
     def _selected_index(self) -> int | None:
         return self.query_one("#window", OptionList).highlighted
 
-    @on(OptionList.OptionHighlighted, "#window")
-    def _window_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    @on(OptionList.OptionSelected, "#window")
+    def _window_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter (or a click) on a turn loads it into the composer for editing."""
         i = event.option_index
         if 0 <= i < len(self.window):
             self.query_one("#msg-content", TextArea).text = self.window[i]["content"]

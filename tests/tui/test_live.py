@@ -136,3 +136,52 @@ async def test_activity_instance_greetings_send_and_resume(live_server, live_ctx
         roles = [v.role for v in views(app2.screen)]
         assert roles[-2:] == ["user", "assistant"]
         assert any(v.text == "What a view" for v in views(app2.screen))
+
+
+async def test_companion_streams_from_the_local_backend(live_server, live_ctx):
+    from phantom_cli.tui.conversations import CompanionConversation
+
+    from phantom_cli.client.models import CompanionPersona
+
+    persona = CompanionPersona(name="Luna", bio="A warm, witty companion who loves astronomy.")
+    conv = CompanionConversation(live_ctx, persona, f"tui-{uuid.uuid4().hex[:8]}")
+    app = PhantomApp(live_ctx, start="chat", source=conv)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await type_and_send(pilot, "Morning! Remember I had that big presentation?")
+        await settle(app, pilot)
+        screen = app.screen
+        vs = views(screen)
+        assert [v.role for v in vs] == ["user", "assistant"]
+        assert vs[1].text.strip() and not vs[1].marks
+        text = panel_text(screen)
+        assert "memories retrieved:" in text and "extraction queued:" in text
+        assert conv.last_turn_id, "the local backend tags the turn"
+        assert "latency:" in str(screen.query_one("#status").render())
+
+
+async def test_playground_against_the_local_backend(live_server, live_ctx):
+    import json
+
+    from textual.widgets import TextArea
+
+    from phantom_cli.client.models import CompanionPersona
+
+    app = PhantomApp(live_ctx, start="playground", source=CompanionPersona(name="Luna"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#msg-content", TextArea).text = "Hi Luna!"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert screen.response is not None and screen.window[-1]["role"] == "assistant"
+        prompt = str(screen.query_one("#prompt-view", Static).render())
+        assert "Luna" in prompt and "Only the local backend" not in prompt
+        request = json.loads(screen.query_one("#json-request", TextArea).text)
+        assert request["messages"] == [{"role": "user", "content": "Hi Luna!"}]
+        await pilot.press("f5")
+        curl = app.clipboard
+        assert "$PHANTOM_KEY" in curl and live_server.api_key not in curl
+        assert "/api/v1/companion/chat" in curl
+        await pilot.press("f3")
+        assert live_server.api_key not in app.clipboard

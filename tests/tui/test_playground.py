@@ -43,3 +43,90 @@ async def test_playground_live_validation(ctx):
         err = screen.query_one("#pe-chat_style", Static)
         assert err.display and "at most 80" in str(err.render())
         assert "81/80" in str(screen.query_one("#pc-chat_style", Static).render())
+
+
+async def _answer(pilot, app, text: str) -> None:
+    from phantom_cli.tui.modals import AskModal
+
+    await pilot.pause()
+    assert isinstance(app.screen, AskModal)
+    app.screen.query_one("#answer", Input).value = text
+    await pilot.press("enter")
+    await _settle(app, pilot)
+
+
+async def test_playground_load_and_save_persona_and_request(ctx, fake, tmp_path):
+    from phantom_cli.personafile import load_persona
+
+    src = tmp_path / "in.toml"
+    src.write_text('name = "Bram"\nchat_style = "gruff, warm"\nbio = "A blacksmith."\n')
+    app = PhantomApp(ctx, start="playground")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        await pilot.press("f7")
+        await _answer(pilot, app, str(src))
+        assert screen.query_one("#pf-name", Input).value == "Bram"
+        assert screen.query_one("#pf-bio", TextArea).text == "A blacksmith."
+        screen.query_one("#pf-nickname", Input).value = "B"
+        out = tmp_path / "out.yaml"
+        await pilot.press("f8")
+        await _answer(pilot, app, str(out))
+        saved = load_persona(out)
+        assert (saved.name, saved.nickname, saved.chat_style) == ("Bram", "B", "gruff, warm")
+        # the request preview is saved before anything is sent
+        screen.query_one("#msg-content", TextArea).text = "hello"
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        req_file = tmp_path / "req.json"
+        await pilot.press("f6")
+        await _answer(pilot, app, str(req_file))
+        body = json.loads(req_file.read_text())
+        assert body["persona"]["name"] == "Bram" and body["messages"][-1]["content"] == "hello"
+
+
+async def test_playground_refuses_invalid_before_sending(ctx, fake):
+    app = PhantomApp(ctx, start="playground")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#pf-name", Input).value = ""
+        screen.query_one("#opt-temperature", Input).value = "3"
+        screen.query_one("#opt-chat_id", Input).value = "-bad id"
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        error = str(screen.query_one("#pg-error", Static).render())
+        assert "name: required" in error and "temperature: between 0 and 2" in error
+        assert "chat_id:" in error and "messages:" in error
+        assert not fake.calls
+
+
+async def test_playground_window_editing(ctx, fake):
+    from textual.widgets import Button
+
+    app = PhantomApp(ctx, start="playground")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        box = screen.query_one("#msg-content", TextArea)
+        for text in ("first", "second", "third"):
+            box.text = text
+            screen.query_one("#msg-add", Button).press()
+            await pilot.pause()
+        assert [m["content"] for m in screen.window] == ["first", "second", "third"]
+        assert [m["role"] for m in screen.window] == ["user", "assistant", "user"]
+        screen.query_one("#window").highlighted = 1
+        await pilot.pause()
+        box.text = "SECOND"
+        screen.query_one("#msg-replace", Button).press()
+        await pilot.pause()
+        assert screen.window[1] == {"role": "assistant", "content": "SECOND"}
+        screen.query_one("#window").highlighted = 0
+        await pilot.pause()
+        screen.query_one("#msg-remove", Button).press()
+        await pilot.pause()
+        assert [m["content"] for m in screen.window] == ["SECOND", "third"]
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        assert fake.calls[-1][1]["messages"] == [
+            {"role": "assistant", "content": "SECOND"}, {"role": "user", "content": "third"}]

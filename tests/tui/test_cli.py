@@ -1,0 +1,63 @@
+"""The `phantom chat` / `phantom playground` launchers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from phantom_cli.tui import chat_source
+from phantom_cli.tui.conversations import (
+    CompanionConversation,
+    InstanceConversation,
+    NpcConversation,
+)
+from typer.testing import CliRunner
+
+from phantom_cli.cli.main import app
+
+runner = CliRunner()
+
+
+def test_launcher_module_imports_no_textual():
+    code = ("import sys, phantom_cli.cli.tuicmd; "
+            "bad = [m for m in ('textual', 'httpx', 'pydantic', 'rich') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_chat_help_documents_keys():
+    result = runner.invoke(app, ["chat", "--help"])
+    assert result.exit_code == 0
+    for needle in ("--npc", "--persona", "--instance", "--activity", "ctrl+j", "ctrl+r"):
+        assert needle in result.output
+
+
+def test_chat_refuses_two_entries():
+    result = runner.invoke(app, ["chat", "--npc", "abc123", "--instance", "i1"])
+    assert result.exit_code == 2
+    assert "only one of --npc, --instance" in result.output
+
+
+def test_chat_persona_must_exist(tmp_path):
+    result = runner.invoke(app, ["chat", "--persona", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_playground_bad_persona_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = ""\n')
+    result = runner.invoke(app, ["playground", "--persona", str(bad)])
+    assert result.exit_code == 2 and "name" in result.output
+
+
+def test_direct_entries_pick_the_conversation(ctx, tmp_path):
+    persona = tmp_path / "p.toml"
+    persona.write_text('name = "Luna"\n')
+    assert isinstance(chat_source(ctx, npc="abc123"), NpcConversation)
+    conv = chat_source(ctx, persona=persona)
+    assert isinstance(conv, CompanionConversation) and conv.persona.name == "Luna"
+    assert conv.chat_id == "tui-test-luna"
+    assert isinstance(chat_source(ctx, instance="i1"), InstanceConversation)
+    assert callable(chat_source(ctx, activity="act_luna"))
+    assert chat_source(ctx) is None
