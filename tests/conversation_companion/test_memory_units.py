@@ -212,3 +212,26 @@ def test_dense_queries_use_the_full_matrix(conn) -> None:  # type: ignore[no-unt
     assert hits[0].text == "The user's k3 is v3."
     assert abs(hits[0].score - float(vecs[3] @ q)) < 1e-5
     assert s.search(conn, "u", "d", q, "hash-384-v2") == []  # other embedders' vectors are separate
+
+
+def test_warm_in_a_thread_never_caches_a_stale_snapshot(conn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s, e = VectorStore(), default_embedder()
+    _add(s, conn, "u", "w", ("location", "", "Lisbon"))
+    s.invalidate("u", "w")
+    db_path = str(tmp_path / "t.db")
+    original = VectorStore._load
+
+    def load_with_a_write_meanwhile(c, user_id, chat_id, embedder):  # type: ignore[no-untyped-def]
+        entry = original(c, user_id, chat_id, embedder)
+        s._load = original  # type: ignore[method-assign]
+        _add(s, conn, "u", "w", ("pets", "cat", "Miso"))  # lands while the snapshot is built
+        s.invalidate("u", "w")  # (the write itself cached a fresh matrix; start from cold)
+        return entry
+
+    s._load = load_with_a_write_meanwhile  # type: ignore[method-assign]
+    s.warm(db_path, "u", "w", e.name)
+    assert not s.is_cached("u", "w", e.name)  # the stale snapshot was dropped
+    hits = s.search(conn, "u", "w", e.embed_one("how is my cat"), e.name)
+    assert [h.text for h in hits] == ["The user has a cat named Miso."]
+    s.warm(db_path, "u", "w", e.name)  # already cached: nothing to do
+    assert s.is_cached("u", "w", e.name)

@@ -64,9 +64,16 @@ class MemoryService:
         emb = self.embedder()
         hits: list[Hit] = []
         if query.strip() and self.store.has_memories(conn, user_id, chat_id, emb.name):
+            await self._warm(user_id, chat_id, emb.name)
             vec = (await emb.aembed([query]))[0]
             hits = self.store.search(conn, user_id, chat_id, vec, emb.name, k=k, floor=floor)
         return Retrieval(hits, self.store.profile(conn, user_id, chat_id))
+
+    async def _warm(self, user_id: str, chat_id: str, embedder: str) -> None:
+        if not self.store.is_cached(user_id, chat_id, embedder):
+            from ..app import run_in_thread
+
+            await run_in_thread(self.store.warm, str(self.settings.db_path), user_id, chat_id, embedder)
 
     # ------------------------------------------------------------------ cadence
 
@@ -130,6 +137,7 @@ class MemoryService:
         if facts:
             emb = self.embedder()
             vectors = await emb.aembed([f.text for f in facts])
+            await self._warm(user_id, chat_id, emb.name)  # duplicate checks read the matrix
             for fact, vec in zip(facts, vectors, strict=True):
                 outcome = self.store.apply_fact(
                     conn, user_id, chat_id, slot=fact.slot, key=fact.key, value=fact.value,

@@ -174,41 +174,72 @@ class VectorStore:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str, str], _Matrix] = {}
+        self._writes: dict[tuple[str, str], int] = {}  # per (user, chat): bumped on every write
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ cache
 
     def invalidate(self, user_id: str, chat_id: str) -> None:
         with self._lock:
+            self._writes[(user_id, chat_id)] = self._writes.get((user_id, chat_id), 0) + 1
             for key in [k for k in self._cache if k[0] == user_id and k[1] == chat_id]:
                 del self._cache[key]
 
-    def _matrix(self, conn: sqlite3.Connection, user_id: str, chat_id: str, embedder: str) -> _Matrix | None:
-        import numpy as np
+    def is_cached(self, user_id: str, chat_id: str, embedder: str) -> bool:
+        with self._lock:
+            return (user_id, chat_id, embedder) in self._cache
 
+    def _matrix(self, conn: sqlite3.Connection, user_id: str, chat_id: str, embedder: str) -> _Matrix | None:
         key = (user_id, chat_id, embedder)
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None:
-                return hit
-            rows = conn.execute(
-                "SELECT id, text, vector, dim FROM memory_item"
-                " WHERE user_id = ? AND chat_id = ? AND active = 1 AND embedder = ? ORDER BY created_at",
-                (user_id, chat_id, embedder),
-            ).fetchall()
-            if not rows:
-                return None
-            dim = int(rows[0][3])
-            # copy(): a view on the joined bytes would be unaligned, and slow to multiply
-            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-            entry = _Matrix([r[0] for r in rows], [r[1] for r in rows], vectors, dim)
-            self._cache[key] = entry
-            return entry
+        if hit is not None:
+            return hit
+        entry = self._load(conn, user_id, chat_id, embedder)
+        if entry is None:
+            return None
+        with self._lock:
+            return self._cache.setdefault(key, entry)
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, user_id: str, chat_id: str, embedder: str) -> _Matrix | None:
+        import numpy as np
+
+        rows = conn.execute(
+            "SELECT id, text, vector, dim FROM memory_item"
+            " WHERE user_id = ? AND chat_id = ? AND active = 1 AND embedder = ? ORDER BY created_at",
+            (user_id, chat_id, embedder),
+        ).fetchall()
+        if not rows:
+            return None
+        dim = int(rows[0][3])
+        vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return _Matrix([r[0] for r in rows], [r[1] for r in rows], vectors, dim)
+
+    def warm(self, db_path: str, user_id: str, chat_id: str, embedder: str) -> None:
+        """Load a chat's matrix with a connection of its own (call from a worker thread, so a
+        large store's first read does not block the event loop)."""
+        from ..db import connect
+
+        with self._lock:
+            if (user_id, chat_id, embedder) in self._cache:
+                return
+            version = self._writes.get((user_id, chat_id), 0)
+        conn = connect(db_path)
+        try:
+            entry = self._load(conn, user_id, chat_id, embedder)
+        finally:
+            conn.close()
+        if entry is not None:
+            with self._lock:
+                if self._writes.get((user_id, chat_id), 0) == version:  # no write while loading
+                    self._cache.setdefault((user_id, chat_id, embedder), entry)
 
     def _cached_write(self, user_id: str, chat_id: str, embedder: str, added: tuple[str, str, Any] | None,
                       removed: list[str]) -> None:
         """Apply a committed write to the cached matrix (or drop it if it cannot be applied)."""
         with self._lock:
+            self._writes[(user_id, chat_id)] = self._writes.get((user_id, chat_id), 0) + 1
             entry = self._cache.get((user_id, chat_id, embedder))
             if entry is None:
                 return
