@@ -66,6 +66,7 @@ def test_memory_written_on_cadence_and_retrieved_with_true_counts(server: Any, c
         assert p["context"]["memories"] == ["The user lives in Lisbon."]
         assert p["params"]["temperature"] == 0.8  # the default
         assert p["reply"] == r4["reply"]
+        assert {"retrieve_ms", "prepare_ms", "generate_ms"} <= set(p["timings"])
 
         # extraction keeps the scratchpads up to date
         wait_jobs(server)

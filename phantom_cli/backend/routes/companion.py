@@ -67,6 +67,7 @@ class PromptTurnOut(m.ResponseModel):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)  # server-side milliseconds
     reply: str | None = None
 
 
@@ -184,6 +185,7 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
         "seed": int(getattr(settings, "seed", 0) or 0), "model": turn.body.model,
         "extract_memory": turn.body.extract_memory is not False,
     }
+    prompt_json["timings"] = {k: round(v, 3) for k, v in turn.timings.items()}
     engine = turn.engine
     with transaction(conn):
         conn.execute(
@@ -207,6 +209,7 @@ async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memo
     if turn.inbound_reason is None:
         assert turn.engine is not None and turn.prompt is not None
         parts: list[str] = []
+        t0 = time.perf_counter()
         try:
             async for chunk in turn.engine.stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
@@ -215,6 +218,7 @@ async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memo
                 parts.append(chunk)
         except EngineUnavailable as exc:
             raise _unavailable(exc) from None
+        turn.timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         _moderate_out(app, turn, "".join(parts).strip())
     return finish(app, turn, memory=memory)
 
@@ -246,6 +250,7 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
             text = ""  # everything generated
             sent = 0  # characters of `text` already sent (checked) as deltas
             flagged = None
+            t0 = time.perf_counter()
             gen = turn.engine.stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
                 seed=int(getattr(app.state.settings, "seed", 0) or 0),
@@ -267,6 +272,7 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
                 return
             finally:
                 await gen.aclose()  # type: ignore[attr-defined]
+                turn.timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if flagged is None:
                 final = text.strip()
                 verdict = policy.outbound(final)
@@ -341,7 +347,7 @@ async def local_prompt(ctx: Ctx) -> Any:
         return PromptTurnOut(turn_id=row["id"], kind=row["kind"], engine=row["engine"], model=row["model"],
                              created_at=row["created_at"], messages=data.get("messages") or [],
                              context=data.get("context") or {}, params=data.get("params") or {},
-                             reply=row["reply"])
+                             timings=data.get("timings") or {}, reply=row["reply"])
     try:
         from ..npc.store import turn_prompt
     except ImportError:
