@@ -131,8 +131,61 @@ def _stdin_is_tty() -> bool:
         return False
 
 
-def _session_errors(pid: str, call: Any) -> Any:
-    """Run ``call()``; a 404/409 gets a hint about the session (init / reset)."""
+def _flags(session: str | None, machine: str | None) -> str:
+    """The ``--session``/``--machine`` flags the user gave, to repeat in a hint."""
+    import shlex
+
+    out = ""
+    if session:
+        out += f" --session {shlex.quote(session)}"
+    if machine:
+        out += f" --machine {shlex.quote(machine)}"
+    return out
+
+
+def _known_npcs(client: Any) -> str | None:
+    """``abc123, npc_ironbridge`` from the local backend's NPC list; None when unavailable."""
+    from phantom_cli.client.errors import PhantomError
+
+    try:
+        ids = [str(n["id"]) for n in client.local.npcs() if n.get("id")]
+    except (PhantomError, KeyError, TypeError, AttributeError):
+        return None
+    return ", ".join(ids) if ids else None
+
+
+def _not_found_hint(
+    client: Any, pid: str, session: str | None, machine: str | None, message: str
+) -> str:
+    """What to do about a 404: unknown persona, unknown machine, or no session yet."""
+    import shlex
+
+    from phantom_cli.cli.output import visible
+
+    if message.startswith("machine_id:"):
+        return "check --machine: the message lists the persona's machines"
+    if "NPC persona" in message and "not found" in message:
+        known = _known_npcs(client)
+        if known:
+            return f"check the persona id; known NPC personas: {visible(known)}"
+        return "check the persona id (the default is the profile's npc_persona)"
+    return f"start the session first: phantom npc init {shlex.quote(pid)}{_flags(session, machine)}"
+
+
+def _session_errors(
+    pid: str,
+    call: Any,
+    *,
+    client: Any = None,
+    session: str | None = None,
+    machine: str | None = None,
+) -> Any:
+    """Run ``call()``; a 404/409 gets a hint that fits it, repeating the user's flags.
+
+    ``session`` is the ``--session`` the user gave (None: the derived default, not repeated).
+    """
+    import shlex
+
     from phantom_cli.client.errors import ConflictError, NotFoundError
 
     try:
@@ -140,17 +193,19 @@ def _session_errors(pid: str, call: Any) -> Any:
     except NotFoundError as e:
         fail(
             str(e),
-            hint=f"start the session with 'phantom npc init {pid}' (or check the persona id "
-            "and --session)",
+            hint=_not_found_hint(client, pid, session, machine, e.message or ""),
             code=EXIT_NOT_FOUND,
         )
     except ConflictError as e:
-        fail(
-            str(e),
-            hint=f"the machine is completed: 'phantom npc reset {pid} --yes' starts over "
-            "(or init another --machine)",
-            code=EXIT_CONFLICT,
-        )
+        details = e.details if isinstance(e.details, dict) else {}
+        if details.get("machine_completed") or "is completed" in (e.message or ""):
+            hint: str | None = (
+                f"the machine is completed: 'phantom npc reset {shlex.quote(pid)}"
+                f"{_flags(session, machine)} --yes' starts over (or init another --machine)"
+            )
+        else:
+            hint = None
+        fail(str(e), hint=hint, code=EXIT_CONFLICT)
 
 
 def _print_line(text: str) -> None:
@@ -190,8 +245,15 @@ def init(
     sid = _session(ctx, session)
     name = player_name or eff.get("player_name") or _os_user() or "Player"
     gender = player_gender or eff.get("player_gender") or "non-binary"
-    resp = get_client(ctx).npc.init_session(
-        pid, user_session_id=sid, player_name=name, player_gender=gender, machine_id=machine
+    client = get_client(ctx)
+    resp = _session_errors(
+        pid,
+        lambda: client.npc.init_session(
+            pid, user_session_id=sid, player_name=name, player_gender=gender, machine_id=machine
+        ),
+        client=client,
+        session=session,
+        machine=machine,
     )
     if out.json:
         out.item(resp)
@@ -262,7 +324,7 @@ def say(
                     final = event
             return final
 
-        resp = _session_errors(pid, consume)
+        resp = _session_errors(pid, consume, client=client, session=session, machine=machine)
         if resp is None:  # pragma: no cover - the client raises on a stream without `done`
             fail("the stream ended without a final response", code=1)
         if not wrote:
@@ -275,6 +337,9 @@ def say(
         resp = _session_errors(
             pid,
             lambda: client.npc.message(pid, message=text, user_session_id=sid, machine_id=machine),
+            client=client,
+            session=session,
+            machine=machine,
         )
         if out.json:
             out.item(resp)
@@ -313,7 +378,11 @@ def history(
     sid = _session(ctx, session)
     client = get_client(ctx)
     hist = _session_errors(
-        pid, lambda: client.npc.history(pid, user_session_id=sid, machine_id=machine)
+        pid,
+        lambda: client.npc.history(pid, user_session_id=sid, machine_id=machine),
+        client=client,
+        session=session,
+        machine=machine,
     )
     if out.json:
         out.item(hist)
@@ -385,7 +454,14 @@ def reset(
         ):
             _note("not reset")
             raise typer.Exit(1)
-    resp = get_client(ctx).npc.reset(pid, user_session_id=sid, machine_id=machine)
+    client = get_client(ctx)
+    resp = _session_errors(
+        pid,
+        lambda: client.npc.reset(pid, user_session_id=sid, machine_id=machine),
+        client=client,
+        session=session,
+        machine=machine,
+    )
     if out.json:
         out.item(resp)
         return

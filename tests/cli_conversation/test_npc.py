@@ -233,3 +233,59 @@ def test_hostile_text_is_inert_and_intact_in_history(cli, uid, monkeypatch) -> N
     assert "\x07" not in out and "\x1b]" not in out and "\x1b[2J" not in out
     assert "[bold red]boom[/]" in out
     assert out.count("x") >= 3000  # the long line is folded, not cut
+
+
+# ---------------------------------------------------------------- 404/409 hints fit the error
+
+
+def test_unknown_persona_hint_lists_the_known_npcs_not_a_list_command(cli, uid) -> None:
+    """QA: `npc init nope` said "'list' shows what exists" (there is no `npc list`), and
+    `npc say nope hi` told the user to init a persona that does not exist."""
+    for args in (("init", "nope-npc"), ("say", "nope-npc", "hi"), ("history", "nope-npc")):
+        r = cli("npc", *args, "--session", uid)
+        assert r.exit_code == 5, r.stderr
+        assert "known NPC personas:" in r.stderr and PERSONA in r.stderr
+        assert "'list' shows" not in r.stderr and "npc init" not in r.stderr
+
+
+def test_no_session_hint_repeats_the_session_and_machine_flags(cli, uid) -> None:
+    """QA: the hint said `phantom npc init abc123`, which starts the *default* session, not the
+    one the user named with --session (so following it did not help)."""
+    r = cli("npc", "say", PERSONA, "hello", "--session", uid)
+    assert r.exit_code == 5
+    assert f"phantom npc init {PERSONA} --session {uid}" in r.stderr
+    r = cli("npc", "history", PERSONA, "--session", uid, "--machine", "machine_main")
+    assert r.exit_code == 5
+    assert f"phantom npc init {PERSONA} --session {uid} --machine machine_main" in r.stderr
+    r = cli("npc", "reset", PERSONA, "--session", uid, "--yes")  # was the generic 'list' hint
+    assert r.exit_code == 5
+    assert f"phantom npc init {PERSONA} --session {uid}" in r.stderr
+    assert "'list' shows" not in r.stderr
+
+
+def test_unknown_machine_and_completed_machine_hints(cli, uid) -> None:
+    r = cli("npc", "init", PERSONA, "--session", uid, "--machine", "no_such_machine")
+    assert r.exit_code == 5
+    assert "machine_main" in r.stderr and "check --machine" in r.stderr
+    assert "npc init" not in r.stderr.split("hint:")[-1]
+    init(cli, uid)
+    cli("npc", "say", PERSONA, "Goodbye.", "--session", uid)
+    again = cli("npc", "say", PERSONA, "Wait!", "--session", uid)
+    assert again.exit_code == 6
+    assert f"phantom npc reset {PERSONA} --session {uid} --yes" in again.stderr
+
+
+def test_unknown_persona_hint_without_the_local_npc_list() -> None:
+    """On a hosted API (no /local/npcs) the hint still helps, without listing."""
+    from phantom_cli.client.errors import NotFoundError
+
+    class Hosted:
+        class local:  # noqa: N801 - mimics client.local
+            @staticmethod
+            def npcs() -> list:
+                raise NotFoundError("no such route", status=404)
+
+    hint = npc_cli._not_found_hint(Hosted(), "nope", None, None, "NPC persona 'nope' not found")
+    assert "check the persona id" in hint and "npc_persona" in hint
+    hint = npc_cli._not_found_hint(Hosted(), "p x", "s 1", None, "no NPC session 's 1'")
+    assert hint == "start the session first: phantom npc init 'p x' --session 's 1'"
