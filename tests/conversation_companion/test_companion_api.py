@@ -324,3 +324,18 @@ def test_conversations_are_deterministic_for_a_seed(make_server: Any) -> None:
     assert first == again
     assert first != other
     assert "Lisbon" in first[3]
+
+
+def test_prompt_route_serves_npc_turns_too(server: Any) -> None:
+    with server.http() as http:
+        r = http.post("/api/v1/chat/abc123/init-session",
+                      json={"user_session_id": "prompt-route", "player_name": "Kai", "player_gender": "male"})
+        assert r.status_code == 200, r.text
+        r = http.post("/api/v1/chat/abc123/message", json={"user_session_id": "prompt-route", "message": "Hello there"})
+        assert r.status_code == 200, r.text
+        turn_id = r.json().get("turn_id")
+        assert turn_id
+        p = http.get(f"/api/v1/local/prompts/{turn_id}")
+        assert p.status_code == 200, p.text
+        data = p.json()
+        assert data["kind"] == "npc" and data["messages"] and data["messages"][0]["role"] == "system"

@@ -168,7 +168,7 @@ class EngineEmbedder:
 
             raise EngineUnavailable("embeddings: the provider returned the wrong number of vectors")
         norms = np.linalg.norm(arr, axis=1, keepdims=True)
-        arr = arr / np.where(norms == 0, 1, norms)
+        arr = (arr / np.where(norms == 0, 1, norms)).astype(np.float32)
         self.dim = arr.shape[1]
         return arr
 

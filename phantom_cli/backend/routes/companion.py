@@ -348,11 +348,9 @@ async def local_prompt(ctx: Ctx) -> Any:
                              created_at=row["created_at"], messages=data.get("messages") or [],
                              context=data.get("context") or {}, params=data.get("params") or {},
                              timings=data.get("timings") or {}, reply=row["reply"])
-    try:
-        from ..npc.store import turn_prompt
-    except ImportError:
-        turn_prompt = None  # type: ignore[assignment]
-    npc = turn_prompt(ctx.db, ctx.user.id, turn_id) if turn_prompt else None
+    from ..npc.store import turn_prompt
+
+    npc = turn_prompt(ctx.db, ctx.user.id, turn_id)
     if npc is not None:
         return PromptTurnOut(turn_id=turn_id, kind="npc", engine=npc.get("engine"), model=npc.get("model"),
                              messages=npc.get("messages") or [], context=npc.get("context") or {},
