@@ -178,18 +178,23 @@ def say(
     who = _load(ctx, persona)
     cid = _chat_id(chat_id, who)
     transcript = Transcript(cid)
+    window = transcript.window(message)
     try:
         req = CompanionChatRequest(
             chat_id=cid,
             persona=who,
-            messages=transcript.window(message),
+            messages=window,
             model=model,
             temperature=temperature,
             max_tokens=max_tokens,
             extract_memory=False if no_extract else None,
         )
     except ValidationError as e:
-        raise InvalidInputError(errors_of(e)) from None
+        # The user's text is the window's last message: name it as the user knows it.
+        own = f"messages[{len(window) - 1}].content"
+        raise InvalidInputError(
+            [("message", m) if f == own else (f, m) for f, m in errors_of(e)]
+        ) from None
     if transcript.skipped_lines:
         _warn(f"{transcript.path}: skipped {transcript.skipped_lines} unreadable line(s)")
 

@@ -62,7 +62,7 @@ TypeOpt = Annotated[
         "--type",
         "-t",
         metavar="companion|conversation",
-        help="Which scratchpad (default: conversation when --conversation is given, "
+        help="Which scratchpad (default: conversation when only --conversation is given, "
         "else companion).",
     ),
 ]
@@ -85,6 +85,13 @@ def _target(companion: str | None, type_: str | None, conversation: str | None) 
         )
     if type_ == "conversation" and not conversation:
         fail("--conversation: required when --type is conversation")
+    if type_ == "companion" and conversation:
+        # Never ignore it silently: the user may believe they wrote the conversation's pad.
+        fail(
+            "--conversation: not used by the companion scratchpad (one per companion)",
+            hint="pass --type conversation for the conversation's scratchpad, "
+            "or drop --conversation",
+        )
     return {"companion_id": companion, "type": type_, "conversation_id": conversation}
 
 

@@ -262,3 +262,17 @@ def test_a_bad_chat_id_is_refused_before_anything_is_recorded(cli, luna) -> None
 def test_help_has_an_example(cli, cmd) -> None:
     r = cli("companion", cmd, "--help")
     assert r.exit_code == 0 and "phantom companion" in r.stdout
+
+
+def test_an_over_long_or_empty_message_is_named_as_the_message(cli, luna, uid) -> None:
+    """QA: after two turns, a 16001-character message was refused as `messages[2].content`
+    (an index into the window the user never sees); it is the user's `message`."""
+    for text in ("first", "second"):
+        assert cli("companion", "say", "-P", str(luna), "--chat-id", uid, text).exit_code == 0
+    r = cli("companion", "say", "-P", str(luna), "--chat-id", uid, "x" * 16001)
+    assert r.exit_code == 2
+    assert "message: at most 16000 characters" in r.stderr and "messages[" not in r.stderr
+    r = cli("companion", "say", "-P", str(luna), "--chat-id", uid, "")
+    assert r.exit_code == 2
+    assert "message: must not be empty" in r.stderr and "messages[" not in r.stderr
+    assert [t.user for t in Transcript(uid).turns()] == ["first", "second"]  # nothing recorded

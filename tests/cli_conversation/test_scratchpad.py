@@ -255,3 +255,17 @@ def test_edit_help_has_an_example(cli) -> None:
     for cmd in ("get", "set", "edit"):
         r = cli("scratchpad", cmd, "--help")
         assert r.exit_code == 0 and "phantom scratchpad" in r.stdout
+
+
+def test_companion_and_conversation_together_is_refused_not_ignored(cli, live_server, uid) -> None:
+    """QA: `set --companion X --conversation Y` wrote X's companion pad and silently ignored
+    --conversation (the help says --conversation selects the conversation pad)."""
+    r = cli("scratchpad", "set", "--companion", uid, "--conversation", uid + "c", "x")
+    assert r.exit_code == 2
+    assert "--conversation" in r.stderr and "--type conversation" in r.stderr
+    assert server(live_server, uid).version == 0  # nothing written
+    r = cli("scratchpad", "get", "--type", "companion", "-c", uid, "--conversation", uid)
+    assert r.exit_code == 2 and "--conversation" in r.stderr
+    ok = cli("scratchpad", "set", "-t", "conversation", "-c", uid, "--conversation", uid + "c", "y")
+    assert ok.exit_code == 0, ok.stderr
+    assert "conversation " + uid + "c" in ok.stderr
