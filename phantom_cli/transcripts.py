@@ -2,7 +2,8 @@
 
 ``phantom companion say`` keeps the conversation here so consecutive calls continue it: each call
 sends the rolling window of recent answered turns plus the new user message (≤ 100 messages,
-the last one the user's).
+the last one the user's, and ≤ ``MAX_WINDOW_BYTES`` of encoded text, so a long conversation in a
+multi-byte script never outgrows the server's 2 MiB request body: the oldest context goes first).
 
 The file is an append-only event log, one JSON object a line, each appended with a single
 ``O_APPEND`` write under an exclusive lock and fsynced:
@@ -41,6 +42,10 @@ except ImportError:  # pragma: no cover - Windows
 
 MAX_WINDOW = 100  # seed 000: 1–100 messages per request
 MAX_CONTENT = 16000  # seed 000: content 1–16000 chars
+# UTF-8 JSON bytes of the messages' contents in one request. The local backend refuses bodies over
+# 2 MiB (413); 100 × 16000 characters of CJK text is ~4.8 MB. The rest of the 2 MiB is headroom
+# for the persona, the JSON framing and the new message.
+MAX_WINDOW_BYTES = 1_500_000
 _CHAT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
@@ -76,6 +81,12 @@ def chat_id_for(name: str, prefix: str = "") -> str:
     if not _CHAT_ID_RE.match(out):  # pragma: no cover - the slug above always matches
         out = "companion-" + hashlib.sha256(out.encode("utf-8")).hexdigest()[:12]
     return out
+
+
+def encoded_size(content: str) -> int:
+    """Bytes ``content`` takes in a JSON request body (UTF-8, escapes included, + framing)."""
+    # surrogatepass: a lone surrogate (undecodable argv) is refused later by validation, by field
+    return len(json.dumps(content, ensure_ascii=False).encode("utf-8", "surrogatepass")) + 32
 
 
 @dataclass
@@ -194,8 +205,11 @@ class Transcript:
                 by_id[tid].errors.append(str(ev.get("error", "")))
         return order
 
-    def context(self, limit: int = MAX_WINDOW - 1) -> list[dict[str, str]]:
-        """The most recent answered exchanges as messages (at most ``limit`` of them)."""
+    def context(
+        self, limit: int = MAX_WINDOW - 1, max_bytes: int = MAX_WINDOW_BYTES
+    ) -> list[dict[str, str]]:
+        """The most recent answered exchanges as messages: at most ``limit`` of them, whose
+        contents weigh at most ``max_bytes`` (UTF-8 JSON); the oldest are dropped first."""
         msgs: list[dict[str, str]] = []
         for t in self.turns():
             if not t.answered or t.refused:
@@ -203,11 +217,25 @@ class Transcript:
             for role, content in (("user", t.user), ("assistant", t.reply or "")):
                 if content:
                     msgs.append({"role": role, "content": content[:MAX_CONTENT]})
-        return msgs[-limit:] if limit > 0 else []
+        if limit <= 0:
+            return []
+        kept: list[dict[str, str]] = []
+        budget = max_bytes
+        for msg in reversed(msgs[-limit:]):
+            budget -= encoded_size(msg["content"])
+            if budget < 0:
+                break
+            kept.append(msg)
+        kept.reverse()
+        return kept
 
-    def window(self, text: str, limit: int = MAX_WINDOW) -> list[dict[str, str]]:
-        """The messages to send for a new user ``text``: recent context + the text, ≤ ``limit``."""
-        return [*self.context(limit - 1), {"role": "user", "content": text}]
+    def window(
+        self, text: str, limit: int = MAX_WINDOW, max_bytes: int = MAX_WINDOW_BYTES
+    ) -> list[dict[str, str]]:
+        """The messages to send for a new user ``text``: recent context + the text, at most
+        ``limit`` messages and ``max_bytes`` of encoded content (the text always included)."""
+        room = max_bytes - encoded_size(text)
+        return [*self.context(limit - 1, max(room, 0)), {"role": "user", "content": text}]
 
     # ------------------------------------------------------------------ writing
 

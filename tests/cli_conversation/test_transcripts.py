@@ -132,3 +132,39 @@ def test_chat_id_for_persona_names() -> None:
     for name in ["月", "!!!", "x" * 300, "-lead"]:
         assert pat.match(chat_id_for(name)), name
     assert chat_id_for("Luna", prefix="cli-") == "cli-luna"
+
+
+def test_window_fits_the_request_body_in_a_multibyte_script(tmp_path: Path) -> None:
+    """QA: 50 turns of 16000 CJK characters made every later `companion say` fail with
+    413 (body over 2 MiB) for ever; the window now drops the oldest context to fit."""
+    import json
+
+    from phantom_cli.transcripts import MAX_WINDOW_BYTES, encoded_size
+
+    t = Transcript("cjk", root=tmp_path)
+    for i in range(50):
+        tid = t.begin("日本語" * 5332 + str(i))
+        t.answer(tid, f"ok {i}")
+    text = "字" * MAX_CONTENT
+    win = t.window(text)
+    assert win[-1] == {"role": "user", "content": text}
+    body = json.dumps({"messages": win}, ensure_ascii=False).encode("utf-8")
+    assert len(body) <= MAX_WINDOW_BYTES < 2 * 1024 * 1024
+    assert sum(encoded_size(m["content"]) for m in win) <= MAX_WINDOW_BYTES
+    # the most recent turns are the ones kept, in order
+    assert win[-2] == {"role": "assistant", "content": "ok 49"}
+    assert win[-3]["content"].endswith("49")
+    assert 2 < len(win) < 100
+    # an ASCII conversation of the same length is not trimmed by the budget
+    a = Transcript("ascii", root=tmp_path)
+    for i in range(10):
+        a.answer(a.begin(f"hello {i}"), f"hi {i}")
+    assert len(a.window("again")) == 21
+
+
+def test_budget_counts_escapes_and_survives_undecodable_text() -> None:
+    from phantom_cli.transcripts import encoded_size
+
+    assert encoded_size('"') > encoded_size("a")  # escaped quote takes two bytes
+    assert encoded_size("é") == encoded_size("ab")  # two UTF-8 bytes
+    assert encoded_size("caf\udce9") > 0  # a lone surrogate (undecodable argv) does not crash
