@@ -134,6 +134,42 @@ def _touch(conn: sqlite3.Connection, key_id: str) -> None:
         conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now(), key_id))
 
 
+KEY_CACHE_TTL = 2.0  # seconds a verified key is trusted without a database lookup
+
+
+def _cached_lookup(state: Any, key: str) -> User | None:
+    """``lookup`` behind a short per-app cache (keyed by the key's hash, valid keys only).
+
+    Revoking through the API clears the cache at once (``forget_keys``); a key revoked in the
+    database by another process stops working within ``KEY_CACHE_TTL`` seconds.
+    """
+    import time
+
+    cache: dict[str, tuple[User, float]] | None = getattr(state, "key_cache", None)
+    if cache is None:
+        cache = state.key_cache = {}
+    h = hash_key(key)
+    hit = cache.get(h)
+    t = time.monotonic()
+    if hit is not None and hit[1] > t:
+        return hit[0]
+    user = lookup(state.db, key)
+    if user is None:
+        cache.pop(h, None)
+        return None
+    if len(cache) > 1000:
+        cache.clear()
+    cache[h] = (user, t + KEY_CACHE_TTL)
+    return user
+
+
+def forget_keys(state: Any) -> None:
+    """Drop the verified-key cache (after a revocation)."""
+    cache = getattr(state, "key_cache", None)
+    if cache is not None:
+        cache.clear()
+
+
 def authenticate(request: Any) -> User:
     """The request's user, or 401. Cached on ``request.state.user``."""
     cached = getattr(request.state, "user", None)
@@ -144,7 +180,7 @@ def authenticate(request: Any) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, message="missing API key: send 'Authorization: Bearer <key>'",
                        headers={"WWW-Authenticate": "Bearer"})
-    user = lookup(request.app.state.db, token.strip())
+    user = _cached_lookup(request.app.state, token.strip())
     if user is None:
         raise ApiError(401, message="invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     _touch(request.app.state.db, user.key_id)

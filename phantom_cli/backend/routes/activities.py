@@ -74,7 +74,7 @@ async def list_activities(ctx: Ctx) -> Any:
         where.append("is_companion = ?")
         params.append(int(q.is_companion))
     rows, nxt, more = page(ctx.db, "activities", where, params, limit=q.limit, cursor=q.cursor,
-                           columns="id, created_at, data")
+                           columns="id, created_at, CAST(data AS BLOB) AS data")  # bytes: no decode/encode
     return page_json([r["data"] for r in rows], nxt, more)
 
 

@@ -9,7 +9,7 @@ from pydantic import Field
 from phantom_cli import __version__
 from phantom_cli.client import models as m
 
-from ..auth import create_key, list_keys, revoke_key
+from ..auth import create_key, forget_keys, list_keys, revoke_key
 from ..endpoints import Ctx, endpoint
 from ..errors import not_found
 
@@ -67,6 +67,7 @@ async def revoke(ctx: Ctx) -> Any:
     kid = ctx.params["id"]
     if not revoke_key(ctx.db, kid):
         raise not_found("active key", kid)
+    forget_keys(ctx.app.state)
     return next(KeyInfo(**k) for k in list_keys(ctx.db) if k["id"] == kid)
 
 
