@@ -238,7 +238,10 @@ def init(
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
-    """Start (or restart) a session: prints the NPC's opening line."""
+    """Start (or resume) a session: prints the NPC's opening line.
+
+    An existing session is resumed as it is (history, state, outcome): 'reset' starts over.
+    """
     out = output_mode(ctx, json_, jq)
     eff = get_settings(ctx)
     pid = _persona(ctx, persona_id)
@@ -265,6 +268,36 @@ def init(
         f"session {visible(resp.session_id)} · machine {visible(resp.machine_id)} · "
         f"player {visible(resp.player_name)} ({visible(resp.player_gender)}) · "
         f"--session {visible(sid)}"
+    )
+    resumed = _resumed_note(client, pid, sid, session, machine)
+    if resumed:
+        _note(resumed)
+
+
+def _resumed_note(
+    client: Any, pid: str, sid: str, session: str | None, machine: str | None
+) -> str | None:
+    """When init met an existing session with turns, say so (init does not start over).
+
+    QA: `npc init` on a finished session printed the opening line as if it began anew, and the
+    next `say` got a 409.
+    """
+    import shlex
+
+    from phantom_cli.cli.output import visible
+    from phantom_cli.client.errors import PhantomError
+
+    try:
+        hist = client.npc.history(pid, user_session_id=sid, machine_id=machine)
+    except PhantomError:
+        return None
+    messages = hist.messages
+    if len(messages) <= 1:
+        return None
+    state = messages[-1].state or "?"
+    return (
+        f"resumed: this session already has {len(messages)} messages (state {visible(state)}); "
+        f"'phantom npc reset {shlex.quote(pid)}{_flags(session, machine)} --yes' starts over"
     )
 
 

@@ -289,3 +289,17 @@ def test_unknown_persona_hint_without_the_local_npc_list() -> None:
     assert "check the persona id" in hint and "npc_persona" in hint
     hint = npc_cli._not_found_hint(Hosted(), "p x", "s 1", None, "no NPC session 's 1'")
     assert hint == "start the session first: phantom npc init 'p x' --session 's 1'"
+
+
+def test_init_on_an_existing_session_says_it_resumed(cli, uid) -> None:
+    """QA: `npc init` on a finished session printed the opening line as if it started over;
+    the next `say` then failed with 409. init resumes: it now says so and how to start over."""
+    first = init(cli, uid)
+    assert "resumed" not in first.stderr  # a new session: nothing to say
+    cli("npc", "say", PERSONA, "Goodbye.", "--session", uid)
+    again = init(cli, uid)
+    assert "Hollow Market" in again.stdout
+    assert "resumed: this session already has 3 messages (state walked_away)" in again.stderr
+    assert f"phantom npc reset {PERSONA} --session {uid} --yes" in again.stderr
+    j = cli("npc", "init", PERSONA, "--session", uid, "--json")
+    assert j.exit_code == 0 and "resumed" not in j.stderr and j.json()["session_id"]
