@@ -198,8 +198,11 @@ def read_persona(path: str | os.PathLike[str]) -> PersonaFile:
     try:
         persona = CompanionPersona(**values)
     except ValidationError as e:
+        reported = {f for f, _ in problems}
         for err in e.errors():
             name = str(err["loc"][0]) if err["loc"] else ""
+            if name in reported and err["type"] == "missing":
+                continue  # "must be text, not a list" already says what is wrong with it
             problems.append(
                 (name, _limit_message(name, values.get(name, ""), err["type"], err["msg"]))
             )

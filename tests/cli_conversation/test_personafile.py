@@ -172,3 +172,16 @@ def test_shipped_examples_are_valid() -> None:
 def test_dumps_persona_omits_unset_fields() -> None:
     text = dumps_persona(CompanionPersona(name="Luna"), "json")
     assert json.loads(text) == {"name": "Luna"}
+
+
+def test_a_wrongly_typed_name_is_reported_once(tmp_path: Path) -> None:
+    """QA: `name: [1, 2]` was reported twice: "must be text, not a list; is required"."""
+    p = tmp_path / "p.yaml"
+    p.write_text("name: [1, 2]\n")
+    with pytest.raises(PersonaFileError) as info:
+        load_persona(p)
+    assert info.value.problems == [("name", "must be text, not a list")]
+    p.write_text("bio: hi\n")  # a name that is really missing is still reported
+    with pytest.raises(PersonaFileError) as info:
+        load_persona(p)
+    assert info.value.problems == [("name", "is required (1–120 characters)")]
