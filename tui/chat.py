@@ -152,8 +152,12 @@ class ChatScreen(Screen[None]):
         )
 
     def refresh_status(self) -> None:
-        if self.is_mounted:
+        from textual.css.query import NoMatches
+
+        try:
             self._status()
+        except NoMatches:  # not composed yet: on_mount calls it
+            pass
 
     def speaker(self, role: str) -> str:
         if role == "user":

@@ -106,9 +106,13 @@ class HomeScreen(Screen[None]):
         self.action_reload()
 
     def refresh_status(self) -> None:
-        if not self.is_mounted:
+        from textual.css.query import NoMatches
+
+        try:
+            bar = self.query_one(StatusBar)
+        except NoMatches:  # not composed yet: on_mount calls this again
             return
-        self.query_one(StatusBar).set(
+        bar.set(
             backend=self.ctx.backend,
             engine=self.ctx.engine or ("—" if self.ctx.backend == "local" else "hosted"),
             profile=self.ctx.profile,

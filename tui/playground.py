@@ -37,7 +37,7 @@ from .sanitize import clean, plain
 from .widgets import StatusBar
 
 LONG_FIELD = 1000  # fields with a larger limit get a multi-line editor
-EXTRACT_CHOICES = [("server default (true)", "default"), ("true", "true"), ("false", "false")]
+EXTRACT_CHOICES = [("default", "default"), ("true", "true"), ("false", "false")]
 CURL_KEY = "$PHANTOM_KEY"
 _UNSAFE_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -120,38 +120,39 @@ class PlaygroundScreen(Screen[None]):
                     lo, hi, required = limits
                     req = "required" if required else "optional"
                     with Horizontal(classes="field-head"):
-                        yield Label(f"{name} ({req}, ≤{hi})", classes="field-label")
+                        yield Label(f"{name} ({req}, ≤{hi})", classes="field-label", markup=False)
                         yield Static(f"0/{hi}", id=f"pc-{name}", classes="counter", markup=False)
                     if hi is not None and hi >= LONG_FIELD:
-                        yield TextArea(id=f"pf-{name}", classes="long-field")
+                        yield TextArea(id=f"pf-{name}", classes="long-field", compact=True)
                     else:
-                        yield Input(id=f"pf-{name}")
+                        yield Input(id=f"pf-{name}", compact=True)
                     yield Static("", id=f"pe-{name}", classes="field-error", markup=False)
             with TabPane("Turn", id="tab-turn"), VerticalScroll(id="turn-form"):
-                yield Label("chat_id (required, pattern ^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$)")
-                yield Input(f"playground-{self.ctx.profile}", id="opt-chat_id")
+                yield Label("chat_id (required, pattern ^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$)",
+                            markup=False)
+                yield Input(f"playground-{self.ctx.profile}", id="opt-chat_id", compact=True)
                 yield Static("", id="oe-chat_id", classes="field-error", markup=False)
                 with Horizontal(classes="opts"):
                     with Vertical():
                         yield Label("model (1–200)")
-                        yield Input(id="opt-model", placeholder="server default")
+                        yield Input(id="opt-model", placeholder="default", compact=True)
                     with Vertical():
                         yield Label("temperature (0–2)")
-                        yield Input(id="opt-temperature", placeholder="0.8")
+                        yield Input(id="opt-temperature", placeholder="0.8", compact=True)
                     with Vertical():
                         yield Label("max_tokens (1–32000)")
-                        yield Input(id="opt-max_tokens", placeholder="model limit")
+                        yield Input(id="opt-max_tokens", placeholder="model limit", compact=True)
                     with Vertical():
                         yield Label("extract_memory")
                         yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
-                                     id="opt-extract_memory")
+                                     id="opt-extract_memory", compact=True)
                 yield Static("", id="oe-options", classes="field-error", markup=False)
-                yield Label("Message window (1–100 turns, the last from the user; enter on a "
-                            "turn loads it below for Replace)")
+                yield Label("Message window (1–100 turns, last from the user; enter loads a turn "
+                            "below)", markup=False)
                 yield OptionList(id="window")
                 with Horizontal(classes="composer"):
                     yield Select([("user", "user"), ("assistant", "assistant")], value="user",
-                                 allow_blank=False, id="msg-role")
+                                 allow_blank=False, id="msg-role", compact=True)
                     yield Button("Add", id="msg-add", variant="primary")
                     yield Button("Replace", id="msg-replace")
                     yield Button("Remove", id="msg-remove")
@@ -184,9 +185,13 @@ class PlaygroundScreen(Screen[None]):
         self.refresh_status()
 
     def refresh_status(self, latency: float | None = None) -> None:
-        if not self.is_mounted:
+        from textual.css.query import NoMatches
+
+        try:
+            bar = self.query_one(StatusBar)
+        except NoMatches:  # not composed yet: on_mount calls this again
             return
-        self.query_one(StatusBar).set(
+        bar.set(
             backend=self.ctx.backend,
             engine=self.ctx.engine or ("—" if self.ctx.backend == "local" else "hosted"),
             profile=self.ctx.profile,
