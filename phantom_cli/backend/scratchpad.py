@@ -217,6 +217,9 @@ def update_scratchpad_facts(
 
 _WORD = re.compile(r"\S+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# The marker merge_facts() puts after a keyed fact: bookkeeping, not notes. A condensed copy
+# leaves it out, so it neither uses the word budget nor survives alone (a bare "<!-- … -->").
+_FACT_MARKER = re.compile(r"\s*<!--\s*fact:[^\n]*?-->")
 
 
 def _words(text: str) -> int:
@@ -287,13 +290,14 @@ def condense(content: str, max_words: int, hint: str | None = None) -> str:
     Units (lines, or sentences of over-long lines) are ranked by the share of the hint's words
     they contain (shared roots count too) plus their embedding similarity to the hint; the best are kept greedily while
     they fit, then written back in their original order. Without a hint the earliest lines are
-    kept. A unit that alone exceeds what is left is cut to fit (ending with "…").
+    kept. A unit that alone exceeds what is left is cut to fit (ending with "…"). The
+    ``<!-- fact:… -->`` markers of extracted facts are left out of a condensed copy.
     """
     if max_words < 1:
         raise ValueError("max_words: must be at least 1")
     if _words(content) <= max_words:
         return content
-    units = _units(content, max_words)
+    units = _units(_FACT_MARKER.sub("", content), max_words)
     n = len(units)
     scores = [0.0] * n
     if hint and hint.strip():

@@ -173,3 +173,16 @@ def test_extraction_and_user_edit_race_loses_nothing(tmp_path: Path) -> None:
     after = sp.update_scratchpad_facts(conn, "u1", companion_id="mira", facts=["Likes jazz"])
     assert after.version == 3 and all(x in after.content for x in ("Rex", "Sam", "jazz"))
     conn.close()
+
+
+def test_condensed_copy_leaves_out_fact_markers() -> None:
+    """QA: `scratchpad get --max-words 5` returned "Prefers coffee.\\n<!-- fact:pref:tea -->":
+    the fact's text did not fit but its bookkeeping marker did, alone."""
+    content = sp.merge_facts("Prefers coffee.\n", [("pref:tea", "The user likes coffee.")])
+    assert "<!-- fact:pref:tea -->" in content
+    out = sp.condense(content, 5)
+    assert out == "Prefers coffee."
+    out = sp.condense(content, 7, "coffee")
+    assert out == "Prefers coffee.\n- The user likes coffee."
+    assert "<!--" not in sp.condense(content + "- more notes here\n", 9, "notes")
+    assert sp.condense(content, 100) == content  # nothing to condense: the stored text as is
