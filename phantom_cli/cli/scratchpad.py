@@ -139,15 +139,33 @@ def get(
 
     out = output_mode(ctx, json_, jq)
     target = _target(companion, type_, conversation)
+    if hint is not None and max_words is None:
+        # The hint only steers trimming: without --max-words it would be dropped silently.
+        fail(
+            "--hint: only used with --max-words (it says what to keep when trimming)",
+            hint="e.g. phantom scratchpad get --companion luna --max-words 200 --hint 'work'",
+        )
     sp = get_client(ctx).scratchpad.get(**target, max_words=max_words, hint=hint)
     if out.json:
         out.item(sp)
         return
+    from phantom_cli.cli.output import to_data
+
     text = visible(sp.content, keep_newlines=True)
     sys.stdout.write(text + ("" if not text or text.endswith("\n") else "\n"))
     sys.stdout.flush()
-    when = humanize_time(sp.updated_at) if sp.updated_at else "never"
-    _note(f"{_label(target)} · version {sp.version} · updated {when}")
+    if sp.version == 0:
+        when = "never written"
+    else:
+        when = "updated " + (humanize_time(sp.updated_at) if sp.updated_at else "never")
+    note = f"{_label(target)} · version {sp.version} · {when}"
+    data = to_data(sp)
+    if data.get("condensed"):
+        note += (
+            f" · condensed to {data.get('word_count', '?')} of "
+            f"{data.get('original_word_count', '?')} words (the stored text is unchanged)"
+        )
+    _note(note)
 
 
 @app.command(

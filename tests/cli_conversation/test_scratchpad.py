@@ -269,3 +269,17 @@ def test_companion_and_conversation_together_is_refused_not_ignored(cli, live_se
     ok = cli("scratchpad", "set", "-t", "conversation", "-c", uid, "--conversation", uid + "c", "y")
     assert ok.exit_code == 0, ok.stderr
     assert "conversation " + uid + "c" in ok.stderr
+
+
+def test_get_notes_say_never_written_and_condensed(cli, live_server, uid) -> None:
+    """QA: a pad never written said "version 0 · updated just now"; a condensed read did not
+    say it was condensed; --hint without --max-words was silently ignored."""
+    r = cli("scratchpad", "get", "--companion", uid)
+    assert r.exit_code == 0 and "version 0 · never written" in r.stderr
+    seed(live_server, uid, "one two three\nfour five six")
+    r = cli("scratchpad", "get", "--companion", uid, "--max-words", "3")
+    assert r.exit_code == 0 and r.stdout == "one two three\n"
+    assert "condensed to 3 of 6 words" in r.stderr and "version 1 · updated" in r.stderr
+    r = cli("scratchpad", "get", "--companion", uid, "--hint", "five")
+    assert r.exit_code == 2 and "--hint" in r.stderr and "--max-words" in r.stderr
+    assert r.stdout == ""
