@@ -154,6 +154,47 @@ def col(
     return Column(header, key, kind, width)
 
 
+_GAP = 2  # columns between two table columns (Rich's padding, no edge padding)
+_SHORT = 10  # a text column is first shrunk no narrower than this (or its content)
+
+
+def fit_widths(
+    columns: list[Column], cell_widths: list[list[int]], total: int, header: bool = True
+) -> list[int]:
+    """Column widths for a table ``total`` cells wide.
+
+    Each column wants its widest cell (text capped at its ``max_width``; ids never capped) and
+    never gets narrower than its header. When the row is too wide, long text columns give up
+    space first (the widest one each time); ids, flags, numbers and dates keep theirs. Only
+    when even the text columns are down to their headers do dates shrink to theirs. An id
+    column is never narrowed: the result may then exceed ``total``.
+    """
+    n = len(columns)
+    natural: list[int] = []
+    for i, c in enumerate(columns):
+        content = max((row[i] for row in cell_widths), default=0)
+        if c.kind == "text" and c.max_width:
+            content = min(content, c.max_width)
+        natural.append(max(content, len(c.header) if header else 1, 1))
+    widths = list(natural)
+    budget = total - _GAP * max(0, n - 1)
+
+    def shrink(kinds: tuple[str, ...], floor: Callable[[int], int]) -> None:
+        floors = {i: floor(i) for i, c in enumerate(columns) if c.kind in kinds}
+        while sum(widths) > budget:
+            movable = [i for i in floors if widths[i] > floors[i]]
+            if not movable:
+                return
+            widest = max(movable, key=lambda i: widths[i])
+            widths[widest] -= 1
+
+    head = [len(c.header) if header else 1 for c in columns]
+    shrink(("text",), lambda i: max(head[i], min(natural[i], _SHORT)))
+    shrink(("text",), lambda i: max(head[i], min(natural[i], 3)))
+    shrink(("date",), lambda i: max(head[i], min(natural[i], 3)))
+    return widths
+
+
 # --------------------------------------------------------------------------- the printer
 
 
@@ -319,19 +360,39 @@ class OutputMode:
             out.flush()
             return
         from rich.table import Table
+        from rich.text import Text
 
+        console = self.console()
+        cells = [[self._cell(c.raw(item), c.kind) for c in columns] for item in items]
+        widths = fit_widths(
+            columns,
+            [[cell.cell_len for cell in row] for row in cells],
+            console.width,
+            header=header,
+        )
+        # Last resort: an id that still does not fit widens the table (the terminal wraps the
+        # line) rather than being cut: a person must be able to copy it.
+        needed = sum(widths) + _GAP * max(0, len(columns) - 1)
+        if needed > console.width:
+            console.width = needed
         table = Table(show_header=header, header_style="bold", box=None, pad_edge=False)
-        for c in columns:
+        for c, width in zip(columns, widths, strict=True):
             table.add_column(
                 c.header,
                 no_wrap=True,
                 overflow="ellipsis",
-                max_width=c.max_width,
+                width=width,
+                min_width=width,
                 justify="right" if c.kind == "num" else "left",
             )
-        for item in items:
-            table.add_row(*(self._cell(c.raw(item), c.kind, width=c.max_width) for c in columns))
-        self.console().print(table)
+        for row in cells:
+            table.add_row(
+                *(
+                    cell if cell.cell_len <= w else Text(truncate(cell.plain, w), style=cell.style)
+                    for cell, w in zip(row, widths, strict=True)
+                )
+            )
+        console.print(table)
 
     # ---- messages
 

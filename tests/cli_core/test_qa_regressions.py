@@ -1,0 +1,74 @@
+"""Regression tests for defects QA found in the CLI core (/tmp/qa_findings.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from phantom_cli.cli.output import OutputMode, col, fit_widths
+
+ACTIVITY_COLUMNS = [
+    col("ID", "id", "id", 28),
+    col("TITLE", "title", "text", 32),
+    col("CATEGORY", "category", "text", 16),
+    col("FEATURED", "featured", "bool", 8),
+    col("COMPANION", "is_companion", "bool", 9),
+    col("DESCRIPTION", "short_description", "text", 50),
+]
+
+ACTIVITIES = [
+    {
+        "id": "act_interview_coach",
+        "title": "Interview practice with Ms. Okafor",
+        "category": "practice",
+        "featured": False,
+        "is_companion": False,
+        "short_description": "A realistic mock job interview with honest feedback afterwards.",
+    },
+    {
+        "id": "act_luna",
+        "title": "Luna",
+        "category": "companion",
+        "featured": True,
+        "is_companion": True,
+        "short_description": "A warm, witty companion who loves astronomy.",
+    },
+]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100])
+def test_table_never_cuts_ids_or_headers(
+    columns: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA 1: ids were cut (``act_intervie…``) and headers collapsed to blanks at 80 columns."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    OutputMode(tty=True, no_color=True).rows(ACTIVITIES, ACTIVITY_COLUMNS)
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split()
+    assert header == ["ID", "TITLE", "CATEGORY", "FEATURED", "COMPANION", "DESCRIPTION"]
+    assert lines[1].startswith("act_interview_coach ")
+    assert lines[2].startswith("act_luna ")
+    if columns >= 80:
+        assert all(len(line) <= columns for line in lines)
+        # short columns keep their values; the long text columns shrank instead
+        assert "companion" in lines[2] and "yes" in lines[2]
+        assert "…" in lines[1]
+
+
+def test_fit_widths_shrinks_long_text_first() -> None:
+    widths = fit_widths(ACTIVITY_COLUMNS, [[19, 34, 8, 2, 2, 63], [8, 4, 9, 3, 3, 44]], 100)
+    by_header = dict(zip([c.header for c in ACTIVITY_COLUMNS], widths, strict=True))
+    assert by_header["ID"] == 19
+    assert by_header["CATEGORY"] == 9 and by_header["FEATURED"] == 8
+    assert by_header["COMPANION"] == 9
+    assert sum(widths) + 2 * 5 == 100
+
+
+def test_id_wider_than_the_terminal_is_kept_whole(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "20")
+    long_id = "inst_" + "a" * 30
+    OutputMode(tty=True, no_color=True).rows(
+        [{"id": long_id, "title": "hello world"}], [col("ID", "id", "id"), col("TITLE", "title")]
+    )
+    assert long_id in capsys.readouterr().out
