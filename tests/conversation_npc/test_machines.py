@@ -204,3 +204,49 @@ def test_render_line_fills_only_known_placeholders() -> None:
     assert out == "Hello Ana {title}, my lady; she/her/her. {player_name.__class__} {x}"
     assert render_line("{title}", player_name="A", player_gender="male") == "good sir"
     assert render_line("{they}", player_name="A", player_gender="non-binary") == "they"
+
+
+def test_negated_keywords_do_not_take_a_transition() -> None:
+    """QA: in the haggling state "I won't pay that" struck the deal (coin: "pay"), and at the
+    greeting "I don't want to buy anything" showed interest. A keyword counts only when no
+    negator comes before it in the same clause."""
+    p = shipped_personas()["abc123"]
+    mach = p.machine("machine_main")
+    assert mach is not None
+    cases = {
+        "greeting": {
+            "I don't want to buy anything": "redirect",
+            "What do you sell?": "interest",
+            "I won't hurt you, I just want to buy": "interest",  # the comma ends the clause
+            "Not interested, goodbye": "leave",  # a keyword that is itself negative
+            "No thanks": "leave",
+        },
+        "haggling": {
+            "I won't pay that": "redirect",
+            "I do not accept": "redirect",
+            "I don’t accept that, it's way too expensive": "counter",  # curly apostrophe
+            "No, I'll take it": "accept",
+            "Fine, I'll pay forty crowns": "accept",
+        },
+        "the_price": {
+            "I will never tell you my secret": "refuse",  # was "confide" ("my secret")
+            "I'll tell you: I once stole a star map": "confide",
+        },
+    }
+    for state, texts in cases.items():
+        rules, default = decision_rules(mach, state, p.intents)
+        for text, want in texts.items():
+            assert match_local(rules, default, text.lower()) == want, (state, text)
+
+
+def test_negation_aware_rules_stay_fast_on_long_messages() -> None:
+    import time
+
+    p = shipped_personas()["abc123"]
+    mach = p.machine("machine_main")
+    assert mach is not None
+    rules, default = decision_rules(mach, "haggling", p.intents)
+    start = time.perf_counter()
+    for text in ("a, " * 5333, "not " * 4000, "x" * 16000, ("don't buy, " * 1500)[:16000]):
+        assert match_local(rules, default, text) == "redirect"
+    assert time.perf_counter() - start < 2.0

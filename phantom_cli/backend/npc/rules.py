@@ -1,7 +1,8 @@
 """Transition rules → the decision rules the engines read.
 
 A transition's ``when`` (keywords, intents, all, none, patterns) compiles to one regular
-expression. The scripted engine's ``decide`` tries ``context["decision_rules"]`` in order
+expression. Its keywords and intents count only when not negated earlier in the same clause
+("I won't pay that" does not pay; "I don't want to buy anything" is not interest). The scripted engine's ``decide`` tries ``context["decision_rules"]`` in order
 (``{"decision": <transition id>, "patterns": [regex]}``) and picks the first that matches; LLM
 engines get the same rules described in words and choose among the transition ids.
 """
@@ -34,6 +35,22 @@ def _alt(words: Sequence[str]) -> str:
     return "(?:" + "|".join(_word(w) for w in words) + ")"
 
 
+# A negator: "not", "never", "no", "cannot", "nor", "without", or a "n't" contraction.
+_NEG = r"(?:\b(?:not|never|no|cannot|nor|without)\b|n['’]t\b)"
+_CLAUSE_END = ".!?;:,"
+
+
+def _unnegated(alternatives: str) -> str:
+    """A lookahead: some clause has one of ``alternatives`` with no negator before it in that
+    clause. "I won't pay that" is not "pay"; "No, I'll pay" is (the comma ends the clause). A
+    keyword that is itself negative ("no", "won't", "not interested") still matches."""
+    return (
+        f"(?=(?:.*[{_CLAUSE_END}])?"  # the start of the text, or just after a clause's end
+        f"(?:(?!{_NEG})[^{_CLAUSE_END}])*?"  # then words of that clause, none a negator
+        f"{alternatives})"
+    )
+
+
 def compile_when(when: When, intents: Mapping[str, Sequence[str]]) -> str:
     """One case-insensitive, dot-all regex that matches exactly when ``when`` holds."""
     any_words: list[str] = list(when.keywords)
@@ -43,7 +60,7 @@ def compile_when(when: When, intents: Mapping[str, Sequence[str]]) -> str:
         any_words.extend(intents[name])
     parts = ["(?is)^"]
     if any_words:
-        parts.append(f"(?=.*{_alt(any_words)})")
+        parts.append(_unnegated(_alt(any_words)))
     for w in when.all:
         parts.append(f"(?=.*{_word(w)})")
     if when.none:
