@@ -45,7 +45,7 @@ _NEGATIVE = re.compile(
 _THANKS = re.compile(r"^\s*(thanks|thank you|thx|ty|cheers)\b", re.I)
 _ADJECTIVES = frozenset(
     """big small huge tiny new old long short first last next other same whole big-ass important
-    difficult hard easy nice bad good great little young best worst favourite favorite weird
+    difficult hard easy rough tough busy hectic crazy nice bad good great little young best worst favourite favorite weird
     strange stupid annoying awful amazing lovely early late final main""".split()
 )
 _GREETING = re.compile(r"^\s*(hi|hey|hello|good (morning|afternoon|evening)|morning|evening|yo)\b", re.I)
@@ -255,29 +255,85 @@ def companion_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
     return " ".join(parts)
 
 
-def activity_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
-    ch = _character(ctx)
-    name = _clean(ch.get("name")) or "the character"
-    message = _clean(ctx.get("user_message"))
-    turn = int(ctx.get("turn_index") or 0)
-    first = _clean(ch.get("first_message"))
-    if turn <= 1 and first and w.chance(0.5):
-        return first
-    parts: list[str] = []
-    scenario = _first_sentence(_clean(ch.get("scenario")))
+_YOU_VERB = {"has": "have", "is": "are", "was": "were"}
+_NAMED_TRAITS = re.compile(r"^\s*([A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})\s*:\s*(.+)$", re.S)
+
+
+def _speaker(ch: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(who speaks, their traits) of an activity.
+
+    An authored personality often names the character ("Inspector Wren: meticulous, wry…");
+    otherwise a title that is a name ("Luna", "Marisol — Portuguese practice") names them. A
+    title such as "The Hollow Market" names a place, not a speaker: None.
+    """
     personality = _clean(ch.get("personality"))
-    if _GREETING.search(message):
-        parts.append(w.pick([f"{name} looks up and smiles.", f"{name} nods in greeting.", "Oh, hello there."]))
-    else:
-        parts.append(w.pick([f"{name} considers that for a moment.", "Hmm.", f"{name} tilts their head."]))
-    if scenario and w.chance(0.5):
+    m = _NAMED_TRAITS.match(personality)
+    if m:
+        return m.group(1), _clean(m.group(2))
+    title = re.split(r"\s+[—–-]\s+|\s*\(", _clean(ch.get("name")), maxsplit=1)[0].strip()
+    m = re.search(r"\bwith\s+((?:[A-Z][\w.'-]*\s*){1,3})$", title)
+    if m:
+        return m.group(1).strip(), personality
+    if title and title != "the character" and not re.match(r"(?i)(the|a|an)\b", title):
+        return title, personality
+    return None, personality
+
+
+def activity_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
+    """An in-character answer to the user's last message.
+
+    The activity's greeting (``first_message``) only opens the conversation: it is shown before
+    the first turn, so it is never the reply (it would repeat word for word).
+    """
+    ch = _character(ctx)
+    name, personality = _speaker(ch)
+    message = _clean(ctx.get("user_message"))
+    who = name or "Your host"
+    you = _user_name(ctx) or "you"
+
+    def fill(text: str) -> str:  # card placeholders: {{user}}, {{char}}
+        text = re.sub(r"(?i)\{\{\s*user\s*\}\}", you, text)
+        text = re.sub(r"\b([Yy]ou) (has|is|was)\b",
+                      lambda m: m.group(1) + " " + _YOU_VERB[m.group(2)], text)
+        text = re.sub(r"(?i)\{\{\s*char\s*\}\}", name or "I", text)
+        return text[:1].upper() + text[1:]
+
+    personality = fill(personality)
+    parts: list[str] = []
+    scenario = fill(_first_sentence(_clean(ch.get("scenario"))))
+    if _THANKS.search(message):
+        parts.append(w.pick(["You're welcome.", f"{who} waves it off. \"Don't mention it.\"", "Anytime."]))
+    elif _GREETING.search(message):
+        if _NEGATIVE.search(message):
+            parts.append(w.pick([f"{who} looks up.", "Oh, hello.", "Hey."]))
+        else:
+            parts.append(w.pick([f"{who} looks up and smiles.", f"{who} nods in greeting.", "Oh, hello there."]))
+    # How the user feels matters more than the greeting: "Hi, I had a rough day" gets both.
+    if _NEGATIVE.search(message):
+        parts.append(w.pick([
+            "That sounds rough. I'm sorry.",
+            f"{who} softens. \"That sounds like a hard one.\"",
+            "Ah. That's a lot to carry.",
+        ]))
+    elif _POSITIVE.search(message):
+        parts.append(w.pick(["Now that's good to hear!", f"{who} grins. \"Excellent.\"", "Well, that's a fine thing."]))
+    elif message.rstrip().endswith("?"):
+        parts.append(w.pick(["A fair question.", f"{who} thinks about that for a moment.", "Hmm, let me think."]))
+    elif not parts:
+        parts.append(w.pick([f"{who} considers that for a moment.", "Hmm.", f"{who} tilts their head."]))
+    if scenario and w.chance(0.4):
         parts.append(w.pick([f"({scenario})", f"Remember where we are: {scenario}"]))
-    if personality:
+    if personality and w.chance(0.5):
         trait = _first_sentence(personality, 80).rstrip(".")
-        parts.append(w.pick([f"Being {trait.lower()}, I'd say this:", "Here's what I think."]))
+        words = trait.split()
+        if words and not (len(words[0]) > 1 and words[0][1:2].isupper()):
+            trait = words[0][:1].lower() + trait[1:]  # "Warm, witty" -> "warm, witty"; names keep caps
+        parts.append(w.pick([f"Being {trait}, I'd say this:", "Here's what I think."]))
     topic = topic_of(message)
-    if topic:
-        parts.append(w.pick([f"Tell me more about {topic}.", f"Why {topic}?", f"{topic.capitalize()}, you say?"]))
+    if topic and _NEGATIVE.search(message):
+        parts.append(w.pick([f"What happened with {topic}?", f"Tell me more about {topic}.", "What happened?"]))
+    elif topic:
+        parts.append(w.pick([f"Tell me more about {topic}.", f"Why {topic}?", f"{topic[:1].upper()}{topic[1:]}, you say?"]))
     else:
         parts.append(w.pick(["Go on.", "What do you do next?", "And then?"]))
     return " ".join(parts)
