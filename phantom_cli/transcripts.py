@@ -8,8 +8,8 @@ multi-byte script never outgrows the server's 2 MiB request body: the oldest con
 The file is an append-only event log, one JSON object a line, each appended with a single
 ``O_APPEND`` write under an exclusive lock and fsynced:
 
-- ``{"event": "user", "id", "chat_id", "content", "at"}`` — written *before* the request, so the
-  user's text is never lost;
+- ``{"event": "user", "id", "chat_id", "content", "persona", "at"}`` — written *before* the
+  request, so the user's text is never lost (``persona``: the companion's name, optional);
 - ``{"event": "reply", "id", "content", "at", "moderation", "memory", "extraction_enqueued"}`` —
   written only after a successful response: only then is the user turn answered;
 - ``{"event": "failed", "id", "error", "at"}`` — the request failed; the turn stays unanswered.
@@ -102,6 +102,7 @@ class Turn:
     moderation: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     extraction_enqueued: bool | None = None
+    persona: str | None = None  # the companion's name when the turn was sent (display only)
 
     @property
     def answered(self) -> bool:
@@ -123,6 +124,7 @@ class Turn:
             "moderation": self.moderation,
             "memory": self.memory,
             "extraction_enqueued": self.extraction_enqueued,
+            "persona": self.persona,
         }
 
 
@@ -193,6 +195,8 @@ class Transcript:
             kind, tid = ev.get("event"), ev["id"]
             if kind == "user" and isinstance(ev.get("content"), str) and tid not in by_id:
                 t = Turn(id=tid, user=ev["content"], at=str(ev.get("at", "")))
+                if isinstance(ev.get("persona"), str):
+                    t.persona = ev["persona"]
                 by_id[tid] = t
                 order.append(t)
             elif kind == "reply" and tid in by_id and isinstance(ev.get("content"), str):
@@ -239,27 +243,23 @@ class Transcript:
 
     # ------------------------------------------------------------------ writing
 
-    def begin(self, text: str) -> str:
+    def begin(self, text: str, persona: str | None = None) -> str:
         """Record the user's ``text`` before sending it; returns the turn id.
 
-        If the last turn is unanswered and has the same text (a retry), it is reused: no
-        duplicate user turn is written.
+        ``persona`` (the companion's name) is kept so the transcript can be shown with it later
+        without the persona file. If the last turn is unanswered and has the same text (a
+        retry), it is reused: no duplicate user turn is written.
         """
         with self._locked() as fd:
             turns = self.turns()
             if turns and not turns[-1].answered and turns[-1].user == text:
                 return turns[-1].id
             tid = "t_" + secrets.token_hex(8)
-            self._append(
-                fd,
-                {
-                    "event": "user",
-                    "id": tid,
-                    "chat_id": self.chat_id,
-                    "content": text,
-                    "at": _now(),
-                },
-            )
+            event = {"event": "user", "id": tid, "chat_id": self.chat_id, "content": text}
+            if persona:
+                event["persona"] = persona
+            event["at"] = _now()
+            self._append(fd, event)
             return tid
 
     def answer(

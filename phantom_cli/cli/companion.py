@@ -200,7 +200,7 @@ def say(
 
     client = get_client(ctx)
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
-    turn_id = transcript.begin(message)
+    turn_id = transcript.begin(message, persona=who.name)
     streamed = ""
     try:
         if use_stream:
@@ -298,7 +298,7 @@ def transcript(
         )
         return
 
-    name = "companion"
+    name: str | None = None
     if chat_id is None:
         who = _load(ctx, persona)
         name = who.name
@@ -335,6 +335,8 @@ def transcript(
     if not turns:
         _note(f"no transcript for {visible(chat_id)} yet ({t.path})")
         return
+    if name is None:  # no persona file given: the name the turns were sent with
+        name = next((x.persona for x in reversed(turns) if x.persona), "companion")
     label = visible(name)
     for x in turns:
         sys.stdout.write(f"you: {visible(x.user, keep_newlines=True)}\n")

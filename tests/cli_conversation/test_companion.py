@@ -276,3 +276,17 @@ def test_an_over_long_or_empty_message_is_named_as_the_message(cli, luna, uid) -
     assert r.exit_code == 2
     assert "message: must not be empty" in r.stderr and "messages[" not in r.stderr
     assert [t.user for t in Transcript(uid).turns()] == ["first", "second"]  # nothing recorded
+
+
+def test_transcript_by_chat_id_shows_the_companion_name(cli, luna, uid) -> None:
+    """QA: `companion transcript --chat-id ID` (no persona file) labelled every reply
+    "companion:"; the turns now keep the name they were sent with."""
+    assert cli("companion", "say", "-P", str(luna), "--chat-id", uid, "hello").exit_code == 0
+    r = cli("companion", "transcript", "--chat-id", uid)
+    assert r.exit_code == 0 and "\nLuna: " in r.stdout and "companion:" not in r.stdout
+    data = cli("companion", "transcript", "--chat-id", uid, "--json").json()
+    assert data["turns"][0]["persona"] == "Luna"
+    old = Transcript(uid + "old")  # a transcript written before names were kept
+    old.answer(old.begin("hi"), "hey")
+    r = cli("companion", "transcript", "--chat-id", uid + "old")
+    assert r.exit_code == 0 and "companion: hey" in r.stdout
