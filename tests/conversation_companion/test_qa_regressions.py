@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import phantom_cli.backend.content as content_pkg
 from phantom_cli.backend.engines import complete
 from phantom_cli.backend.engines.scripted import ScriptedEngine
+from phantom_cli.backend.memory.extraction import extract_rules, make_fact
 from phantom_cli.backend.prompts import instance_prompt
+
+from .conftest import Conversation, wait_jobs
 
 
 def _shipped_activities() -> list[dict]:
@@ -52,3 +56,65 @@ async def test_named_character_keeps_its_capitals() -> None:
     assert not any("inspector wren" in r for r in replies)
     assert any("Inspector Wren" in r for r in replies)
     assert not any("The Last Train" in r for r in replies)  # the title is not a speaker
+
+
+# --------------------------------------------------------------------------- memory (QA 3)
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Remind me what drink I like and when my presentation is",
+        "Remind me what drink I like and when my presentation is?",
+        "Do you remember what I love?",
+        "So I like tea?",
+        "I like and",
+        "I like the and",
+        "I forgot what I like",
+        "my dog is in the garden",
+        "My meeting is at work",
+    ],
+)
+def test_questions_and_stop_words_are_never_facts(message: str) -> None:
+    assert extract_rules([message]) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "key", "text"),
+    [
+        ("My presentation is on Friday", "presentation", "The user's presentation is on Friday."),
+        ("my exam's at 9am tomorrow", "exam", "The user's exam is at 9am tomorrow."),
+        ("My birthday is on March 3rd.", "birthday", "The user's birthday is on March 3rd."),
+        ("My flight is in two weeks and I'm nervous", "flight", "The user's flight is in two weeks."),
+    ],
+)
+def test_dated_events_are_extracted(message: str, key: str, text: str) -> None:
+    assert [(f.slot, f.key, f.text) for f in extract_rules([message])] == [("facts", key, text)]
+
+
+def test_a_statement_before_a_question_is_kept() -> None:
+    assert [f.text for f in extract_rules(["My name is Sam, what's yours?"])] == ["The user's name is Sam."]
+    assert [f.text for f in extract_rules(["I live in Lisbon, do you?"])] == ["The user lives in Lisbon."]
+
+
+def test_stop_word_values_are_refused_from_any_extractor() -> None:
+    assert make_fact("likes", "and", "and") is None
+    assert make_fact("facts", "thing", "the") is None
+    assert make_fact("pets", "dog", "yes") is not None
+
+
+def test_companion_remembers_the_event_and_not_the_question(server: Any, chat_id: str) -> None:
+    """The QA conversation: facts, then a question that once stored "The user likes and."."""
+    with server.http() as http:
+        conv = Conversation(http, chat_id, persona={"name": "Lunaqa", "bio": "A friend."})
+        conv.say("I like green tea.")
+        conv.say("My presentation is on Friday")
+        conv.say("Remind me what drink I like and when my presentation is")
+        wait_jobs(server)
+        pad = http.get("/api/v1/companion/scratchpad",
+                       params={"type": "conversation", "conversation_id": chat_id}).json()
+        assert "The user's presentation is on Friday." in pad["content"]
+        assert "The user likes green tea." in pad["content"]
+        assert "likes and" not in pad["content"]
+        reply = conv.say("When is my presentation again?")
+        assert reply["memory"]["retrieved_count"] >= 1
+        assert "Friday" in reply["reply"]

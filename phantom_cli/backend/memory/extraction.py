@@ -80,11 +80,70 @@ NOT_NAMES = frozenset(
     with into still always never also only new off out up down""".split()
 )
 _STOP_AT = re.compile(
-    r"\s+(?:and|but|because|cause|so|since|though|although|which|who|where|when|while|if|now|"
+    r"(?:^|\s+)(?:and|but|because|cause|so|since|though|although|which|who|where|when|while|if|now|"
     r"too|as well|right now|these days|nowadays|lately|originally|actually|today|tonight|now)\b.*$",
     re.I,
 )
 _END = r"([^.,;!?\n]+)"
+# Words that are never a fact value on their own ("The user likes and." was stored once).
+STOP_WORDS = frozenset(
+    """a an the and or but nor so yet to of in on at by for with from into onto about as than
+    then is are was were be been being am do does did it its it's this that these those what
+    whats what's when where who whom whose why how which whether if i me my mine you your yours
+    we us our he him his she her they them their there here not no just very too also really
+    some any all more most much many such own same other one ones something anything everything
+    nothing thing things stuff""".split()
+)
+# A clause that asks or requests rather than states: "Remind me what drink I like", "Do I…?".
+_QUESTION_START = re.compile(
+    r"^\s*(?:(?:so|and|but|hey|hi|ok|okay|oh|um|well)[\s,]+)?"
+    r"(?:what|what's|whats|which|when|where|who|whom|whose|why|how|do|does|did|is|are|was|were|"
+    r"can|could|would|will|should|shall|have|has|had|am|remind\s+me|tell\s+me|any\s+idea|"
+    r"do\s+you\s+(?:remember|know|recall))\b",
+    re.I,
+)
+# "…what (drink) I like", "…when I love…": an embedded question, not a statement.
+_EMBEDDED_WH = re.compile(r"\b(?:what|which|whatever|when|where|how|whether|if)\b[^,;]*$", re.I)
+_DATE_TOKEN = re.compile(
+    r"(?i)\b(?:mon|tues|wednes|thurs|fri|satur|sun)day|\b(?:today|tomorrow|tonight|weekend|week|"
+    r"weeks|month|months|year|days|morning|afternoon|evening|noon|midnight|january|february|march|"
+    r"april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|"
+    r"sep|sept|oct|nov|dec)\b|\b\d{1,2}(?::\d{2})?\s*(?:am|pm|h)?\b|\b\d{1,2}(?:st|nd|rd|th)\b"
+)
+_WHEN_START = re.compile(r"(?i)^(?:on|at|in|by|this|next|tomorrow|today|tonight|coming)\b")
+_EVENT_END = re.compile(r"(?i)\s+(?:and|but|because|so|since|though|which|who|if)\b.*$")
+
+
+def is_question(clause: str) -> bool:
+    """Whether a clause asks (or asks to be reminded) rather than states something."""
+    return bool(_QUESTION_START.match(clause))
+
+
+def _statement_part(sentence: str) -> str:
+    """The stated part of a sentence: clauses that ask something are dropped.
+
+    "My name is Sam, what's yours?" keeps "My name is Sam"; "Remind me what drink I like and
+    when my presentation is" keeps nothing; a sentence ending in "?" loses its last clause.
+    """
+    clauses = [c.strip() for c in re.split(r",\s*", sentence)]
+    if sentence.rstrip().endswith("?"):
+        clauses = clauses[:-1]
+    return ", ".join(c for c in clauses if c and not is_question(c))
+
+
+def _event_value(raw: str) -> str | None:
+    """ "on Friday", "at 9am tomorrow": when something of the user's happens, else None."""
+    v = _EVENT_END.sub("", " ".join(raw.split())).strip(" \"'()-").rstrip(".")
+    words = v.split()
+    if not words or len(words) > 6 or not _WHEN_START.match(v) or not _DATE_TOKEN.search(v):
+        return None
+    return v
+
+
+def is_stop_value(value: str) -> bool:
+    """True when a value has no content word ("and", "the", "it"): never a fact."""
+    words = re.findall(r"[\w']+", value.lower())
+    return not words or all(w in STOP_WORDS for w in words)
 
 
 def _value(raw: str, max_words: int = 6) -> str | None:
@@ -115,7 +174,7 @@ def make_fact(slot: str, key: str, value: str) -> Fact | None:
     """A fact with its third-person sentence; ``None`` if the slot is unknown or value empty."""
     value = " ".join(str(value).split()).strip(" .")
     key = " ".join(str(key).split()).strip(" .").lower()
-    if slot not in SLOTS or not value:
+    if slot not in SLOTS or not value or (is_stop_value(value) and value.lower() not in ("yes", "true")):
         return None
     if slot == "name":
         text = f"The user's name is {value}."
@@ -154,6 +213,9 @@ def _facts_from_sentence(s: str) -> list[Fact]:
             if f:
                 out.append(f)
 
+    s = _statement_part(s)
+    if not s:
+        return out
     low = s.lower()
     # name
     m = re.search(r"\b(?i:my name(?:'s| is))\s+([A-Za-z][\w'-]*(?:\s+(?!And\b|But\b)[A-Z][\w'-]*)?)", s)
@@ -201,6 +263,8 @@ def _facts_from_sentence(s: str) -> list[Fact]:
     for m in re.finditer(
         r"\bi\s+(?:really\s+|absolutely\s+|just\s+|also\s+|totally\s+)?(like|love|enjoy|adore)\s+" + _END, s, re.I
     ):
+        if _EMBEDDED_WH.search(s[: m.start()]):
+            continue  # "…what drink I like": a question about a like, not a like
         v = _value(m.group(2), 5)
         if v and not re.match(r"(?i)(you|it|that|this|him|her|them|how|when|what|the way|to talk|talking to you)\b", v):
             add("likes", v.lower(), v)
@@ -210,6 +274,8 @@ def _facts_from_sentence(s: str) -> list[Fact]:
         s,
         re.I,
     ):
+        if _EMBEDDED_WH.search(s[: m.start()]):
+            continue
         v = _value(m.group(2), 5)
         if v and not re.match(r"(?i)(you|it|that|this|him|her|them|when|how|what)\b", v):
             add("dislikes", v.lower(), v)
@@ -228,8 +294,12 @@ def _facts_from_sentence(s: str) -> list[Fact]:
         if m:
             add("facts", m.group(1).lower().replace("favourite", "favorite"), _value(m.group(2), 5))
         else:
-            m = re.search(r"\bmy\s+([a-z]+)\s+(?:is|are)\s+" + _END, s, re.I)
-            if m:
+            m = re.search(r"\bmy\s+([a-z]+)(?:\s+(?:is|are|was|will\s+be)|'s)\s+" + _END, s, re.I)
+            event = _event_value(m.group(2)) if m and m.group(1).lower() not in RELATIONS | PETS else None
+            if m and event:
+                # "my presentation is on Friday": when something of the user's happens
+                add("facts", m.group(1).lower(), event)
+            elif m:
                 who = m.group(1).lower()
                 v = _value(m.group(2), 5)
                 if v and who in RELATIONS and re.match(r"[A-Z]", v) and len(v.split()) <= 3:
@@ -261,8 +331,9 @@ def extract_rules(messages: Iterable[str]) -> list[Fact]:
     for message in messages:
         for sentence in _sentences(message):
             for f in _facts_from_sentence(sentence):
-                if f.slot in ("facts", "relationships", "pets") and f.key in EPHEMERAL:
-                    continue
+                if f.slot in ("facts", "relationships", "pets") and f.key in EPHEMERAL \
+                        and _event_value(f.value) is None:
+                    continue  # "my day is going badly"; a dated event ("on Friday") is kept
                 facts.append(f)
     return facts
 
