@@ -250,3 +250,22 @@ def test_negation_aware_rules_stay_fast_on_long_messages() -> None:
     for text in ("a, " * 5333, "not " * 4000, "x" * 16000, ("don't buy, " * 1500)[:16000]):
         assert match_local(rules, default, text) == "redirect"
     assert time.perf_counter() - start < 2.0
+
+
+def test_catastrophic_patterns_are_refused_at_import() -> None:
+    """QA: an imported rule pattern like `(a+)+$` was accepted; on a long player message the
+    scripted engine's re.search would backtrack for ever on the server's event loop."""
+    from phantom_cli.backend.npc.machine import When
+    from phantom_cli.backend.npc.rules import nested_unbounded_repeat
+
+    for bad in (r"(a+)+$", r"(\w*\s*)*x", r"(x|(y+))*", r"(?=(a+)+)"):
+        assert nested_unbounded_repeat(bad), bad
+        with pytest.raises(re.error, match="nests an unbounded repeat"):
+            compile_when(When(patterns=[bad]), {})
+    for fine in (r"(\s\w+){0,3}", r"(?:ab)+", r"\b(how|steps) (to|for)\b", r"a{2,}(b+)"):
+        assert not nested_unbounded_repeat(fine), fine
+        compile_when(When(patterns=[fine]), {})
+    doc = _doc()
+    doc["machines"][0]["states"]["start"]["transitions"][0]["when"] = {"patterns": [r"(a+)+$"]}
+    with pytest.raises(MachineError, match="nests an unbounded repeat"):
+        parse_persona(doc)

@@ -51,6 +51,43 @@ def _unnegated(alternatives: str) -> str:
     )
 
 
+def nested_unbounded_repeat(pattern: str) -> bool:
+    """True when an unbounded repeat (``*``, ``+``, ``{n,}``) contains another one, as in
+    ``(a+)+`` or ``(\\w*\\s*)*``: the classic catastrophic-backtracking shape, which could stall
+    the server on a long player message. Bounded repeats (``(\\s\\w+){0,3}``) are fine."""
+    try:
+        from re import _constants as c
+        from re import _parser as sre
+    except ImportError:  # pragma: no cover - other Pythons: no check
+        return False
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
+
+    def walk(items: Any, inside_unbounded: bool) -> bool:
+        for op, av in items:
+            if op in repeats:
+                _lo, hi, sub = av
+                unbounded = hi == c.MAXREPEAT
+                if unbounded and inside_unbounded:
+                    return True
+                if walk(sub, inside_unbounded or unbounded):
+                    return True
+            elif op is c.SUBPATTERN:
+                if walk(av[-1], inside_unbounded):
+                    return True
+            elif op is c.BRANCH:
+                if any(walk(b, inside_unbounded) for b in av[1]):
+                    return True
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                if walk(av[1], inside_unbounded):
+                    return True
+        return False
+
+    try:
+        return walk(sre.parse(pattern), False)
+    except Exception:  # noqa: BLE001 - a pattern that does not parse is reported by re.compile
+        return False
+
+
 def compile_when(when: When, intents: Mapping[str, Sequence[str]]) -> str:
     """One case-insensitive, dot-all regex that matches exactly when ``when`` holds."""
     any_words: list[str] = list(when.keywords)
@@ -68,6 +105,11 @@ def compile_when(when: When, intents: Mapping[str, Sequence[str]]) -> str:
     if when.patterns:
         for p in when.patterns:
             re.compile(p)  # a bad pattern names itself
+            if nested_unbounded_repeat(p):
+                raise re.error(
+                    f"pattern {p!r} nests an unbounded repeat inside another (catastrophic "
+                    "backtracking on long messages); bound the inner or outer one, e.g. {0,3}"
+                )
         parts.append("(?=.*(?:" + "|".join(f"(?:{p})" for p in when.patterns) + "))")
     regex = "".join(parts)
     re.compile(regex)
