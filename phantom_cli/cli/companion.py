@@ -41,7 +41,8 @@ PersonaOpt = Annotated[
         "--persona",
         "-P",
         metavar="FILE",
-        help="Persona file: .toml, .json, .yaml/.yml (default: profile companion_persona_file).",
+        help="Persona file: .toml, .json, .yaml/.yml (default: profile companion_persona_file); "
+        "luna.toml and bram.yaml are shipped examples.",
     ),
 ]
 ChatIdOpt = Annotated[
@@ -64,12 +65,25 @@ def _warn(message: str) -> None:
     _note(f"warning: {visible(message)}")
 
 
+def _shipped(path: Path) -> Path:
+    """``path``, or the shipped example of that bare name (``luna.toml``, ``bram.yaml``) when no
+    such file exists here: the examples in the help then work from any directory."""
+    if path.exists() or path.parent != Path("."):
+        return path
+    from phantom_cli.personafile import example_personas
+
+    for example in example_personas():
+        if example.name == path.name:
+            return example
+    return path
+
+
 def _persona_path(ctx: typer.Context, persona: Path | None) -> Path:
     if persona is not None:
-        return persona
+        return _shipped(persona)
     value = get_settings(ctx).get("companion_persona_file")
     if value:
-        return Path(str(value)).expanduser()
+        return _shipped(Path(str(value)).expanduser())
     from phantom_cli.personafile import example_personas
 
     examples = ", ".join(str(p) for p in example_personas())

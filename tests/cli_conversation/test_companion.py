@@ -290,3 +290,22 @@ def test_transcript_by_chat_id_shows_the_companion_name(cli, luna, uid) -> None:
     old.answer(old.begin("hi"), "hey")
     r = cli("companion", "transcript", "--chat-id", uid + "old")
     assert r.exit_code == 0 and "companion: hey" in r.stdout
+
+
+def test_help_example_persona_names_work_from_any_directory(
+    cli, uid, tmp_path, monkeypatch
+) -> None:
+    """QA: the help's `phantom companion say --persona luna.toml …` failed with "no such file"
+    outside phantom_cli/personas/; a bare name now falls back to the shipped example, while a
+    file of that name in the current directory still wins."""
+    monkeypatch.chdir(tmp_path)
+    r = cli("companion", "say", "--persona", "luna.toml", "--chat-id", uid, "hi")
+    assert r.exit_code == 0, r.stderr
+    assert Transcript(uid).turns()[0].persona == "Luna"
+    (tmp_path / "luna.toml").write_text('name = "Local Luna"\n', encoding="utf-8")
+    r = cli("companion", "say", "--persona", "luna.toml", "--chat-id", uid + "b", "hi")
+    assert r.exit_code == 0 and Transcript(uid + "b").turns()[0].persona == "Local Luna"
+    r = cli("companion", "say", "--persona", "sub/luna.toml", "--chat-id", uid, "hi")
+    assert r.exit_code == 2 and "no such file" in r.stderr  # a path with a folder is taken as is
+    r = cli("companion", "say", "--persona", "nobody.toml", "--chat-id", uid, "hi")
+    assert r.exit_code == 2 and "no such file" in r.stderr
