@@ -380,8 +380,18 @@ def say(
         _print_line(resp.message)
     from phantom_cli.cli.output import to_data
 
-    for line in turn_summary(to_data(resp)):
+    data = to_data(resp)
+    for line in turn_summary(data):
         _note(line)
+    for unlocked in data.get("unlocked_machines") or []:
+        import shlex
+
+        from phantom_cli.cli.output import visible
+
+        _note(
+            f"play it: phantom npc init {shlex.quote(pid)}"
+            f"{_flags(session, None)} --machine {visible(shlex.quote(str(unlocked)))}"
+        )
 
 
 def _history_columns() -> list:

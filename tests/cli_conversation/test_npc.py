@@ -303,3 +303,20 @@ def test_init_on_an_existing_session_says_it_resumed(cli, uid) -> None:
     assert f"phantom npc reset {PERSONA} --session {uid} --yes" in again.stderr
     j = cli("npc", "init", PERSONA, "--session", uid, "--json")
     assert j.exit_code == 0 and "resumed" not in j.stderr and j.json()["session_id"]
+
+
+def test_an_unlocked_machine_says_how_to_play_it(cli, uid) -> None:
+    """QA: "unlocked: machine_secret" left the user guessing how to reach it."""
+    init(cli, uid)
+    for text in (
+        "What do you have for sale?",
+        "Could I pay with a secret instead of gold?",
+        "I confess: I have never told anyone that I once stole a star map.",
+    ):
+        r = cli("npc", "say", PERSONA, text, "--session", uid)
+        assert r.exit_code == 0, r.stderr
+    assert "unlocked: machine_secret" in r.stderr
+    hint = f"play it: phantom npc init {PERSONA} --session {uid} --machine machine_secret"
+    assert hint in r.stderr
+    follow = cli("npc", "init", PERSONA, "--session", uid, "--machine", "machine_secret")
+    assert follow.exit_code == 0 and "The Vault" in follow.stdout
