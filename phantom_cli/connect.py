@@ -42,7 +42,15 @@ def read_local_key() -> str | None:
 
 
 def target(eff: Effective) -> tuple[str, str | None]:
-    """``(base_url, api_key)`` for the effective settings, starting the local server if needed."""
+    """``(base_url, api_key)`` for the effective settings, starting the local server if needed.
+
+    A hosted profile without any key (flag, ``PHANTOM_API_KEY``, keyring) raises
+    :class:`~phantom_cli.client.errors.MissingAPIKeyError` before anything is sent.
+    """
+    if eff.backend != "local" and not eff.api_key:
+        from phantom_cli.client.errors import MissingAPIKeyError
+
+        raise MissingAPIKeyError(eff.profile_name)
     if eff.base_url:
         key = eff.api_key
         if key is None and eff.backend == "local":

@@ -278,16 +278,14 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
             "the partial reply is above; run the command again to retry",
             EXIT_NETWORK,
         )
-    if isinstance(exc, E.APIConnectionError):
-        eff = state._effective
-        where = getattr(exc, "url", None) or (eff.base_url if eff is not None else None)
-        what = "timed out" if isinstance(exc, E.APITimeoutError) else "cannot reach the server"
-        hint = (
-            "is the server running? check --base-url / PHANTOM_BASE_URL"
-            if where
-            else "start the local backend with 'phantom serve', or pass --base-url"
+    if isinstance(exc, E.MissingAPIKeyError):
+        return (
+            exc.message,
+            f"set PHANTOM_API_KEY, or run 'phantom -p {exc.profile} auth login' to store a key",
+            EXIT_AUTH,
         )
-        return f"{what}{f' at {where}' if where else ''}: {exc.message}", hint, EXIT_NETWORK
+    if isinstance(exc, E.APIConnectionError):
+        return _connection_error(exc, state, timeout=isinstance(exc, E.APITimeoutError))
     if isinstance(exc, E.APIStatusError):
         msg = str(exc)
         if isinstance(exc, E.AuthenticationError):
@@ -314,6 +312,49 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
     if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):
         return str(exc), "see 'phantom serve --help' and the server log", EXIT_NETWORK
     return None
+
+
+def _connection_error(exc: Any, state: State, timeout: bool) -> tuple[str, str | None, int]:
+    """One statement of where the server was expected, and a hint naming where that came from."""
+    eff = state._effective
+    client = state._client
+    base = getattr(client, "base_url", None) or (eff.base_url if eff is not None else None)
+    base = str(base).rstrip("/") if base else None
+    import re
+
+    message = exc.message
+    # the client says "GET /path: could not reach URL: detail" / "GET /path: timed out … (URL)"
+    m = re.match(r"(?s)(\S+ \S+): could not reach (\S+): (.*)$", message)
+    t = re.match(r"(?s)(\S+ \S+): (timed out[^(]*?)\s*\((\S+)\)$", message)
+    if m:
+        message = f"cannot reach the server at {m.group(2)} ({m.group(1)}): {m.group(3)}"
+    elif t:
+        message = f"{t.group(2)} (server at {t.group(3)}, {t.group(1)})"
+    elif not base or base not in message:
+        where = base or getattr(exc, "url", None)
+        what = "timed out" if timeout else "cannot reach the server"
+        message = f"{what}{f' at {where}' if where else ''}: {message}"
+    source = eff.sources.get("base_url") if eff is not None else None
+    if eff is None:
+        hint = "is the server running? check --base-url / PHANTOM_BASE_URL"
+    elif source == "flag":
+        hint = "is the server running? check the --base-url you passed"
+    elif source == "env":
+        hint = "is the server running? check PHANTOM_BASE_URL (unset it to use the profile's URL)"
+    elif source == "profile":
+        name = eff.profile_name
+        hint = (
+            f"is the server running? the URL comes from profile '{name}': change it with "
+            f"'phantom -p {name} config set base_url URL'"
+        )
+    elif eff.backend == "local":
+        hint = "the local backend did not answer: see 'phantom serve status' and 'phantom serve logs'"
+    else:
+        hint = (
+            f"the hosted API did not answer; check your network (profile '{eff.profile_name}' "
+            "uses the default URL)"
+        )
+    return message, hint, EXIT_NETWORK
 
 
 def report_error(exc: BaseException, state: State) -> int:

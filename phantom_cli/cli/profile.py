@@ -76,7 +76,9 @@ def use(name: str = typer.Argument(..., help="Profile to make the default.")) ->
 def add(
     name: str = typer.Argument(..., help="New profile name."),
     backend: str = typer.Option("hosted", "--backend", help="hosted or local."),
-    url: str | None = typer.Option(None, "--url", metavar="URL", help="Base URL of the API."),
+    url: str | None = typer.Option(
+        None, "--url", "--base-url", metavar="URL", help="Base URL of the API (setting base_url)."
+    ),
     use_: bool = typer.Option(False, "--use", help="Also make it the default."),
 ) -> None:
     """Add a profile (then 'phantom --profile NAME auth login' for a hosted one)."""

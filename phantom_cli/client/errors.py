@@ -4,6 +4,7 @@ Hierarchy (docs/architecture.md, "Client")::
 
     PhantomError
     ├── InvalidInputError          refused client-side, nothing was sent
+    ├── MissingAPIKeyError         no key for a hosted profile, nothing was sent
     ├── APIConnectionError         no HTTP answer (DNS, refused, reset …)
     │   └── APITimeoutError
     ├── StreamInterruptedError     a stream broke after bytes arrived (.partial)
@@ -23,6 +24,7 @@ from typing import Any
 __all__ = [
     "PhantomError",
     "InvalidInputError",
+    "MissingAPIKeyError",
     "APIConnectionError",
     "APITimeoutError",
     "StreamInterruptedError",
@@ -71,6 +73,17 @@ class InvalidInputError(PhantomError, ValueError):
     @property
     def fields(self) -> list[str]:
         return [f for f, _ in self.errors]
+
+
+class MissingAPIKeyError(PhantomError):
+    """No API key is configured for a profile that needs one; nothing was sent.
+
+    ``profile`` names the profile (``phantom_cli.connect`` raises it for a hosted profile).
+    """
+
+    def __init__(self, profile: str, message: str | None = None) -> None:
+        super().__init__(message or f"no API key for profile '{profile}' (run phantom auth login)")
+        self.profile = profile
 
 
 class APIConnectionError(PhantomError):

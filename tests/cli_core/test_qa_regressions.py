@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 import pytest
+from phantom_cli.config import load_settings
 
 from phantom_cli.cli.output import OutputMode, col, fit_widths
+
+from .conftest import Cli
 
 ACTIVITY_COLUMNS = [
     col("ID", "id", "id", 28),
@@ -72,3 +78,58 @@ def test_id_wider_than_the_terminal_is_kept_whole(
         [{"id": long_id, "title": "hello world"}], [col("ID", "id", "id"), col("TITLE", "title")]
     )
     assert long_id in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- QA 7, QA 9
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return Cli(None, None)(*args, env=env, auth=False)
+
+
+def test_unreachable_profile_url_is_stated_once_and_the_hint_names_the_profile() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert _run("profile", "add", "dead", "--url", url).exit_code == 0
+    _run("-p", "dead", "config", "set", "max_retries", "0")
+    r = _run("-p", "dead", "activities", "list", env={"PHANTOM_API_KEY": "ph_test_key"})
+    assert r.exit_code == 3, r.stderr
+    error, hint = r.stderr.strip().splitlines()
+    assert error.startswith("error: cannot reach the server at " + url)
+    assert error.count(url) == 1
+    assert hint.startswith("hint: ") and "profile 'dead'" in hint and "config set base_url" in hint
+    assert "PHANTOM_BASE_URL" not in hint and "--base-url" not in hint
+
+
+def test_unreachable_env_url_hint_names_the_variable() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    env = {"PHANTOM_BASE_URL": url, "PHANTOM_API_KEY": "k", "PHANTOM_PROFILE": "local"}
+    _run("config", "set", "max_retries", "0")
+    r = _run("activities", "list", env=env)
+    assert r.exit_code == 3 and r.stderr.count(url) == 1
+    assert "PHANTOM_BASE_URL" in r.stderr.splitlines()[-1]
+
+
+def test_hosted_profile_without_a_key_fails_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a request was sent")
+
+    monkeypatch.setattr(httpx.Client, "send", no_network)
+    assert _run("profile", "add", "nokey", "--url", "http://127.0.0.1:9").exit_code == 0
+    r = _run("-p", "nokey", "activities", "list")
+    assert r.exit_code == 4, r.stderr
+    assert r.stderr.splitlines()[0] == "error: no API key for profile 'nokey' (run phantom auth login)"
+    assert "PHANTOM_API_KEY" in r.stderr
+
+
+def test_profile_add_accepts_base_url_like_the_global_flag() -> None:
+    r = _run("profile", "add", "staging", "--base-url", "https://staging.example")
+    assert r.exit_code == 0, r.stderr
+    assert load_settings().profiles["staging"]["base_url"] == "https://staging.example"
