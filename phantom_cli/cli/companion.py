@@ -300,6 +300,11 @@ def transcript(
         if out.json:
             out.emit_json(items)
             return
+        if not items:
+            from phantom_cli.transcripts import transcripts_dir
+
+            _note(f"no transcripts yet ({transcripts_dir()})")
+            return
         from phantom_cli.cli.output import col
 
         out.rows(

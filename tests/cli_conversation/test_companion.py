@@ -309,3 +309,11 @@ def test_help_example_persona_names_work_from_any_directory(
     assert r.exit_code == 2 and "no such file" in r.stderr  # a path with a folder is taken as is
     r = cli("companion", "say", "--persona", "nobody.toml", "--chat-id", uid, "hi")
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_transcript_list_when_there_is_none(cli, monkeypatch) -> None:
+    """QA: at a terminal an empty --list printed a bare table header."""
+    monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")
+    r = cli("companion", "transcript", "--list")
+    assert r.exit_code == 0 and r.stdout == "" and "no transcripts yet" in r.stderr
+    assert cli("companion", "transcript", "--list", "--json").json() == []
