@@ -437,7 +437,10 @@ def history(
     if not out.tty:
         out.rows(messages, _history_columns(), header=False)
         return
-    _history_table(out, messages)
+    if messages:
+        _history_table(out, messages)
+    else:  # no bare table header for an empty session (e.g. just reset)
+        _note(f"no messages yet: 'phantom npc say {visible(pid)} TEXT' talks to the NPC")
     n = len(messages)
     _note(
         f"{n} message{'s' if n != 1 else ''} · session {visible(data.get('session_id'))} "

@@ -320,3 +320,13 @@ def test_an_unlocked_machine_says_how_to_play_it(cli, uid) -> None:
     assert hint in r.stderr
     follow = cli("npc", "init", PERSONA, "--session", uid, "--machine", "machine_secret")
     assert follow.exit_code == 0 and "The Vault" in follow.stdout
+
+
+def test_history_of_a_reset_session_at_a_terminal(cli, uid, monkeypatch) -> None:
+    """QA: after a reset, history at a terminal printed a bare table header."""
+    init(cli, uid)
+    assert cli("npc", "reset", PERSONA, "--session", uid, "--yes").exit_code == 0
+    monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")
+    r = cli("npc", "history", PERSONA, "--session", uid)
+    assert r.exit_code == 0 and "WHO" not in r.stdout
+    assert "no messages yet" in r.stderr and "0 messages" in r.stderr
