@@ -194,7 +194,7 @@ def _set_published(
 @handle_errors
 def publish(
     ctx: typer.Context,
-    activity_id: str = typer.Argument(..., metavar="ID"),
+    activity_id: str = typer.Argument(..., metavar="ID", help="Activity id (act_…)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -206,7 +206,7 @@ def publish(
 @handle_errors
 def unpublish(
     ctx: typer.Context,
-    activity_id: str = typer.Argument(..., metavar="ID"),
+    activity_id: str = typer.Argument(..., metavar="ID", help="Activity id (act_…)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -226,7 +226,7 @@ def unpublish(
 @handle_errors
 def create_activity(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="FILE"),
+    file: Path = typer.Argument(..., metavar="FILE", help="The file to read."),
     publish_: bool = typer.Option(False, "--publish", help="Publish it right away."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
@@ -252,8 +252,8 @@ def create_activity(
 @handle_errors
 def update_activity(
     ctx: typer.Context,
-    activity_id: str = typer.Argument(..., metavar="ID"),
-    file: Path = typer.Argument(..., metavar="FILE"),
+    activity_id: str = typer.Argument(..., metavar="ID", help="Activity id (act_…)."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The file to read."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -270,7 +270,7 @@ def update_activity(
 @handle_errors
 def delete(
     ctx: typer.Context,
-    activity_id: str = typer.Argument(..., metavar="ID"),
+    activity_id: str = typer.Argument(..., metavar="ID", help="Activity id (act_…)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete an activity (existing instances keep their snapshots)."""
@@ -351,7 +351,7 @@ def import_card(
 @handle_errors
 def export_card(
     ctx: typer.Context,
-    activity_id: str = typer.Argument(..., metavar="ACTIVITY_ID"),
+    activity_id: str = typer.Argument(..., metavar="ACTIVITY_ID", help="Activity id (act_…)."),
     fmt: str = typer.Option("v3", "--format", help="v2 or v3 (JSON cards)."),
     png: bool = typer.Option(False, "--png", help="A PNG card with both chara (V2) and ccv3 (V3)."),
     output: str = typer.Option(..., "-o", "--output", help="File to write ('-' for stdout)."),
@@ -401,7 +401,7 @@ def export_card(
 @handle_errors
 def import_skins(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="FILE"),
+    file: Path = typer.Argument(..., metavar="FILE", help="The file to read."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -444,7 +444,7 @@ def import_skins(
 @handle_errors
 def import_npc(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="FILE"),
+    file: Path = typer.Argument(..., metavar="FILE", help="The file to read."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:

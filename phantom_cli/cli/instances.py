@@ -19,10 +19,14 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     help="Your activity instances (conversations started from an activity) and their messages.",
+    epilog='Example: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
     rich_markup_mode=None,
 )
 messages_app = typer.Typer(
-    no_args_is_help=True, help="Messages of one instance.", rich_markup_mode=None
+    no_args_is_help=True,
+    help="Messages of one instance.",
+    epilog="Example: phantom instances messages list inst_123 --role assistant",
+    rich_markup_mode=None,
 )
 app.add_typer(messages_app, name="messages")
 
@@ -100,7 +104,7 @@ def create(
 @handle_errors
 def get(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="ID"),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -113,7 +117,7 @@ def get(
 @handle_errors
 def update(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="ID"),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),
     voice: str | None = typer.Option(None, "--voice", metavar="ID", help="Assigned voice id."),
     status: str | None = typer.Option(None, "--status", help="active or archived."),
     json_: JsonOpt = False,
@@ -128,7 +132,7 @@ def update(
 @handle_errors
 def archive(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="ID"),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -142,7 +146,7 @@ def archive(
 @handle_errors
 def chat(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="ID"),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),
     text: str = typer.Argument(..., help="Your message ('-' reads it from stdin)."),
     medium: str | None = typer.Option(None, "--medium", help="text, voice, image or video."),
     skin: str | None = typer.Option(None, "--skin", metavar="ID", help="Skin for image replies."),
@@ -170,7 +174,7 @@ def chat(
 @handle_errors
 def messages_list(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
+    instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
     role: str | None = typer.Option(None, "--role", help="user, assistant or system."),
     medium: str | None = typer.Option(None, "--medium", help="text, voice, image or video."),
     limit: LimitOpt = None,
@@ -200,7 +204,7 @@ def messages_list(
 @handle_errors
 def messages_create(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
+    instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
     content: str = typer.Argument(..., help="Message text ('-' reads stdin)."),
     role: str = typer.Option("user", "--role", help="user, assistant or system."),
     medium: str = typer.Option("text", "--medium", help="text, voice, image or video."),
@@ -223,8 +227,8 @@ def messages_create(
 @handle_errors
 def messages_get(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
-    message_id: str = typer.Argument(..., metavar="MESSAGE"),
+    instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
+    message_id: str = typer.Argument(..., metavar="MESSAGE", help="Message id (from messages list)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -239,8 +243,8 @@ def messages_get(
 @handle_errors
 def messages_update(
     ctx: typer.Context,
-    instance_id: str = typer.Argument(..., metavar="INSTANCE"),
-    message_id: str = typer.Argument(..., metavar="MESSAGE"),
+    instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
+    message_id: str = typer.Argument(..., metavar="MESSAGE", help="Message id (from messages list)."),
     content: str = typer.Argument(..., help="New text ('-' reads stdin)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,

@@ -12,7 +12,11 @@ import typer
 
 from phantom_cli.cli.common import handle_errors
 
-app = typer.Typer(no_args_is_help=True, help="API keys of the local backend (local extension).")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys of the local backend (local extension).",
+    epilog="Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
+)
 
 KEYS_PATH = "/api/v1/local/admin/keys"
 
@@ -33,7 +37,7 @@ def _call(ctx: typer.Context, method: str, path: str, body: dict[str, Any] | Non
     return _client(ctx).request(method, path, json=body).json()
 
 
-@app.command()
+@app.command(epilog="Example: phantom keys create --user alice --scope chat:companion --name laptop")
 @handle_errors
 def create(
     ctx: typer.Context,
@@ -51,7 +55,7 @@ def create(
     typer.echo(f"key {rec['id']} for user {rec['user']!r}, scopes: {', '.join(rec['scopes'])}", err=True)
 
 
-@app.command("list")
+@app.command("list", epilog="Examples: phantom keys list; phantom keys list --json")
 @handle_errors
 def list_(
     ctx: typer.Context,
@@ -69,7 +73,7 @@ def list_(
         typer.echo(f"{k['id']}  {visible(k['user'])}  {k['prefix']}…  {','.join(k['scopes'])}  {state}")
 
 
-@app.command()
+@app.command(epilog="Example: phantom keys revoke key_123")
 @handle_errors
 def revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")]) -> None:
     """Revoke a key: it stops working at once."""

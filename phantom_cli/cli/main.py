@@ -42,6 +42,38 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Examples shown at the end of a group's --help (a group's own epilog wins).
+EXAMPLES: dict[str, str] = {
+    "chat": "Examples: phantom chat; phantom chat --npc abc123; phantom chat --persona luna.toml; "
+    "phantom chat --activity act_luna",
+    "playground": "Example: phantom playground --persona luna.toml",
+    "api": "Example: phantom api GET /api/v1/skins -f limit=5",
+    "activities": "Examples: phantom activities list --featured true; phantom activities get act_luna",
+    "instances": 'Examples: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
+    "personas": 'Examples: phantom personas list; phantom personas create "Ash" --gender non-binary',
+    "skins": "Examples: phantom skins list --gender female; phantom skins get skin_1",
+    "media": "Examples: phantom media list --type image; phantom media generate image --skin skin_1 "
+    "--category portrait --wait",
+    "scratchpad": "Examples: phantom scratchpad get --companion luna; "
+    "phantom scratchpad edit --companion luna",
+    "npc": "Examples: phantom npc init abc123; phantom npc say abc123 'How much?'; "
+    "phantom npc history abc123",
+    "companion": "Examples: phantom companion say -P luna.toml 'Hi!'; "
+    "phantom companion transcript -P luna.toml",
+    "auth": "Examples: phantom auth login; echo \"$KEY\" | phantom --profile prod auth login; "
+    "phantom auth status",
+    "config": "Examples: phantom config list; phantom config set player_name Ash; "
+    "phantom config get engine",
+    "profile": "Examples: phantom profile add staging --url https://staging.example; "
+    "phantom profile use staging; phantom profile list",
+    "serve": "Examples: phantom serve --port 0; phantom serve --engine scripted --idle-timeout 0; "
+    "phantom serve status",
+    "keys": "Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
+    "admin": "Examples: phantom admin activities; phantom admin import-card mira.png; "
+    "phantom admin publish act_123",
+}
+
+
 def load_command(name: str) -> Any:
     """Import and build the click command registered as ``name`` (None if unknown)."""
     spec = COMMANDS.get(name)
@@ -60,6 +92,8 @@ def load_command(name: str) -> Any:
     cmd.name = name
     if not cmd.help:
         cmd.help = short_help
+    if not cmd.epilog and name in EXAMPLES:
+        cmd.epilog = EXAMPLES[name]
     return cmd
 
 

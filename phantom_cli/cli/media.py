@@ -24,11 +24,14 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     help="Your media collection, and image/video generation.",
+    epilog="Examples: phantom media list --type image; phantom media generate image --skin skin_1 "
+    "--category portrait --wait",
     rich_markup_mode=None,
 )
 generate_app = typer.Typer(
     no_args_is_help=True,
     help="Generate an image or a video of a skin (a background job).",
+    epilog="Example: phantom media generate image --skin skin_1 --category portrait --wait",
     rich_markup_mode=None,
 )
 app.add_typer(generate_app, name="generate")
@@ -83,7 +86,7 @@ def list_(
 @handle_errors
 def add(
     ctx: typer.Context,
-    media_id: str = typer.Argument(..., metavar="MEDIA_ID"),
+    media_id: str = typer.Argument(..., metavar="MEDIA_ID", help="Media id (from a generation job or a list)."),
     relation: str = typer.Option(
         "favorited", "--relation", help="generated, favorited, uploaded or unlocked."
     ),
@@ -236,6 +239,12 @@ _WAIT = typer.Option(
     False, "--wait", help="Wait for the job, showing progress, then print the item."
 )
 _TIMEOUT = typer.Option(300.0, "--timeout", min=1, help="Seconds to wait with --wait.")
+_ACTIVITY = typer.Option(
+    None, "--activity", metavar="ID", help="Link the result to this activity (act_…)."
+)
+_INSTANCE = typer.Option(
+    None, "--instance", metavar="ID", help="Link the result to this activity instance (inst_…)."
+)
 
 
 @generate_app.command(
@@ -248,8 +257,8 @@ def generate_image(
     category: str = _CATEGORY,
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed for reproducible output."),
     nsfw: str | None = typer.Option(None, "--nsfw", help="none, suggestive or explicit."),
-    activity: str | None = typer.Option(None, "--activity", metavar="ID"),
-    instance: str | None = typer.Option(None, "--instance", metavar="ID"),
+    activity: str | None = _ACTIVITY,
+    instance: str | None = _INSTANCE,
     wait: bool = _WAIT,
     timeout: float = _TIMEOUT,
     json_: JsonOpt = False,
@@ -275,13 +284,13 @@ def generate_video(
     ctx: typer.Context,
     skin: str = _SKIN,
     category: str = _CATEGORY,
-    seed: int | None = typer.Option(None, "--seed", min=0),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed for reproducible output."),
     nsfw: str | None = typer.Option(None, "--nsfw", help="none, suggestive or explicit."),
     first_frame: str | None = typer.Option(
         None, "--first-frame", help="generate or skin_reference."
     ),
-    activity: str | None = typer.Option(None, "--activity", metavar="ID"),
-    instance: str | None = typer.Option(None, "--instance", metavar="ID"),
+    activity: str | None = _ACTIVITY,
+    instance: str | None = _INSTANCE,
     wait: bool = _WAIT,
     timeout: float = _TIMEOUT,
     json_: JsonOpt = False,

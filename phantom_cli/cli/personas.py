@@ -84,7 +84,7 @@ def create(
 @handle_errors
 def get(
     ctx: typer.Context,
-    persona_id: str = typer.Argument(..., metavar="ID"),
+    persona_id: str = typer.Argument(..., metavar="ID", help="Persona id (per_…)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -97,10 +97,10 @@ def get(
 @handle_errors
 def update(
     ctx: typer.Context,
-    persona_id: str = typer.Argument(..., metavar="ID"),
-    name: str | None = typer.Option(None, "--name"),
+    persona_id: str = typer.Argument(..., metavar="ID", help="Persona id (per_…)."),
+    name: str | None = typer.Option(None, "--name", help="New name (1–120 characters)."),
     gender: str | None = typer.Option(None, "--gender", help="female, male or non-binary."),
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = typer.Option(None, "--description", help="New description (up to 4000 characters)."),
     style: str | None = typer.Option(None, "--style", help="anime or realistic."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
@@ -126,7 +126,7 @@ def update(
 @handle_errors
 def set_default(
     ctx: typer.Context,
-    persona_id: str = typer.Argument(..., metavar="ID"),
+    persona_id: str = typer.Argument(..., metavar="ID", help="Persona id (per_…)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:

@@ -94,7 +94,7 @@ def add(
 
 @app.command("remove", epilog="Example: phantom profile remove staging")
 @handle_errors
-def remove(name: str = typer.Argument(...)) -> None:
+def remove(name: str = typer.Argument(..., help="Profile to remove.")) -> None:
     """Remove a profile and forget its stored key."""
     from phantom_cli.config import load_settings, secrets
     from phantom_cli.config.settings import LOCAL_PROFILE

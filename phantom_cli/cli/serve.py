@@ -22,6 +22,39 @@ def _err(msg: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _profile_options(ctx: typer.Context) -> dict[str, object]:
+    """The server options of the effective profile (global --profile / --base-url honoured).
+
+    A settings problem (unknown profile, corrupt config file, bad value) stops the command
+    with the standard error line and exit 2 instead of silently serving other settings.
+    """
+    from dataclasses import fields
+
+    from phantom_cli.backend.settings import ServerSettings
+    from phantom_cli.cli.common import get_settings, get_state, report_error
+    from phantom_cli.config import ConfigError
+
+    try:
+        eff = get_settings(ctx)
+    except ConfigError as exc:
+        raise typer.Exit(report_error(exc, get_state(ctx))) from None
+    opts: dict[str, object] = {}
+    if eff.backend != "local":
+        return opts
+    # every profile key the server understands (engine, engine_*, seed, faults, memory_cadence,
+    # vector_store, ...); the foreground server's idle timeout is its own flag (default: never)
+    server_fields = {f.name for f in fields(ServerSettings)} - {"idle_timeout"}
+    for key in eff.values:
+        if key in server_fields and eff.get(key) is not None:
+            opts[key] = eff.get(key)
+    env_name = eff.get("engine_api_key_env")
+    if env_name:
+        import os
+
+        opts["engine_api_key"] = os.environ.get(env_name)
+    return opts
+
+
 @app.callback()
 def serve(
     ctx: typer.Context,
@@ -50,23 +83,7 @@ def serve(
                        "the server to the network)", 2)
         typer.echo(f"warning: binding {host}: anyone who can reach this address and holds a key can use "
                    "the server", err=True)
-    opts: dict[str, object] = {}
-    try:
-        from phantom_cli.config import resolve
-
-        eff = resolve()
-        if eff.backend == "local":
-            for key in ("engine", "engine_base_url", "engine_model", "llama_model_path", "memory_cadence",
-                        "vector_store", "seed", "faults"):
-                if eff.get(key) is not None:
-                    opts[key] = eff.get(key)
-            env_name = eff.get("engine_api_key_env")
-            if env_name:
-                import os
-
-                opts["engine_api_key"] = os.environ.get(env_name)
-    except Exception:  # noqa: BLE001 - a broken config file must not stop `phantom serve`
-        pass
+    opts = _profile_options(ctx)
     flags = {"engine": engine, "engine_base_url": engine_base_url, "engine_model": engine_model,
              "faults": faults, "fault_seed": fault_seed}
     opts.update({k: v for k, v in flags.items() if v is not None})
@@ -86,7 +103,7 @@ def serve(
         raise _err(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
 
 
-@app.command()
+@app.command(epilog="Examples: phantom serve status; phantom serve status --json")
 def status(json_: Annotated[bool, typer.Option("--json", help="Print the runtime info as JSON.")] = False) -> None:
     """Is the background server running? (exit 1 when not)"""
     import json
@@ -105,7 +122,7 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print the runtime
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: phantom serve stop (the next command starts it again)")
 def stop() -> None:
     """Stop the background server."""
     from phantom_cli.backend import runtime
@@ -114,7 +131,7 @@ def stop() -> None:
     typer.echo(f"stopped pid {info['pid']}" if info else "not running")
 
 
-@app.command()
+@app.command(epilog="Examples: phantom serve logs -n 100; phantom serve logs -f")
 def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines from the end.")] = 50,

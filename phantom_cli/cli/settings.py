@@ -118,7 +118,9 @@ def set_(
 
 @app.command("unset", epilog="Example: phantom config unset player_name")
 @handle_errors
-def unset(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
+def unset(
+    ctx: typer.Context, key: str = typer.Argument(..., help="Setting name (see 'config list').")
+) -> None:
     """Remove a value from the profile (the default applies again)."""
     from phantom_cli.config import load_settings
 

@@ -64,7 +64,7 @@ def list_(
 @handle_errors
 def get(
     ctx: typer.Context,
-    skin_id: str = typer.Argument(..., metavar="ID"),
+    skin_id: str = typer.Argument(..., metavar="ID", help="Skin id."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:

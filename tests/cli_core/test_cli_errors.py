@@ -159,27 +159,49 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     assert cli("api").exit_code == 2
 
 
+def _every_command() -> list[tuple[list[str], Any]]:
+    """Every command of the app, groups included, walked recursively from the root."""
+    from phantom_cli.cli.main import COMMANDS, load_command
+
+    found: list[tuple[list[str], Any]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        found.append((path, cmd))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    for name in COMMANDS:
+        walk(load_command(name), [name])
+    return found
+
+
 def test_every_command_has_help_with_an_example() -> None:
+    """QA 8: serve status/stop/logs, keys …, media generate, instances messages had none."""
     from typer.testing import CliRunner
 
-    from phantom_cli.cli.main import app, load_command
+    from phantom_cli.cli.main import COMMANDS, app
 
-    mine = ["activities", "instances", "personas", "skins", "media", "auth", "config", "profile"]
-    paths: list[list[str]] = [["api"]]
-
-    def walk(group: Any, prefix: list[str]) -> None:
-        for name, sub in group.commands.items():
-            if hasattr(sub, "commands"):
-                walk(sub, [*prefix, name])
-            else:
-                paths.append([*prefix, name])
-
-    for name in mine:
-        walk(load_command(name), [name])
-    assert len(paths) > 35
+    commands = _every_command()
+    paths = [path for path, _ in commands]
+    assert len(paths) > 80
+    for group in ("serve", "keys", "admin", "npc", "companion", "scratchpad"):
+        assert [group] in paths
+    assert ["serve", "status"] in paths and ["media", "generate"] in paths
+    assert {p[0] for p in paths} == set(COMMANDS)
     runner = CliRunner()
     for path in paths:
         r = runner.invoke(app, [*path, "--help"])
         assert r.exit_code == 0, path
         assert "Example" in r.stdout, path
-        assert "phantom " in r.stdout, path
+        assert f"phantom {path[0]}" in r.stdout.split("Example", 1)[1], path
+
+
+def test_every_option_and_argument_has_help() -> None:
+    """QA 8: `media generate image --activity ID` had no help text."""
+    missing = [
+        (path, param.name)
+        for path, cmd in _every_command()
+        for param in getattr(cmd, "params", [])
+        if not getattr(param, "help", None) and not getattr(param, "hidden", False)
+    ]
+    assert missing == []
