@@ -118,3 +118,67 @@ def test_companion_remembers_the_event_and_not_the_question(server: Any, chat_id
         reply = conv.say("When is my presentation again?")
         assert reply["memory"]["retrieved_count"] >= 1
         assert "Friday" in reply["reply"]
+
+
+# --------------------------------------------------------------------------- moderation idioms
+
+IDIOMS = [
+    "I'd kill for a coffee",
+    "I would kill for a nap right now",
+    "this song kills me",
+    "you're killing me, haha",
+    "my feet are killing me",
+    "just killing time before the train",
+    "kill two birds with one stone",
+    "I could murder a pizza",
+    "let me take a stab at it",
+    "kill the lights please",
+    "I'd k1ll for a coffee",
+]
+THREATS = [
+    "I will kill you",
+    "how to kill someone",
+    "I'd kill for a coffee. I will kill you",
+    "I'd kill for a coffee and then murder my boss",
+    "I'd kill for money",
+    "I kill people for a living",
+    "I want to kill him",
+    "I will stab you",
+    "k i l l you",
+]
+
+
+@pytest.mark.parametrize("text", IDIOMS)
+def test_common_idioms_with_kill_are_not_refused(text: str) -> None:
+    from phantom_cli.backend.moderation import Policy
+
+    verdict = Policy.load().inbound(text)
+    assert not verdict.flagged, verdict
+
+
+@pytest.mark.parametrize("text", THREATS)
+def test_real_threats_are_still_refused(text: str) -> None:
+    from phantom_cli.backend.moderation import Policy
+
+    verdict = Policy.load().inbound(text)
+    assert verdict.flagged and verdict.category == "violence", text
+
+
+def test_allow_patterns_are_policy_data_and_validated(tmp_path: Path) -> None:
+    from phantom_cli.backend.moderation import Policy
+
+    data = {"categories": {"rude": {"terms": ["darn"], "allow": [r"\bdarn good\b"]}}}
+    pol = Policy.from_data(data)
+    assert not pol.inbound("that was darn good").flagged
+    assert pol.inbound("darn you").flagged
+    with pytest.raises(ValueError, match="allow pattern"):
+        Policy.from_data({"categories": {"rude": {"terms": ["darn"], "allow": ["(unclosed"]}}})
+
+
+def test_companion_answers_an_idiom_and_refuses_a_threat(server: Any, chat_id: str) -> None:
+    with server.http() as http:
+        conv = Conversation(http, chat_id)
+        ok = conv.say("Ugh, I'd kill for a coffee right now")
+        assert ok["moderation"]["inbound_prohibited"] is False
+        refused = conv.say("I will kill you")
+        assert refused["moderation"]["inbound_prohibited"] is True

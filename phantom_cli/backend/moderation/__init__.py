@@ -16,6 +16,12 @@ Text is normalised before matching so that common evasions do not slip through:
 
 Matching is by whole words after that, which keeps ordinary words clear of the lists
 ("skill" ≠ "kill", "assassin"/"class" ≠ "ass", "Scunthorpe").
+
+A category may also list ``allow`` patterns: regular expressions over the normalised text for
+idioms that use a listed word harmlessly ("I'd kill for a coffee", "this song kills me",
+"killing time"). A term or pattern match that lies wholly inside an allowed span of its own
+category is ignored; anything else in the same message is still checked ("I'd kill for a
+coffee. I will kill you" is refused).
 """
 
 from __future__ import annotations
@@ -125,7 +131,13 @@ class Policy:
     def __post_init__(self) -> None:
         self._index: dict[str, dict[str, list[_Term]]] = {"inbound": {}, "outbound": {}}
         self._patterns: dict[str, list[tuple[re.Pattern[str], str]]] = {"inbound": [], "outbound": []}
+        self._allow: dict[str, list[re.Pattern[str]]] = {}
         for cat, spec in self.categories.items():
+            for pat in spec.get("allow") or []:
+                try:
+                    self._allow.setdefault(cat, []).append(re.compile(str(pat)))
+                except re.error as exc:
+                    raise ValueError(f"moderation policy: category {cat!r}: bad allow pattern {pat!r}: {exc}") from exc
             directions = spec.get("directions") or ["inbound", "outbound"]
             for d in directions:
                 if d not in self._index:
@@ -184,15 +196,26 @@ class Policy:
     def check(self, text: str, direction: str = "inbound") -> Verdict:
         index = self._index[direction]
         for words in normalize_variants(text):
-            hit = self._match_terms(words, index)
+            joined = " ".join(words)
+            allowed = self._allowed_spans(joined)
+            hit = self._match_terms(words, index, allowed)
             if hit:
                 return hit
-            joined = " ".join(words)
             for rx, cat in self._patterns[direction]:
-                m = rx.search(joined)
-                if m:
-                    return Verdict(True, cat, m.group(0))
+                for m in rx.finditer(joined):
+                    if not _inside(_word_span(joined, m.start(), m.end()), allowed.get(cat, ())):
+                        return Verdict(True, cat, m.group(0))
         return Verdict(False)
+
+    def _allowed_spans(self, joined: str) -> dict[str, list[tuple[int, int]]]:
+        """Per category, the word ranges ``[start, end)`` its ``allow`` idioms cover."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for cat, patterns in self._allow.items():
+            for rx in patterns:
+                for m in rx.finditer(joined):
+                    if m.end() > m.start():
+                        spans.setdefault(cat, []).append(_word_span(joined, m.start(), m.end()))
+        return spans
 
     def inbound(self, text: str) -> Verdict:
         return self.check(text, "inbound")
@@ -201,7 +224,11 @@ class Policy:
         return self.check(text, "outbound")
 
     @staticmethod
-    def _match_terms(words: Sequence[str], index: dict[str, list[_Term]]) -> Verdict | None:
+    def _match_terms(
+        words: Sequence[str],
+        index: dict[str, list[_Term]],
+        allowed: dict[str, list[tuple[int, int]]] | None = None,
+    ) -> Verdict | None:
         sq = [squeeze(w) for w in words]
         for i, s in enumerate(sq):
             for term in index.get(s, ()):
@@ -212,6 +239,8 @@ class Policy:
                     sq[i + j] == term.squeezed[j] and len(words[i + j]) >= len(term.words[j])
                     for j in range(n)
                 ):
+                    if allowed and _inside((i, i + n), allowed.get(term.category, ())):
+                        continue  # an idiom of this category ("kill for a coffee")
                     return Verdict(True, term.category, " ".join(words[i : i + n]))
         return None
 
@@ -232,6 +261,17 @@ class Policy:
         if self.fallbacks:
             return _fill(self.fallbacks[pick % len(self.fallbacks)], name)
         return "Let me say that more kindly: I'm here, and I'm listening."
+
+
+def _word_span(joined: str, start: int, end: int) -> tuple[int, int]:
+    """Character offsets in ``" ".join(words)`` → the word range ``[first, last + 1)``."""
+    first = joined.count(" ", 0, start)
+    last = joined.count(" ", 0, max(start, end - 1))
+    return first, last + 1
+
+
+def _inside(span: tuple[int, int], spans: Iterable[tuple[int, int]]) -> bool:
+    return any(a <= span[0] and span[1] <= b for a, b in spans)
 
 
 def _fill(template: str, name: str) -> str:
