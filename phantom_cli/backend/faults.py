@@ -14,7 +14,8 @@ Spec: comma-separated ``key:value`` items, for example
 - ``retry-after:<s>`` — the ``Retry-After`` seconds sent with 429/503 (default 1).
 - ``seed:<n>`` — seed the fault RNG (reproducible runs; also ``ServerSettings.fault_seed``).
 
-The spec in force is ``app.state.faults`` (a :class:`FaultSpec` or None); tests may swap it.
+The spec in force is ``app.state.fault_state.faults`` (a :class:`FaultSpec` or None; the
+middleware reads it on every request); tests may swap it there.
 Stdlib only, so ``ServerSettings`` can validate a spec without importing the server.
 """
 
@@ -113,7 +114,7 @@ class _CutStream(Exception):
 class FaultMiddleware:
     def __init__(self, app: Any, state: Any) -> None:
         self.app = app
-        self.state = state  # app.state: reads .faults on every request
+        self.state = state  # app.state.fault_state: reads .faults on every request
         self.rng = random.Random()
         self._seeded: int | None = None
 
