@@ -27,6 +27,18 @@ def make_ctx(fake: FakeClient) -> AppContext:
                       engine="scripted", user_session_id="player-session-001")
 
 
+async def freeze(app, pilot) -> None:
+    """No blinking cursor and no focus ring: the screenshot does not depend on timing."""
+    for widget in app.screen.query("TextArea, Input"):
+        widget.cursor_blink = False
+    app.screen.set_focus(None)
+    await pilot.pause()
+    for transcript in app.screen.query("#transcript"):
+        transcript.scroll_end(animate=False, immediate=True)
+    await pilot.pause()
+    await pilot.pause()
+
+
 async def send(pilot, text: str) -> None:
     await pilot.press(*text)
     await pilot.press("enter")
@@ -41,7 +53,11 @@ def test_home(snap_compare, size):
     async def before(pilot):
         await settle(app, pilot)
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=frozen)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -56,7 +72,11 @@ def test_companion_mid_conversation(snap_compare, size):
         fake.script.companion_reply = "Tell me **everything**. Did the demo work?"
         await send(pilot, "It went *great*")
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=frozen)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -77,7 +97,11 @@ def test_npc_after_outcome(snap_compare, size):
         await send(pilot, "I heard you have something rare for sale.")
         await send(pilot, "I'll pay in secrets.")
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=frozen)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -92,7 +116,11 @@ def test_error_state(snap_compare, size):
         await settle(app, pilot)
         await send(pilot, "Hi Luna")
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=frozen)
 
 
 def _playground(fake: FakeClient) -> PhantomApp:
@@ -114,7 +142,11 @@ def test_playground_response(snap_compare, size):
     async def before(pilot):
         await _send_turn(app, pilot)
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=frozen)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -127,4 +159,8 @@ def test_playground_json(snap_compare, size):
         await pilot.press("f2")
         await settle(app, pilot)
 
-    assert snap_compare(app, terminal_size=size, run_before=before)
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=frozen)
