@@ -55,14 +55,15 @@ class Key:
     choices: tuple[str, ...] | None = None
     help: str = ""
     minimum: float | None = None
+    positive: bool = False  # strictly greater than 0 (a 0 s timeout fails every request)
 
 
 # Every profile key (docs/architecture.md, "Settings"). None default = unset.
 KEYS: dict[str, Key] = {
     "backend": Key(str, LOCAL_PROFILE, BACKENDS, "hosted API or the embedded local backend"),
     "base_url": Key(str, None, None, "API base URL (hosted default; local = automatic)"),
-    "timeout_connect": Key(float, 5.0, None, "connect timeout, seconds", 0),
-    "timeout_read": Key(float, 60.0, None, "read timeout, seconds", 0),
+    "timeout_connect": Key(float, 5.0, None, "connect timeout, seconds", 0, positive=True),
+    "timeout_read": Key(float, 60.0, None, "read timeout, seconds", 0, positive=True),
     "max_retries": Key(int, 2, None, "retries on 429/503/connection errors", 0),
     "npc_persona": Key(str, "abc123", None, "default NPC persona id"),
     "companion_persona_file": Key(str, None, None, "default companion persona file"),
@@ -78,6 +79,8 @@ KEYS: dict[str, Key] = {
     "memory_cadence": Key(int, 3, None, "memory extraction every N turns", 1),
     "vector_store": Key(bool, True, None, "local backend vector memory"),
     "seed": Key(int, 0, None, "scripted engine seed", 0),
+    "moderation_policy": Key(str, None, None, "moderation policy file (JSON/TOML) for the local server"),
+    "engine_embedding_model": Key(str, None, None, "embedding model for memories (engine=openai)"),
 }
 
 TOP_LEVEL_KEYS = ("default_profile", "profiles")
@@ -92,7 +95,20 @@ class ConfigError(Exception):
 
 
 def _check_value(key: str, value: Any, where: str) -> Any:
-    """Validate ``value`` for ``key``; return it normalised (int → float for numbers)."""
+    """Validate ``value`` for ``key``; return it normalised (int → float for numbers).
+
+    ``where`` (file and profile) prefixes the messages; empty for a value typed on the command
+    line (``config set``), where the key alone says it.
+    """
+    try:
+        return _check_value_in(key, value, where or "\0")
+    except ConfigError as exc:
+        if where:
+            raise
+        raise ConfigError(str(exc).removeprefix("\0: ")) from None
+
+
+def _check_value_in(key: str, value: Any, where: str) -> Any:
     spec = KEYS.get(key)
     if spec is None:
         known = ", ".join(KEYS)
@@ -117,6 +133,8 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         raise ConfigError(
             f"{where}: key {key!r} must be one of {', '.join(spec.choices)}; got {value!r}"
         )
+    if spec.positive and value <= 0:
+        raise ConfigError(f"{where}: key {key!r} must be > 0 (seconds); got {value!r}")
     if spec.minimum is not None and value < spec.minimum:
         raise ConfigError(f"{where}: key {key!r} must be ≥ {spec.minimum:g}; got {value!r}")
     if key == "base_url" and not re.match(r"^https?://[^\s/]+", value):
@@ -148,7 +166,7 @@ def parse_value(key: str, text: str) -> Any:
             value = float(text.strip())
         except ValueError:
             raise ConfigError(f"key {key!r} must be a number; got {text!r}") from None
-    return _check_value(key, value, "value")
+    return _check_value(key, value, "")
 
 
 def check_profile_name(name: str) -> str:

@@ -18,13 +18,22 @@ if TYPE_CHECKING:
 
 _OPTION_KEYS = (
     "engine", "engine_base_url", "engine_model", "engine_api_key_env", "llama_model_path",
-    "idle_timeout", "faults", "memory_cadence", "vector_store", "seed",
+    "idle_timeout", "faults", "memory_cadence", "vector_store", "seed", "moderation_policy",
+    "engine_embedding_model",
 )  # fmt: skip
+_PATH_KEYS = ("llama_model_path", "moderation_policy")
 
 
 def server_options(eff: Effective) -> dict[str, Any]:
-    """The profile's local-backend settings, as ``runtime.ensure_server`` takes them."""
-    return {k: eff.get(k) for k in _OPTION_KEYS if eff.get(k) is not None}
+    """The profile's local-backend settings, as ``runtime.ensure_server`` takes them.
+
+    File paths are made absolute here: the background server does not run in this directory.
+    """
+    opts = {k: eff.get(k) for k in _OPTION_KEYS if eff.get(k) not in (None, "")}
+    for key in _PATH_KEYS:
+        if key in opts:
+            opts[key] = str(Path(str(opts[key])).expanduser().absolute())
+    return opts
 
 
 def local_key_file() -> Path:

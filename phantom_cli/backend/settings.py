@@ -61,6 +61,7 @@ class ServerSettings:
     engine_base_url: str | None = None
     engine_model: str | None = None
     engine_api_key: str | None = None
+    engine_api_key_env: str | None = None  # the variable engine_api_key was read from (not secret)
     llama_model_path: str | None = None
     idle_timeout: float = 1800.0  # seconds without a request before the server exits; 0 = never
     faults: str = ""  # e.g. "503:0.2,429:0.1,latency:300ms,cut-stream:0.1,402:0.05"

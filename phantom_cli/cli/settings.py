@@ -91,9 +91,15 @@ def get(
     sys.stdout.write(plain_cell(value) + "\n")
 
 
+_PATH_KEYS = ("companion_persona_file", "llama_model_path", "moderation_policy")
+
+
 @app.command(
     "set",
     epilog="Examples: phantom config set player_name Ash; phantom --profile prod config set timeout_read 120",
+    # a negative number is a value, not an option: `config set max_retries -5` is refused by the
+    # key's own check ("must be ≥ 0"), not by "No such option: -5"
+    context_settings={"ignore_unknown_options": True},
 )
 @handle_errors
 def set_(
@@ -108,7 +114,22 @@ def set_(
         fail("API keys are not stored in config.toml", _SECRET_HINT)
     if key == "profile":
         fail("'profile' is not a profile setting", "use 'phantom profile use NAME'")
-    typed = parse_value(key, value)
+    from phantom_cli.config import ConfigError
+    from phantom_cli.config.settings import KEYS
+
+    try:
+        typed = parse_value(key, value)
+    except ConfigError as exc:
+        spec = KEYS.get(key)
+        hint = f"{key}: {spec.help}" if spec and spec.help else None
+        if spec and spec.choices:
+            hint = f"{hint or key}; one of {', '.join(spec.choices)}"
+        fail(str(exc), hint or "'phantom config list' shows every key")
+    if key in _PATH_KEYS and typed:
+        # stored absolute: a relative name would mean another file from another directory
+        from pathlib import Path
+
+        typed = str(Path(typed).expanduser().absolute())
     name = _target_profile(ctx)
     settings = load_settings()
     settings.set(name, key, typed)

@@ -576,3 +576,5 @@ class ServerInfo(ResponseModel):
     engine_model: str | None = None
     user: str | None = None
     vector_store: bool = True
+    # the server's settings (no secrets: engine_api_key is reported as engine_api_key_set)
+    settings: dict[str, Any] | None = None

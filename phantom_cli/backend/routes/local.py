@@ -39,12 +39,38 @@ class KeyList(m.ResponseModel):
     data: list[KeyInfo]
 
 
+# The settings a profile can give the server (docs/architecture.md, "Settings"), reported back
+# by /local/info so a user (and the tests) can see what a running server actually uses.
+INFO_SETTINGS = (
+    "engine", "engine_base_url", "engine_model", "engine_api_key_env", "llama_model_path",
+    "idle_timeout", "faults", "memory_cadence", "vector_store", "seed", "moderation_policy",
+    "engine_embedding_model",
+)  # fmt: skip
+
+
+def _public_url(url: str | None) -> str | None:
+    """A URL without user:password@ (never show credentials)."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
 @endpoint("GET", "/api/v1/local/info", scope=None, response=m.ServerInfo,
-          summary="Local backend: engine, version, user (local extension)")
+          summary="Local backend: engine, version, user, settings (local extension)")
 async def info(ctx: Ctx) -> m.ServerInfo:
     s = ctx.settings
+    settings = {k: getattr(s, k, None) for k in INFO_SETTINGS}
+    settings["engine_base_url"] = _public_url(settings["engine_base_url"])
+    settings["engine_api_key_set"] = bool(s.engine_api_key)
     return m.ServerInfo(backend="local", version=__version__, engine=s.engine, engine_model=s.engine_model,
-                        user=ctx.user.name, vector_store=s.vector_store)
+                        user=ctx.user.name, vector_store=s.vector_store, settings=settings)
 
 
 @endpoint("POST", "/api/v1/local/admin/keys", scope="admin", body=KeyCreate, response=NewKey, status=201,
