@@ -124,6 +124,17 @@ def turn_summary(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _stdin_text() -> str:
+    """The message piped on standard input ('' at a terminal or when nothing was piped)."""
+    if _stdin_is_tty():
+        return ""
+    try:
+        data = sys.stdin.read()
+    except (OSError, ValueError):
+        return ""
+    return data[:-1] if data.endswith("\n") else data
+
+
 def _stdin_is_tty() -> bool:
     try:
         return sys.stdin.isatty()
@@ -311,7 +322,9 @@ def _resumed_note(
 def say(
     ctx: typer.Context,
     args: list[str] = typer.Argument(  # noqa: B006 - typer needs a list default
-        ..., metavar="[PERSONA_ID] TEXT", help="The persona (optional) and your message."
+        ...,
+        metavar="[PERSONA_ID] TEXT",
+        help="The persona (optional) and your message (piped on standard input after PERSONA_ID).",
     ),
     session: SessionOpt = None,
     machine: MachineOpt = None,
@@ -326,6 +339,15 @@ def say(
     """Send a message; prints the NPC's line (state, score, decision, outcome on stderr)."""
     if len(args) == 1:
         persona_id, text = None, args[0]
+        if text == get_settings(ctx).get("npc_persona"):
+            # `npc say abc123` with the message forgotten: never send the persona id as the
+            # player's line (it would spend a redirect). Piped text is the message.
+            persona_id, text = text, _stdin_text()
+            if not text:
+                fail(
+                    f"no message: {persona_id!r} is the NPC persona id, not a message",
+                    hint=f"phantom npc say {persona_id} 'hello there' (or pipe the message)",
+                )
     elif len(args) == 2:
         persona_id, text = args
     else:

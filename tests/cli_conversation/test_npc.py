@@ -330,3 +330,20 @@ def test_history_of_a_reset_session_at_a_terminal(cli, uid, monkeypatch) -> None
     r = cli("npc", "history", PERSONA, "--session", uid)
     assert r.exit_code == 0 and "WHO" not in r.stdout
     assert "no messages yet" in r.stderr and "0 messages" in r.stderr
+
+
+def test_a_forgotten_message_is_not_sent_as_the_persona_id(cli, uid) -> None:
+    """QA: `phantom npc say abc123` (message forgotten) sent "abc123" as the player's line and
+    spent a redirect. Now it is refused; a piped message is taken as the text."""
+    init(cli, uid)
+    r = cli("npc", "say", PERSONA, "--session", uid, input="")
+    assert r.exit_code == 2 and "no message" in r.stderr and "persona id" in r.stderr
+    r = cli("npc", "say", PERSONA, "--session", uid, input="What do you have for sale?\n")
+    assert r.exit_code == 0, r.stderr
+    assert "state: negotiation" in r.stderr
+    players = [
+        m["content"]
+        for m in cli("npc", "history", PERSONA, "--session", uid, "--json").json()["messages"]
+        if m["role"] == "player"
+    ]
+    assert players == ["What do you have for sale?"]
