@@ -148,3 +148,79 @@ def test_key_not_in_the_auto_started_servers_log(phantom_home: Path) -> None:
     leaks = _files_containing(phantom_home, key, allowed={"api_key"})
     assert leaks == []
     assert (phantom_home / "state" / "server.log").exists()
+
+
+def test_key_never_shown_by_conversation_and_key_commands(
+    cli: Cli,
+    live_server: Any,
+    memory_keyring: MemoryKeyring,
+    phantom_home: Path,
+    unique: str,
+    tmp_path: Path,
+    caplog: Any,
+) -> None:
+    """npc, companion, scratchpad, instances chat and keys, with --debug, in both key setups:
+    the key from PHANTOM_API_KEY (local profile) and from the keyring (a logged-in profile)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    key = live_server.make_key(user=f"sweepc{unique}")
+    base = live_server.base_url
+    act = live_server.add_activity(title=f"sweepc {unique}", is_companion=True, first_message="Hi.")
+    inst = live_server.client(api_key=key).instances.create(act).id
+    persona = tmp_path / "luna.toml"
+    persona.write_text('name = "Luna"\nbio = "Loves astronomy."\n', encoding="utf-8")
+    chat = f"sweep-{unique}"
+    said = (0, 6)  # 6: the NPC's machine completed on an earlier turn (still swept)
+
+    def runs(session: str) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
+        return [
+            (("npc", "init", "abc123", "--session", session, "--player-name", "Alex"), (0,)),
+            (("npc", "say", "abc123", "What do you have for sale?", "--session", session), said),
+            (("npc", "say", "abc123", "I can pay in gold.", "--session", session, "--stream"), said),
+            (("npc", "say", "abc123", "Too much.", "--session", session, "--json"), said),
+            (("npc", "history", "abc123", "--session", session), (0,)),
+            (("npc", "history", "abc123", "--session", session, "--json"), (0,)),
+            (("npc", "say", "nobody-here", "hello", "--session", session), (5,)),
+            (("companion", "say", "-P", str(persona), "--chat-id", chat, "Hello Luna, I live in Porto."), (0,)),
+            (("companion", "say", "-P", str(persona), "--chat-id", chat, "--stream", "Do you like stars?"), (0,)),
+            (("companion", "say", "-P", str(persona), "--chat-id", chat, "--json", "Good night."), (0,)),
+            (("scratchpad", "get", "--companion", "luna"), (0,)),
+            (("scratchpad", "get", "--conversation", chat, "--json"), (0,)),
+            (("instances", "chat", inst, "hello there"), (0,)),
+            (("instances", "chat", "inst_missing", "hello"), (5,)),
+            (("keys", "list"), (0, 2)),  # 2: a hosted profile refuses the local-only command
+            (("keys", "list", "--json"), (0, 2)),
+        ]
+
+    def sweep(run: Any, label: str) -> None:
+        for args, codes in runs(f"sweep-{label}-{unique}"):
+            for prefix in (("--debug",), ()):
+                r = run(*prefix, *args)
+                assert r.exit_code in codes, (label, args, r.exit_code, r.stderr)
+                assert key not in r.stdout + r.stderr, (label, prefix, args)
+
+    # 1. the key in the environment, local profile with an explicit base URL
+    env_cli = Cli(base, key, live_server)
+    sweep(lambda *a: env_cli(*a), "env")
+    created = env_cli("--debug", "keys", "create", "--user", f"other{unique}")
+    assert created.exit_code == 0, created.stderr
+    new_key = created.stdout.strip()
+    assert new_key.startswith("ph_local_") and new_key != key  # only the NEW key is printed
+    assert key not in created.stdout + created.stderr
+    created_json = env_cli("keys", "create", "--user", f"other{unique}", "--json")
+    assert key not in created_json.stdout + created_json.stderr
+    assert json.loads(created_json.stdout)["key"] != key
+
+    # 2. the key in the keyring of a logged-in profile
+    login = cli("--profile", "sweepc", "--base-url", base, "auth", "login", input=key + "\n", auth=False)
+    assert login.exit_code == 0, login.stderr
+    assert key not in login.stdout + login.stderr
+    sweep(lambda *a: cli("--profile", "sweepc", *a, auth=False), "keyring")
+
+    # neither the transcripts, the recovery files nor any log holds it; nor any log record
+    # (the in-process server's included)
+    assert _files_containing(phantom_home, key, allowed=set()) == []
+    assert key not in caplog.text
+    # the explicit command prints the profile's key, and only it
+    assert cli("--profile", "sweepc", "auth", "token", auth=False).stdout == key + "\n"
