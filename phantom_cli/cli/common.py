@@ -21,7 +21,8 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -48,7 +49,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full objects as JSON.")]
 JqOpt = Annotated[
     str | None,
-    typer.Option("--jq", metavar="EXPR", help="Filter the JSON output with a jq expression."),
+    typer.Option(
+        "--jq",
+        metavar="EXPR",
+        help="Filter the JSON output with a jq expression (a list is the page object: "
+        "'.data[].id').",
+    ),
 ]
 LimitOpt = Annotated[
     int | None,
@@ -273,11 +279,12 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
     if isinstance(exc, E.InvalidInputError):
         return str(exc), None, EXIT_USAGE
     if isinstance(exc, E.StreamInterruptedError):
-        return (
-            f"the stream was interrupted: {exc.message}",
-            "the partial reply is above; run the command again to retry",
-            EXIT_NETWORK,
+        hint = (
+            "the partial reply is above; run the command again to retry"
+            if getattr(exc, "partial", "")
+            else "nothing of the reply arrived; run the command again to retry"
         )
+        return f"the stream was interrupted: {exc.message}", hint, EXIT_NETWORK
     if isinstance(exc, E.MissingAPIKeyError):
         return (
             exc.message,
@@ -289,7 +296,7 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
     if isinstance(exc, E.APIStatusError):
         msg = str(exc)
         if isinstance(exc, E.AuthenticationError):
-            return msg, "run 'phantom auth login' (or set PHANTOM_API_KEY)", EXIT_AUTH
+            return msg, _auth_hint(state), EXIT_AUTH
         if isinstance(exc, E.PaymentRequiredError):
             return msg, "insufficient credit: top up your Phantom account", EXIT_AUTH
         if isinstance(exc, E.PermissionDeniedError):
@@ -312,6 +319,23 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
     if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):
         return str(exc), "see 'phantom serve --help' and the server log", EXIT_NETWORK
     return None
+
+
+def _auth_hint(state: State) -> str:
+    """Where a refused key came from decides the way out."""
+    eff = state._effective
+    own_local_key = (
+        eff is not None
+        and eff.backend == "local"
+        and eff.sources.get("api_key") not in ("flag", "env")
+        and eff.sources.get("base_url") not in ("flag", "env")
+    )
+    if own_local_key:
+        return (
+            "the local backend refused its own key (revoked?): 'phantom serve stop' — a new "
+            "local key is made at the next start"
+        )
+    return "run 'phantom auth login' (or set PHANTOM_API_KEY)"
 
 
 def _connection_error(exc: Any, state: State, timeout: bool) -> tuple[str, str | None, int]:
@@ -413,6 +437,30 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(report_error(exc, state)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def flag_names(mapping: dict[str, str]) -> Iterator[None]:
+    """Name the flag the user typed, not the wire field, in a client-side validation error.
+
+    ``with flag_names({"style_preference": "--style"}): client.personas.create(...)``
+    """
+    try:
+        yield
+    except Exception as exc:
+        from phantom_cli.client.errors import InvalidInputError
+
+        if not isinstance(exc, InvalidInputError):
+            raise
+        renamed = [(_rename(field, mapping), msg) for field, msg in exc.errors]
+        if renamed == exc.errors:
+            raise
+        raise InvalidInputError(renamed) from None
+
+
+def _rename(field: str, mapping: dict[str, str]) -> str:
+    head, sep, rest = field.partition(".")
+    return mapping.get(field) or (mapping[head] + sep + rest if head in mapping else field)
 
 
 def parse_bool(value: str | None, name: str) -> bool | None:

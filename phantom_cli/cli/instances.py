@@ -10,6 +10,7 @@ from phantom_cli.cli.common import (
     JqOpt,
     JsonOpt,
     LimitOpt,
+    flag_names,
     get_client,
     handle_errors,
     list_or_stream,
@@ -125,7 +126,9 @@ def update(
 ) -> None:
     """Change an instance's voice or status."""
     out = output_mode(ctx, json_, jq)
-    out.item(get_client(ctx).instances.update(instance_id, assigned_voice_id=voice, status=status))
+    with flag_names({"assigned_voice_id": "--voice", "status": "--status"}):
+        updated = get_client(ctx).instances.update(instance_id, assigned_voice_id=voice, status=status)
+    out.item(updated)
 
 
 @app.command("archive", epilog="Example: phantom instances archive inst_123")
@@ -136,9 +139,16 @@ def archive(
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
-    """Archive an instance (it then refuses new messages)."""
+    """Archive an instance (it then refuses new messages). Prints one line (--json: the instance)."""
+    from phantom_cli.cli.output import visible
+
     out = output_mode(ctx, json_, jq)
-    out.item(get_client(ctx).instances.archive(instance_id))
+    archived = get_client(ctx).instances.archive(instance_id)
+    if out.json:
+        out.item(archived)
+        return
+    title = getattr(archived, "snapshot_title", None)
+    print(f"archived {visible(archived.id)}" + (f" ({visible(title)})" if title else ""))
 
 
 @app.command("chat", epilog='Example: phantom instances chat inst_123 "Hello there"')

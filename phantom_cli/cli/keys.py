@@ -75,9 +75,31 @@ def list_(
 
 @app.command(epilog="Example: phantom keys revoke key_123")
 @handle_errors
-def revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")]) -> None:
+def revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Also revoke the key this CLI itself uses.")
+    ] = False,
+) -> None:
     """Revoke a key: it stops working at once."""
     from urllib.parse import quote
 
+    from phantom_cli.cli.common import fail
+    from phantom_cli.connect import read_local_key
+
+    if not force:
+        own = read_local_key()
+        mine = [
+            k for k in _call(ctx, "GET", KEYS_PATH)["data"]
+            if k.get("id") == key_id and own and k.get("prefix") and own.startswith(k["prefix"])
+        ]
+        if mine:
+            fail(
+                f"{key_id} is the local backend's own key (data/backend/api_key): revoking it "
+                "locks this CLI out",
+                "pass --force to revoke it anyway; then 'phantom serve stop' (the next start "
+                "makes a new local key)",
+            )
     rec = _call(ctx, "DELETE", f"{KEYS_PATH}/{quote(key_id, safe='')}")
     typer.echo(f"revoked {rec['id']}")

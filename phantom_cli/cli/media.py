@@ -13,6 +13,7 @@ from phantom_cli.cli.common import (
     JsonOpt,
     LimitOpt,
     fail,
+    flag_names,
     get_client,
     get_state,
     handle_errors,
@@ -189,7 +190,17 @@ def _generate(
     out = output_mode(ctx, json_, jq)
     client = get_client(ctx)
     call = client.media.generate_image if kind == "image" else client.media.generate_video
-    started = call(**{k: v for k, v in body.items() if v is not None})
+    flags = {
+        "skin_id": "--skin",
+        "category": "--category",
+        "seed": "--seed",
+        "nsfw_level": "--nsfw",
+        "first_frame_source": "--first-frame",
+        "activity_id": "--activity",
+        "activity_instance_id": "--instance",
+    }
+    with flag_names(flags):
+        started = call(**{k: v for k, v in body.items() if v is not None})
     if not wait:
         out.item(started)
         return

@@ -422,7 +422,9 @@ def compile_jq(expr: str) -> Any:
     try:
         return jq.compile(expr)
     except ValueError as exc:
-        raise JqError(f"--jq: invalid expression: {exc}") from None
+        # jq's message spans lines (the expression, a caret, "1 compile error"): one line here
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), str(exc))
+        raise JqError(f"--jq: invalid expression {expr!r}: {first.rstrip(':')}") from None
 
 
 def run_jq(program: Any, data: Any) -> Iterator[Any]:

@@ -11,6 +11,7 @@ from phantom_cli.cli.common import (
     JsonOpt,
     LimitOpt,
     fail,
+    flag_names,
     get_client,
     handle_errors,
     list_or_stream,
@@ -36,6 +37,15 @@ def _columns() -> list:
         col("DESCRIPTION", "description", "text", 40),
         col("UPDATED", "updated_at", "date", 16),
     ]
+
+
+# wire field -> the flag a person typed (for client-side validation errors)
+_FLAGS = {
+    "name": "NAME",
+    "gender": "--gender",
+    "description": "--description",
+    "style_preference": "--style",
+}
 
 
 @app.command("list", epilog="Example: phantom personas list --json")
@@ -70,13 +80,14 @@ def create(
 ) -> None:
     """Create a persona."""
     out = output_mode(ctx, json_, jq)
-    persona = get_client(ctx).personas.create(
-        name=name,
-        gender=gender,
-        description=description,
-        style_preference=style,
-        is_default=True if default else None,
-    )
+    with flag_names(_FLAGS):
+        persona = get_client(ctx).personas.create(
+            name=name,
+            gender=gender,
+            description=description,
+            style_preference=style,
+            is_default=True if default else None,
+        )
     out.item(persona)
 
 
@@ -119,7 +130,9 @@ def update(
     if not fields:
         fail("nothing to update: give --name, --gender, --description or --style")
     out = output_mode(ctx, json_, jq)
-    out.item(get_client(ctx).personas.update(persona_id, **fields))
+    with flag_names(_FLAGS):
+        updated = get_client(ctx).personas.update(persona_id, **fields)
+    out.item(updated)
 
 
 @app.command("set-default", epilog="Example: phantom personas set-default per_123")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -160,3 +161,91 @@ def test_config_set_stores_file_paths_absolute(
     for key in ("companion_persona_file", "llama_model_path", "moderation_policy"):
         assert _run("config", "set", key, "mine.toml").exit_code == 0
         assert load_settings().profiles["local"][key] == str(tmp_path / "mine.toml")
+
+
+# --------------------------------------------------------------------------- QA 13, 14, 17
+
+
+@pytest.mark.parametrize(
+    ("partial", "hint"),
+    [("", "nothing of the reply arrived"), ("Rare? Everything", "the partial reply is above")],
+)
+def test_stream_cut_hint_mentions_a_partial_reply_only_when_there_is_one(
+    partial: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phantom_cli.cli.common import State, report_error
+    from phantom_cli.client.errors import StreamInterruptedError
+
+    exc = StreamInterruptedError("POST /x: the stream was cut after 0 characters", partial=partial)
+    assert report_error(exc, State()) == 3
+    err = capsys.readouterr().err
+    assert hint in err
+    if not partial:
+        assert "above" not in err
+
+
+def test_jq_syntax_error_is_one_clean_line() -> None:
+    from phantom_cli.cli.output import JqError, compile_jq
+
+    with pytest.raises(JqError) as info:
+        compile_jq(".[0")
+    message = str(info.value)
+    assert "\n" not in message and "\\n" not in message and "^" not in message
+    assert message.startswith("--jq: invalid expression '.[0': jq: error: syntax error")
+
+
+def test_list_jq_help_says_it_gets_the_page_object() -> None:
+    r = _run("activities", "list", "--help")
+    assert ".data[].id" in r.stdout
+
+
+def test_validation_error_names_the_flag_not_the_wire_field(cli: Cli) -> None:
+    r = cli("personas", "create", "X", "--style", "cartoon")
+    assert r.exit_code == 2
+    assert "--style: must be one of" in r.stderr and "style_preference" not in r.stderr
+    r = cli("media", "generate", "image", "--skin", "s", "--category", "portrait", "--nsfw", "bad")
+    assert r.exit_code == 2 and "--nsfw: must be one of" in r.stderr
+
+
+def test_instances_archive_prints_one_line(cli: Cli, unique: str) -> None:
+    act = cli.server.add_activity(title=f"Arch {unique}", category=f"a-{unique}")
+    inst = cli("instances", "create", act, "--jq", ".id").stdout.strip()
+    r = cli("instances", "archive", inst)
+    assert r.exit_code == 0 and r.stdout == f"archived {inst} (Arch {unique})\n"
+
+
+def test_keys_revoke_refuses_the_cli_s_own_local_key(cli: Cli) -> None:
+    from pathlib import Path
+
+    from phantom_cli.config import local_api_key_file
+
+    key_file = Path(local_api_key_file())
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(cli.api_key or "")
+    listed = cli("keys", "list", "--json")
+    own = next(k for k in json.loads(listed.stdout) if (cli.api_key or "").startswith(k["prefix"]))
+    r = cli("keys", "revoke", own["id"])
+    assert r.exit_code == 2 and "own key" in r.stderr and "--force" in r.stderr
+    assert cli("activities", "list").exit_code == 0  # still works
+    other = cli.server.make_key(user=f"qa-{own['id'][-6:]}")
+    other_id = next(
+        k["id"] for k in json.loads(cli("keys", "list", "--json").stdout)
+        if other.startswith(k["prefix"]) and not k.get("revoked_at")
+    )
+    assert cli("keys", "revoke", other_id).exit_code == 0
+
+
+def test_local_401_hint_points_at_serve_stop_not_auth_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phantom_cli.config import resolve
+
+    from phantom_cli.cli.common import State, _classify
+    from phantom_cli.client.errors import AuthenticationError
+
+    exc = AuthenticationError("invalid or revoked API key", status=401, code="UNAUTHORIZED")
+    state = State()
+    state._effective = resolve()
+    message, hint, code = _classify(exc, state) or ("", "", 0)
+    assert code == 4 and "phantom serve stop" in (hint or "") and "auth login" not in (hint or "")
+    monkeypatch.setenv("PHANTOM_API_KEY", "ph_other")
+    state._effective = resolve()
+    assert "auth login" in (_classify(exc, state) or ("", "", 0))[1]
