@@ -200,15 +200,38 @@ _OPTION_ENV = {
 }
 
 
-def child_env(options: Mapping[str, Any] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHANTOM_SERVER_")}
+FINGERPRINT_ENV = "PHANTOM_RUNTIME_FINGERPRINT"
+
+
+def _server_env(options: Mapping[str, Any] | None) -> dict[str, str]:
+    """The ``PHANTOM_SERVER_*`` variables that carry ``options`` to the server process."""
     opts = dict(options or {})
     opts.setdefault("idle_timeout", DEFAULT_IDLE_TIMEOUT)
+    out: dict[str, str] = {}
     for key, value in opts.items():
         var = _OPTION_ENV.get(key)
         if var is None or value is None or value == "":
             continue
-        env[var] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        out[var] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def options_fingerprint(options: Mapping[str, Any] | None) -> str:
+    """A short digest of the settings a server was started with (no secret is stored raw)."""
+    import hashlib
+
+    blob = json.dumps(sorted(_server_env(options).items()))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def child_env(options: Mapping[str, Any] | None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PHANTOM_SERVER_") and k != FINGERPRINT_ENV
+    }
+    env.update(_server_env(options))
+    env[FINGERPRINT_ENV] = options_fingerprint(options)
     return env
 
 
@@ -244,15 +267,29 @@ def ensure_server(options: Mapping[str, Any] | None = None, timeout: float = STA
     """The running server's info, starting one if needed (one server even under concurrency).
 
     ``options``: engine, engine_base_url, engine_model, engine_api_key(_env), llama_model_path,
-    idle_timeout, faults, memory_cadence, vector_store, seed — used only when a server starts.
+    idle_timeout, faults, memory_cadence, vector_store, seed, … — the profile's server settings.
+    A background server started with other settings (the profile changed, or another profile
+    is active) is restarted so they apply; a foreground ``phantom serve`` is never replaced.
     """
+    wanted = options_fingerprint(options)
+
+    def fits(info: dict[str, Any]) -> bool:
+        return info.get("fingerprint") in (None, wanted)
+
     info = _current(status(quick=True))
-    if info is not None:
+    if info is not None and fits(info):
         return info
     with start_lock():
         info = status()  # someone else may have started it while we waited for the lock
         if info is not None and _current(info) is None:
             stop_server()  # a server of another phantom version (an upgrade): replace it
+            info = None
+        elif info is not None and not fits(info):
+            print(
+                "phantom: restarting the local server to apply changed settings",
+                file=sys.stderr,
+            )
+            stop_server()
             info = None
         if info is not None:
             return info
@@ -312,4 +349,6 @@ def runtime_info(host: str, port: int, pid: int | None = None) -> dict[str, Any]
         "base_url": f"http://{shown}:{port}",
         "version": __version__,
         "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # set by ensure_server for a background server; None for a foreground `phantom serve`
+        "fingerprint": os.environ.get(FINGERPRINT_ENV),
     }
