@@ -93,6 +93,15 @@ def normalize_variants(text: str) -> list[list[str]]:
     return [a] if a == b else [a, b]
 
 
+_WORDS_DIGITS = re.compile(r"[a-z0-9]+")
+
+
+def normalize_digits(text: str) -> str:
+    """A normalised reading that keeps digits as digits ("I'm 14!" -> "im 14")."""
+    base = _INNER_PUNCT.sub("", _base(text))
+    return " ".join(_WORDS_DIGITS.findall(base))
+
+
 def normalize(text: str) -> str:
     """The first normalised reading as one string (for display and patterns)."""
     return " ".join(normalize_variants(text)[0])
@@ -195,17 +204,31 @@ class Policy:
 
     def check(self, text: str, direction: str = "inbound") -> Verdict:
         index = self._index[direction]
-        for words in normalize_variants(text):
+        variants = normalize_variants(text)
+        for words in variants:
             joined = " ".join(words)
             allowed = self._allowed_spans(joined)
             hit = self._match_terms(words, index, allowed)
             if hit:
                 return hit
-            for rx, cat in self._patterns[direction]:
-                for m in rx.finditer(joined):
-                    if not _inside(_word_span(joined, m.start(), m.end()), allowed.get(cat, ())):
-                        return Verdict(True, cat, m.group(0))
+            hit = self._match_patterns(joined, direction, allowed)
+            if hit:
+                return hit
+        # The leetspeak readings turn digits into letters ("14" -> "ia"); patterns about ages
+        # ("im 14") also see a reading that keeps them.
+        digits = normalize_digits(text)
+        if digits not in (" ".join(w) for w in variants):
+            return self._match_patterns(digits, direction, self._allowed_spans(digits)) or Verdict(False)
         return Verdict(False)
+
+    def _match_patterns(
+        self, joined: str, direction: str, allowed: dict[str, list[tuple[int, int]]]
+    ) -> Verdict | None:
+        for rx, cat in self._patterns[direction]:
+            for m in rx.finditer(joined):
+                if not _inside(_word_span(joined, m.start(), m.end()), allowed.get(cat, ())):
+                    return Verdict(True, cat, m.group(0))
+        return None
 
     def _allowed_spans(self, joined: str) -> dict[str, list[tuple[int, int]]]:
         """Per category, the word ranges ``[start, end)`` its ``allow`` idioms cover."""
