@@ -171,7 +171,8 @@ class CompanionChatRequest(RequestModel):
 class Moderation(ResponseModel):
     inbound_prohibited: bool = False
     outbound_filtered: bool = False
-    reason: str | None = None
+    # seed 000: "present when moderation acted" — absent, not null, otherwise
+    reason: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MemoryInfo(ResponseModel):

@@ -97,7 +97,7 @@ def assert_seed_000_response(data: dict[str, Any]) -> None:
     # a friendly greeting is neither refused nor filtered; then moderation.reason is absent
     assert data["moderation"]["inbound_prohibited"] is False
     assert data["moderation"]["outbound_filtered"] is False
-    assert data["moderation"].get("reason") is None
+    assert "reason" not in data["moderation"], "seed 000: reason is present only when moderation acted"
     assert data["memory"]["retrieved_count"] >= 0
 
 

@@ -36,7 +36,7 @@ def test_memory_written_on_cadence_and_retrieved_with_true_counts(server: Any, c
         r1 = conv.say("Hi! My name is Sam and I live in Lisbon.")
         assert r1["memory"] == {"retrieved_count": 0, "profile_used": False}
         assert r1["extraction_enqueued"] is False
-        assert r1["moderation"] == {"inbound_prohibited": False, "outbound_filtered": False, "reason": None}
+        assert r1["moderation"] == {"inbound_prohibited": False, "outbound_filtered": False}  # no reason unless moderation acted (seed 000)
         assert r1["engine"] == "scripted" and r1["turn_id"] and r1["chat_id"] == chat_id
         assert conv.say("I work as a nurse and I love hiking.")["extraction_enqueued"] is False
         assert _memories(server, chat_id) == []  # nothing before the cadence
