@@ -87,8 +87,11 @@ def to_data(obj: Any) -> Any:
 # --------------------------------------------------------------------------- dates / truncation
 
 
-def humanize_time(value: Any, now: datetime | None = None) -> str:
-    """``"3 minutes ago"``-style text for an ISO-8601 timestamp; the text itself when unparsable."""
+def humanize_time(value: Any, now: datetime | None = None, compact: bool = False) -> str:
+    """``"3 minutes ago"``-style text for an ISO-8601 timestamp; the text itself when unparsable.
+
+    ``compact`` (a narrow table column): ``"3m ago"``, ``"5h ago"``, ``"now"``, ``"2025-10"``.
+    """
     if not value:
         return ""
     try:
@@ -109,11 +112,11 @@ def humanize_time(value: Any, now: datetime | None = None) -> str:
     ):
         if seconds < limit:
             if unit == "second" and seconds < 10:
-                return "just now"
+                return "now" if compact else "just now"
             n = int(seconds // size)
-            label = f"{n} {unit}{'s' if n != 1 else ''}"
+            label = f"{n}{unit[0]}" if compact else f"{n} {unit}{'s' if n != 1 else ''}"
             return f"in {label}" if future else f"{label} ago"
-    return when.strftime("%Y-%m-%d")
+    return when.strftime("%Y-%m" if compact else "%Y-%m-%d")
 
 
 def truncate(text: str, width: int) -> str:
@@ -156,43 +159,69 @@ def col(
 
 _GAP = 2  # columns between two table columns (Rich's padding, no edge padding)
 _SHORT = 10  # a text column is first shrunk no narrower than this (or its content)
+_FREE_TEXT = 32  # text columns at least this wide (max_width) are free text
+
+
+def _free_text(c: Column) -> bool:
+    """A long free-text column (a title, a description): the first to give way."""
+    return c.kind == "text" and (c.max_width is None or c.max_width >= _FREE_TEXT)
 
 
 def fit_widths(
     columns: list[Column], cell_widths: list[list[int]], total: int, header: bool = True
-) -> list[int]:
-    """Column widths for a table ``total`` cells wide.
+) -> list[int | None]:
+    """Column widths for a table ``total`` cells wide (``None``: the column is left out).
 
     Each column wants its widest cell (text capped at its ``max_width``; ids never capped) and
-    never gets narrower than its header. When the row is too wide, long text columns give up
-    space first (the widest one each time); ids, flags, numbers and dates keep theirs. Only
-    when even the text columns are down to their headers do dates shrink to theirs. An id
-    column is never narrowed: the result may then exceed ``total``.
+    never gets narrower than its header. When the row is too wide, in this order: long free
+    text (titles, descriptions; the widest first) shrinks to a few characters, dates take their
+    compact form ("17m ago"), short text columns (names, categories) shrink to a few characters;
+    then free-text columns are left out, the rightmost first; then short text shrinks to its
+    header, and dates to theirs. Ids, flags and numbers keep
+    their width: an id column is never narrowed, so the result may exceed ``total``.
     """
     n = len(columns)
+    head = [len(c.header) if header else 1 for c in columns]
     natural: list[int] = []
     for i, c in enumerate(columns):
         content = max((row[i] for row in cell_widths), default=0)
         if c.kind == "text" and c.max_width:
             content = min(content, c.max_width)
-        natural.append(max(content, len(c.header) if header else 1, 1))
-    widths = list(natural)
-    budget = total - _GAP * max(0, n - 1)
+        natural.append(max(content, head[i], 1))
+    shown = list(range(n))
 
-    def shrink(kinds: tuple[str, ...], floor: Callable[[int], int]) -> None:
-        floors = {i: floor(i) for i, c in enumerate(columns) if c.kind in kinds}
-        while sum(widths) > budget:
-            movable = [i for i in floors if widths[i] > floors[i]]
-            if not movable:
-                return
-            widest = max(movable, key=lambda i: widths[i])
-            widths[widest] -= 1
+    def layout() -> list[int]:
+        widths = {i: natural[i] for i in shown}
+        budget = total - _GAP * max(0, len(shown) - 1)
 
-    head = [len(c.header) if header else 1 for c in columns]
-    shrink(("text",), lambda i: max(head[i], min(natural[i], _SHORT)))
-    shrink(("text",), lambda i: max(head[i], min(natural[i], 3)))
-    shrink(("date",), lambda i: max(head[i], min(natural[i], 3)))
-    return widths
+        def shrink(which: Callable[[int], bool], floor: Callable[[int], int]) -> None:
+            floors = {i: floor(i) for i in shown if which(i)}
+            while sum(widths.values()) > budget:
+                movable = [i for i in floors if widths[i] > floors[i]]
+                if not movable:
+                    return
+                widths[max(movable, key=lambda i: widths[i])] -= 1
+
+        short = lambda i: max(head[i], min(natural[i], _SHORT))  # noqa: E731
+        shrink(lambda i: _free_text(columns[i]), short)
+        # dates switch to their compact form ("17m ago") before a name is cut
+        shrink(lambda i: columns[i].kind == "date", lambda i: max(head[i], min(natural[i], 7)))
+        shrink(lambda i: columns[i].kind == "text", short)
+        if sum(widths.values()) > budget and any(_free_text(columns[i]) for i in shown):
+            return []  # a free-text column has to go
+        shrink(lambda i: columns[i].kind == "text", lambda i: head[i])
+        shrink(lambda i: columns[i].kind == "date", lambda i: head[i])
+        return [widths[i] for i in shown]
+
+    while True:
+        widths = layout()
+        if widths:
+            break
+        shown.remove(max(i for i in shown if _free_text(columns[i])))
+    result: list[int | None] = [None] * n
+    for i, w in zip(shown, widths, strict=True):
+        result[i] = w
+    return result
 
 
 # --------------------------------------------------------------------------- the printer
@@ -364,19 +393,22 @@ class OutputMode:
 
         console = self.console()
         cells = [[self._cell(c.raw(item), c.kind) for c in columns] for item in items]
-        widths = fit_widths(
+        fitted = fit_widths(
             columns,
             [[cell.cell_len for cell in row] for row in cells],
             console.width,
             header=header,
         )
+        keep = [i for i, w in enumerate(fitted) if w is not None]
+        widths = [int(fitted[i] or 0) for i in keep]
         # Last resort: an id that still does not fit widens the table (the terminal wraps the
         # line) rather than being cut: a person must be able to copy it.
-        needed = sum(widths) + _GAP * max(0, len(columns) - 1)
+        needed = sum(widths) + _GAP * max(0, len(keep) - 1)
         if needed > console.width:
             console.width = needed
         table = Table(show_header=header, header_style="bold", box=None, pad_edge=False)
-        for c, width in zip(columns, widths, strict=True):
+        for i, width in zip(keep, widths, strict=True):
+            c = columns[i]
             table.add_column(
                 c.header,
                 no_wrap=True,
@@ -385,13 +417,16 @@ class OutputMode:
                 min_width=width,
                 justify="right" if c.kind == "num" else "left",
             )
-        for row in cells:
-            table.add_row(
-                *(
-                    cell if cell.cell_len <= w else Text(truncate(cell.plain, w), style=cell.style)
-                    for cell, w in zip(row, widths, strict=True)
-                )
-            )
+        for item, row in zip(items, cells, strict=True):
+            out_cells = []
+            for i, w in zip(keep, widths, strict=True):
+                cell = row[i]
+                if cell.cell_len > w and columns[i].kind == "date":
+                    cell = Text(humanize_time(columns[i].raw(item), compact=True), style=cell.style)
+                if cell.cell_len > w:
+                    cell = Text(truncate(cell.plain, w), style=cell.style)
+                out_cells.append(cell)
+            table.add_row(*out_cells)
         console.print(table)
 
     # ---- messages

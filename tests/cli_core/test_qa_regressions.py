@@ -51,7 +51,10 @@ def test_table_never_cuts_ids_or_headers(
     OutputMode(tty=True, no_color=True).rows(ACTIVITIES, ACTIVITY_COLUMNS)
     lines = capsys.readouterr().out.splitlines()
     header = lines[0].split()
-    assert header == ["ID", "TITLE", "CATEGORY", "FEATURED", "COMPANION", "DESCRIPTION"]
+    if columns >= 80:
+        assert header == ["ID", "TITLE", "CATEGORY", "FEATURED", "COMPANION", "DESCRIPTION"]
+    else:  # too narrow for everything: free text is left out, whole headers stay
+        assert header == ["ID", "CATEGORY", "FEATURED", "COMPANION"]
     assert lines[1].startswith("act_interview_coach ")
     assert lines[2].startswith("act_luna ")
     if columns >= 80:
@@ -249,3 +252,58 @@ def test_local_401_hint_points_at_serve_stop_not_auth_login(monkeypatch: pytest.
     monkeypatch.setenv("PHANTOM_API_KEY", "ph_other")
     state._effective = resolve()
     assert "auth login" in (_classify(exc, state) or ("", "", 0))[1]
+
+
+PERSONA_COLUMNS = [
+    col("ID", "id", "id", 28),
+    col("NAME", "name", "text", 24),
+    col("GENDER", "gender", "text", 10),
+    col("STYLE", "style_preference", "text", 9),
+    col("DEFAULT", "is_default", "bool", 7),
+    col("DESCRIPTION", "description", "text", 40),
+    col("UPDATED", "updated_at", "date", 16),
+]
+
+
+def test_short_columns_keep_their_text_and_free_text_gives_way(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA 1 (second round): at 80 columns NAME became ``[bo…`` and UPDATED ``25 minute…``
+    while DESCRIPTION kept its width."""
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("COLUMNS", "80")
+    when = (datetime.now(UTC) - timedelta(minutes=25)).isoformat()
+    items = [
+        {"id": "per_1a205a83ffe87b5f7373d", "name": "[bold]x[/bold]", "gender": "female",
+         "style_preference": None, "is_default": False, "description": "A tester", "updated_at": when},
+    ]
+    OutputMode(tty=True, no_color=True).rows(items, PERSONA_COLUMNS)
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "[bold]x[/bold]" in lines[1] and "per_1a205a83ffe87b5f7373d" in lines[1]
+    assert "25 minutes ago" in lines[1] or "25m ago" in lines[1]
+    assert "…" not in lines[1]
+
+
+def test_dates_get_compact_rather_than_cut(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from phantom_cli.cli.output import humanize_time
+
+    now = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    assert humanize_time((now - timedelta(minutes=17)).isoformat(), now, compact=True) == "17m ago"
+    assert humanize_time((now - timedelta(seconds=3)).isoformat(), now, compact=True) == "now"
+    assert humanize_time((now - timedelta(days=90)).isoformat(), now, compact=True) == "2025-10"
+    monkeypatch.setenv("COLUMNS", "60")
+    when = (datetime.now(UTC) - timedelta(minutes=17)).isoformat()
+    cols = [col("ID", "id", "id"), col("STATUS", "status", "text", 9), col("ACTIVITY", "a", "id"),
+            col("LAST USED", "u", "date", 16), col("CREATED", "c", "date", 16)]
+    OutputMode(tty=True, no_color=True).rows(
+        [{"id": "inst_1a205a4587fc7a07fe8a5", "status": "archived", "a": "act_theo", "u": when, "c": when}],
+        cols,
+    )
+    row = capsys.readouterr().out.splitlines()[1]
+    assert "17m ago" in row and "17 minutes a…" not in row and "inst_1a205a4587fc7a07fe8a5" in row
