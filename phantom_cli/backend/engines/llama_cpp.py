@@ -85,7 +85,21 @@ class LlamaCppEngine:
             except (ValueError, RuntimeError, OSError) as exc:
                 raise EngineUnavailable(f"llama-cpp: could not load {path.name}: {exc}") from exc
             self.model = path.stem
+            # Free the model before interpreter teardown: llama_cpp's own finaliser runs after
+            # its C bindings are gone and prints "TypeError: 'NoneType' object is not callable".
+            import atexit
+
+            atexit.register(self.close)
             return self._llm
+
+    def close(self) -> None:
+        """Release the loaded model (idempotent)."""
+        with self._load_lock:
+            llm, self._llm = self._llm, None
+        if llm is not None:
+            closer = getattr(llm, "close", None)
+            if closer is not None:
+                closer()
 
     def _messages(self, prompt: Prompt) -> list[dict[str, str]]:
         msgs = [m.to_dict() for m in prompt.messages]
