@@ -21,7 +21,11 @@ import pytest
 
 from phantom_cli.backend.testing import LiveServer
 
-SEED_DIR = Path(os.environ.get("PHANTOM_SPEC_SEEDS", "/work/shared/spec/seeds"))
+# CI clones the repo with shared/ beside it (design card): <repo>/../shared/spec/seeds
+SEED_DIR = Path(
+    os.environ.get("PHANTOM_SPEC_SEEDS")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "seeds"
+)
 HOSTED = "https://api.phantomrouter.ai"
 
 # The request body of seed 000's curl example, verbatim (checked against the seed file below
