@@ -93,18 +93,23 @@ def _write_file(profiles: dict[str, str]) -> Path:
 
 def get_key(profile: str) -> str | None:
     """The stored key of ``profile`` (keyring first, then the fallback file), or None."""
+    return get_key_and_source(profile)[0]
+
+
+def get_key_and_source(profile: str) -> tuple[str | None, str | None]:
+    """``(key, where)``: ``where`` is ``"keyring"`` or the fallback file's path (None: no key)."""
     kr = _usable_keyring()
     if kr is not None:
         try:
             value = kr.get_password(SERVICE, profile)
             if value:
-                return value
+                return value, "keyring"
         except Exception:
             kr = None
     stored = _read_file().get(profile)
     if stored and kr is None:
         _warn_fallback("no keyring backend")
-    return stored or None
+    return (stored, str(paths.credentials_file())) if stored else (None, None)
 
 
 def set_key(profile: str, key: str) -> str:

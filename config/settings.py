@@ -378,10 +378,11 @@ class Effective:
             if self.backend != "local":
                 from . import secrets
 
-                stored = secrets.get_key(self.profile_name)
+                stored, where = secrets.get_key_and_source(self.profile_name)
                 if stored:
                     self._api_key = stored
-                    self.sources["api_key"] = "keyring"
+                    # "keyring", or the 0600 fallback file that actually holds it
+                    self.sources["api_key"] = where or "keyring"
         return self._api_key
 
     def timeout(self) -> tuple[float, float]:

@@ -65,7 +65,7 @@ def list_(ctx: typer.Context, json_: JsonOpt = False, jq: JqOpt = None) -> None:
         [
             col("KEY", "key", "text", 24),
             col("VALUE", "value", "text", 60),
-            col("SOURCE", "source", "text", 8),
+            col("SOURCE", "source", "text", 30),
         ],
     )
 

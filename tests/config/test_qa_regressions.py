@@ -39,3 +39,28 @@ def test_new_server_keys_are_profile_settings() -> None:
     assert eff.get("moderation_policy") == "/p.toml"
     assert eff.get("engine_embedding_model") == "emb"
     assert eff.sources["moderation_policy"] == "profile"
+
+
+def test_key_source_names_the_fallback_file_when_it_holds_the_key(no_keyring: None) -> None:
+    """QA 19: `auth status` said key_source keyring while the key was in credentials.json."""
+    from phantom_cli.config import credentials_file, load_settings, secrets
+
+    settings = load_settings()
+    settings.add_profile("h", backend="hosted", base_url="http://127.0.0.1:9")
+    settings.save()
+    secrets.set_key("h", "sk-file-key")
+    eff = resolve(profile="h")
+    assert eff.api_key == "sk-file-key"
+    assert eff.sources["api_key"] == str(credentials_file())
+    assert secrets.get_key_and_source("h") == ("sk-file-key", str(credentials_file()))
+
+
+def test_key_source_is_keyring_when_the_keyring_holds_it(memory_keyring: object) -> None:
+    from phantom_cli.config import load_settings, secrets
+
+    settings = load_settings()
+    settings.add_profile("k", backend="hosted", base_url="http://127.0.0.1:9")
+    settings.save()
+    secrets.set_key("k", "sk-ring")
+    eff = resolve(profile="k")
+    assert eff.api_key == "sk-ring" and eff.sources["api_key"] == "keyring"
