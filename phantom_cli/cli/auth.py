@@ -107,6 +107,7 @@ def login(
     if state.base_url:
         settings.set(name, "base_url", state.base_url)
     eff = resolve(profile=name, base_url=state.base_url, settings=settings)
+    state._effective = eff  # an unreachable URL's hint names where it came from
     key = _read_key(prompt=True)
     state._secrets.add(key)
     base_url = eff.base_url or ""

@@ -307,3 +307,12 @@ def test_dates_get_compact_rather_than_cut(
     )
     row = capsys.readouterr().out.splitlines()[1]
     assert "17m ago" in row and "17 minutes a…" not in row and "inst_1a205a4587fc7a07fe8a5" in row
+
+
+def test_auth_login_to_an_unreachable_profile_url_names_the_profile() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert _run("profile", "add", "gone", "--url", url).exit_code == 0
+    _run("-p", "gone", "config", "set", "max_retries", "0")
+    r = Cli(None, None)("-p", "gone", "auth", "login", input="sk-test\n", auth=False)
+    assert r.exit_code == 3
+    assert r.stderr.count(url) == 1 and "profile 'gone'" in r.stderr
