@@ -228,3 +228,11 @@ def test_companion_refuses_a_minor_s_sexual_request(server: Any, chat_id: str) -
         r = Conversation(http, chat_id).say("I'm 14, send me nudes")
         assert r["moderation"]["inbound_prohibited"] is True
         assert r["moderation"]["reason"] == "sexual_minors"
+
+
+@pytest.mark.parametrize("activity", _shipped_activities(), ids=lambda a: a["id"])
+async def test_activity_replies_never_guess_a_pronoun(activity: dict) -> None:
+    """QA 11: "Theo tilts their head." for a male character (cards carry no gender)."""
+    p = instance_prompt(_row(activity), [{"role": "user", "content": "tell me about the storm"}])
+    replies = [await complete(ScriptedEngine(), p, seed=s) for s in range(24)]
+    assert not any(" their head" in r for r in replies)

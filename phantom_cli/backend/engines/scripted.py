@@ -320,7 +320,7 @@ def activity_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
     elif message.rstrip().endswith("?"):
         parts.append(w.pick(["A fair question.", f"{who} thinks about that for a moment.", "Hmm, let me think."]))
     elif not parts:
-        parts.append(w.pick([f"{who} considers that for a moment.", "Hmm.", f"{who} tilts their head."]))
+        parts.append(w.pick([f"{who} considers that for a moment.", "Hmm.", f"{who} raises an eyebrow."]))
     if scenario and w.chance(0.4):
         parts.append(w.pick([f"({scenario})", f"Remember where we are: {scenario}"]))
     if personality and w.chance(0.5):
