@@ -158,8 +158,17 @@ def chat(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),
     text: str = typer.Argument(..., help="Your message ('-' reads it from stdin)."),
-    medium: str | None = typer.Option(None, "--medium", help="text, voice, image or video."),
-    skin: str | None = typer.Option(None, "--skin", metavar="ID", help="Skin for image replies."),
+    medium: str | None = typer.Option(
+        None,
+        "--medium",
+        help="How YOUR message was sent: text, voice, image or video (the reply is text).",
+    ),
+    skin: str | None = typer.Option(
+        None,
+        "--skin",
+        metavar="ID",
+        help="Skin id for play-mode XP scoping (XP is awarded to this skin); no image is made.",
+    ),
 ) -> None:
     """Send a message and stream the reply to stdout as it arrives."""
     import sys

@@ -316,3 +316,10 @@ def test_auth_login_to_an_unreachable_profile_url_names_the_profile() -> None:
     r = Cli(None, None)("-p", "gone", "auth", "login", input="sk-test\n", auth=False)
     assert r.exit_code == 3
     assert r.stderr.count(url) == 1 and "profile 'gone'" in r.stderr
+
+
+def test_instances_chat_help_says_what_skin_and_medium_do() -> None:
+    """QA 14: "--skin ID  Skin for image replies." (seed 002: it only scopes play-mode XP)."""
+    out = " ".join(_run("instances", "chat", "--help").stdout.split())
+    assert "image replies" not in out
+    assert "XP" in out and "How YOUR message was sent" in out
