@@ -360,6 +360,11 @@ def export_card(
     """Export an activity as a SillyTavern-compatible character card."""
     if fmt not in ("v2", "v3"):
         fail(f"--format: {fmt!r} is not v2 or v3")
+    suffix = Path(output).suffix.lower() if output != "-" else ""
+    if suffix == ".png":
+        png = True  # the format follows the file name: a .png gets a PNG card
+    elif png and suffix == ".json":
+        fail(f"--png with {output}: a PNG card needs a .png file name (or drop --png for JSON)")
     if png and output == "-" and sys.stdout.isatty():
         fail("refusing to write a PNG to the terminal; use -o FILE")
     resp = _call(
