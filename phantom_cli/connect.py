@@ -102,3 +102,21 @@ def connect_async(eff: Effective, debug_hook: Any = None) -> AsyncPhantom:
     from phantom_cli.client import AsyncPhantom
 
     return AsyncPhantom(**_kwargs(eff, debug_hook))
+
+
+def refresh(client: Phantom | AsyncPhantom, eff: Effective) -> bool:
+    """Point ``client`` at the local server again after it went away (idle exit, `serve stop`).
+
+    Only for the ``local`` profile with an automatic base URL: the server is started again if
+    needed (new port, maybe a new key) and the client is updated in place. Returns True when the
+    client now points somewhere new, i.e. retrying the failed call makes sense. Blocking (it may
+    spawn the server): an async caller runs it in a worker thread.
+    """
+    if eff.base_url or eff.backend != "local":
+        return False
+    base_url, key = target(eff)
+    base_url = base_url.rstrip("/")
+    changed = base_url != client.base_url or key != getattr(client, "_api_key", None)
+    client.base_url = base_url
+    client._api_key = key  # noqa: SLF001 - the client reads it for every request
+    return changed

@@ -70,3 +70,34 @@ def test_relative_policy_path_is_made_absolute(tmp_path: Path, monkeypatch: pyte
     config_file().parent.mkdir(parents=True, exist_ok=True)
     config_file().write_text('[profiles.local]\nmoderation_policy = "mine.toml"\n')
     assert server_options(resolve())["moderation_policy"] == str(tmp_path / "mine.toml")
+
+
+def test_refresh_reconnects_a_client_after_the_local_server_went_away() -> None:
+    """QA 18 (connect part): after an idle exit / `serve stop`, a long-lived client (the TUI)
+    can point itself at a new local server instead of failing for ever."""
+    from phantom_cli.client.errors import APIConnectionError
+    from phantom_cli.connect import refresh
+
+    eff = resolve()
+    try:
+        with connect(eff) as c:
+            assert c.local.info().user == "local"
+            assert refresh(c, eff) is False  # still there: nothing to change
+            runtime.stop_server()
+            c.max_retries = 0
+            with pytest.raises(APIConnectionError):
+                c.local.info()
+            assert refresh(c, eff) is True
+            assert c.local.info().user == "local"
+            assert c.base_url == runtime.status()["base_url"]
+    finally:
+        runtime.stop_server()
+
+
+def test_refresh_leaves_an_explicit_base_url_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phantom_cli.client import Phantom
+    from phantom_cli.connect import refresh
+
+    monkeypatch.setenv("PHANTOM_BASE_URL", "http://127.0.0.1:9")
+    client = Phantom(base_url="http://127.0.0.1:9", api_key="k")
+    assert refresh(client, resolve()) is False and client.base_url == "http://127.0.0.1:9"
