@@ -101,3 +101,18 @@ def test_refresh_leaves_an_explicit_base_url_alone(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PHANTOM_BASE_URL", "http://127.0.0.1:9")
     client = Phantom(base_url="http://127.0.0.1:9", api_key="k")
     assert refresh(client, resolve()) is False and client.base_url == "http://127.0.0.1:9"
+
+
+def test_instance_chat_refuses_an_unknown_skin(live_server) -> None:  # type: ignore[no-untyped-def]
+    """QA 14: `instances chat --skin nope` was accepted silently (skin_id scopes play-mode XP)."""
+    from phantom_cli.client.errors import NotFoundError
+
+    aid = live_server.add_activity(title="Skinned", first_message="Hi")
+    with live_server.client() as c:
+        inst = c.instances.create(aid)
+        with pytest.raises(NotFoundError) as info:
+            "".join(c.instances.chat_stream(inst.id, "hello", skin_id="skin_nope"))
+        assert "skin" in str(info.value)
+        assert c.instances.messages.list(inst.id).data == []  # nothing saved
+        skin = c.skins.list(limit=1).data[0].id
+        assert "".join(c.instances.chat_stream(inst.id, "hello", skin_id=skin))

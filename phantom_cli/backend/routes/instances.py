@@ -240,6 +240,11 @@ async def chat(ctx: Ctx) -> Any:
     b: m.InstanceChatRequest = ctx.body
     inst = own_instance(ctx.db, ctx.user.id, ctx.params["instance_id"])
     _refuse_archived(inst)
+    if b.skin_id is not None and ctx.db.execute(
+        "SELECT 1 FROM skins WHERE id = ?", (b.skin_id,)
+    ).fetchone() is None:
+        # skin_id scopes play-mode XP (seed 002): an unknown skin is refused, not ignored
+        raise not_found("skin", b.skin_id)
     medium = b.medium or "text"
     _user_turn(ctx.db, inst["id"], b.content, medium)
     recent = ctx.db.execute(
