@@ -236,3 +236,19 @@ async def test_activity_replies_never_guess_a_pronoun(activity: dict) -> None:
     p = instance_prompt(_row(activity), [{"role": "user", "content": "tell me about the storm"}])
     replies = [await complete(ScriptedEngine(), p, seed=s) for s in range(24)]
     assert not any(" their head" in r for r in replies)
+
+
+@pytest.mark.parametrize(
+    ("message", "key", "text"),
+    [
+        ("I don't like coffee at all.", "coffee", "The user dislikes coffee."),
+        ("I dont like jazz anymore", "jazz", "The user dislikes jazz."),
+        ("I love hiking so much", "hiking", "The user likes hiking."),
+        ("I like tea a lot", "tea", "The user likes tea."),
+        ("I hate mushrooms, honestly", "mushrooms", "The user dislikes mushrooms."),
+        ("I love my cat very much", "their cat", "The user likes their cat."),
+    ],
+)
+def test_trailing_intensifiers_are_not_part_of_a_fact(message: str, key: str, text: str) -> None:
+    """QA 21: "The user dislikes coffee at all." (key pref:coffee at all)."""
+    assert [(f.key, f.text) for f in extract_rules([message])] == [(key, text)]

@@ -146,9 +146,18 @@ def is_stop_value(value: str) -> bool:
     return not words or all(w in STOP_WORDS for w in words)
 
 
+# Trailing intensifiers and hedges say how much, not what: "coffee at all" -> "coffee".
+_TRAILING = re.compile(
+    r"(?:\s+(?:at all|very much|so much|that much|too much|a lot|a bit|a little|anymore|any more|"
+    r"either|really|honestly|tbh|lol|haha|though|ever|much|whatsoever|these days|nowadays|to be honest))+$",
+    re.I,
+)
+
+
 def _value(raw: str, max_words: int = 6) -> str | None:
     v = _STOP_AT.sub("", raw.strip())
-    v = v.strip(" \"'()[]-").rstrip(".")
+    v = v.strip(" \"'()[]-").rstrip(".!")
+    v = _TRAILING.sub("", v).strip(" \"'()[]-")
     words = v.split()
     if not words or len(words) > max_words:
         return None
@@ -186,10 +195,10 @@ def make_fact(slot: str, key: str, value: str) -> Fact | None:
         text = f"The user is from {value}."
     elif slot == "job":
         text = f"The user works as {_article(value)}."
-    elif slot == "likes":
-        text = f"The user likes {value}."
-    elif slot == "dislikes":
-        text = f"The user dislikes {value}."
+    elif slot in ("likes", "dislikes"):
+        # "my cat" in the user's words is "their cat" in a fact about the user
+        value = re.sub(r"(?i)^(my|our)\s+", "their ", value)
+        text = f"The user {slot} {value}."
     elif slot == "relationships":
         text = f"The user's {key or 'friend'} is {value}."
     elif slot == "pets":
@@ -270,7 +279,7 @@ def _facts_from_sentence(s: str) -> list[Fact]:
             add("likes", v.lower(), v)
     for m in re.finditer(
         r"\bi\s+(?:really\s+|absolutely\s+|just\s+|also\s+|totally\s+)?"
-        r"(hate|dislike|can't stand|cannot stand|don't like|do not like|detest)\s+" + _END,
+        r"(hate|dislike|can't stand|cannot stand|cant stand|don't like|dont like|do not like|detest)\s+" + _END,
         s,
         re.I,
     ):
