@@ -5,10 +5,12 @@ from textual.widgets import Static
 
 
 async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let workers finish and the screen process its messages (no waiting for CPU idle: the
+    live server runs in this process, so "idle" would wait out its work too)."""
     for _ in range(rounds):
-        await pilot.pause()
+        await pilot.pause(0.02)
         await app.workers.wait_for_complete()
-    await pilot.pause()
+    await pilot.pause(0.02)
 
 
 def views(screen) -> list[MessageView]:
@@ -25,5 +27,10 @@ def banner_text(screen) -> str:
 
 
 async def type_and_send(pilot, text: str) -> None:
-    await pilot.press(*text)
+    """Put ``text`` in the chat input and press Enter (typing key by key is slow in pilot)."""
+    from phantom_cli.tui.widgets import ChatInput
+
+    box = pilot.app.screen.query_one(ChatInput)
+    box.focus()
+    box.text = text
     await pilot.press("enter")

@@ -5,21 +5,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from helpers import settle  # noqa: E402
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.chat import ChatScreen
 from phantom_cli.tui.context import AppContext
 from phantom_cli.tui.conversations import InstanceConversation, NpcConversation
 from phantom_cli.tui.home import HomeScreen
 from phantom_cli.tui.modals import ConfirmModal
-from phantom_cli.tui.widgets import MessageView, SidePanel
 from textual.widgets import OptionList, Static
-
-
-async def settle(app, pilot, rounds: int = 3):
-    for _ in range(rounds):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def make_ctx(live_server, session: str) -> AppContext:
@@ -33,17 +26,7 @@ def live_ctx(live_server):
     return make_ctx(live_server, f"tui-{uuid.uuid4().hex[:10]}")
 
 
-def views(screen) -> list[MessageView]:
-    return list(screen.query(MessageView))
-
-
-def panel_text(screen) -> str:
-    return str(screen.query_one(SidePanel).query_one("#panel-body", Static).render())
-
-
-async def type_and_send(pilot, text: str):
-    await pilot.press(*text)
-    await pilot.press("enter")
+from helpers import panel_text, type_and_send, views  # noqa: E402
 
 
 async def test_npc_conversation_reset_and_reopen(live_server, live_ctx):

@@ -2,15 +2,10 @@ from __future__ import annotations
 
 import json
 
+from helpers import settle as _settle  # noqa: E402
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.playground import PlaygroundScreen
 from textual.widgets import Input, Static, TextArea
-
-
-async def _settle(app, pilot):
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_playground_send_and_copy(ctx, fake):

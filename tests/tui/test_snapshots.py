@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fakes import FakeClient
-from helpers import settle
+from helpers import settle, type_and_send
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.context import AppContext
 from phantom_cli.tui.conversations import CompanionConversation, NpcConversation
@@ -32,16 +32,16 @@ async def freeze(app, pilot) -> None:
     for widget in app.screen.query("TextArea, Input"):
         widget.cursor_blink = False
     app.screen.set_focus(None)
-    await pilot.pause()
+    await settle(app, pilot, rounds=1)
+    app.screen.refresh(layout=True)
+    await pilot.pause(0.1)
     for transcript in app.screen.query("#transcript"):
         transcript.scroll_end(animate=False, immediate=True)
-    await pilot.pause()
-    await pilot.pause()
+    await settle(app, pilot, rounds=2)
 
 
 async def send(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
+    await type_and_send(pilot, text)
     await settle(pilot.app, pilot)
 
 
