@@ -252,3 +252,11 @@ async def test_activity_replies_never_guess_a_pronoun(activity: dict) -> None:
 def test_trailing_intensifiers_are_not_part_of_a_fact(message: str, key: str, text: str) -> None:
     """QA 21: "The user dislikes coffee at all." (key pref:coffee at all)."""
     assert [(f.key, f.text) for f in extract_rules([message])] == [(key, text)]
+
+
+def test_an_adjective_alone_is_not_a_topic() -> None:
+    """'Work has been busy' once got "Now tell me everything about busy."."""
+    from phantom_cli.backend.engines.scripted import topic_of
+
+    assert topic_of("Work has been busy") is None
+    assert topic_of("Tell me about black holes") == "black holes"

@@ -89,7 +89,7 @@ def topic_of(message: str) -> str | None:
     raw = [w.strip("'\"") for w in re.findall(r"[A-Za-z][A-Za-z'-]*", message)]
     words = [w.lower() for w in raw]
     # Proper names (capitalised mid-sentence) make odd follow-ups ("tell me about Sam"): skip them.
-    ok = [len(w) > 2 and w not in _STOP and not w.endswith(("'s", "ed", "ly"))
+    ok = [len(w) > 2 and w not in _STOP and w not in _ADJECTIVES and not w.endswith(("'s", "ed", "ly"))
           and not (i > 0 and raw[i][:1].isupper()) for i, w in enumerate(words)]
     cands = [(i, w) for i, w in enumerate(words) if ok[i]]
     if not cands:
