@@ -202,7 +202,7 @@ async def _turn_with_retries(app, pilot, text: str, attempts: int = 12) -> int:
 
 
 async def test_npc_conversation_finishes_with_faults_and_retry_does_not_duplicate(faulty_server):
-    ctx = AppContext(client=faulty_server.async_client(max_retries=4), backend="local",
+    ctx = AppContext(client=faulty_server.async_client(max_retries=4, timeout=10), backend="local",
                      profile="t", player_name="Alex", user_session_id="faulty-1")
     app = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
     sent = ["I heard you have something rare for sale.", "What is it?", "How much?",
@@ -242,7 +242,7 @@ async def test_npc_conversation_finishes_with_faults_and_retry_does_not_duplicat
 
 async def test_instance_conversation_finishes_with_faults(faulty_server):
     act = faulty_server.add_activity(title="Roof", is_companion=True, first_message="Hi there.")
-    ctx = AppContext(client=faulty_server.async_client(max_retries=4), backend="local",
+    ctx = AppContext(client=faulty_server.async_client(max_retries=4, timeout=10), backend="local",
                      profile="t", user_session_id="faulty-2")
 
     async def create():
