@@ -25,7 +25,7 @@ from .widgets import ChatInput, MessageView, SidePanel, StatusBar
 ConversationSource = Conversation | Callable[[], Awaitable[Conversation]]
 
 
-FLUSH_INTERVAL = 1 / 30  # seconds: stream deltas are coalesced to at most ~30 writes/s
+FLUSH_INTERVAL = 1 / 30  # seconds: stream deltas are coalesced into one Markdown write per interval
 PAGE = 30  # messages mounted at a time when a long history opens
 
 
