@@ -456,11 +456,11 @@ class InstanceConversation(Conversation):
             if role == "user":
                 self.last_user = turns[-1].content
         self.started = any(t.role == "user" for t in turns)
-        if not self.started and self.greetings:
+        if self.greetings:
             if messages and _get(messages[0], "role") == "assistant":
                 self.greeting_message_id = _get(messages[0], "id")
                 turns[0].marks.append("greeting")
-            else:
+            else:  # the opening message is the activity's, not stored: show it first
                 turns.insert(0, Turn("assistant", self.greetings[0], ["greeting"]))
         self.panel["messages"] = len(messages)
         return turns
@@ -477,6 +477,12 @@ class InstanceConversation(Conversation):
         return self._run(text)
 
     async def _run(self, text: str) -> AsyncIterator[Delta | Done]:
+        if not self.started and self.greeting_index > 0 and self.greeting_message_id is None:
+            # an alternate greeting was chosen: store it, so the reply and a resume see it
+            msg = await self.client.instances.messages.create(
+                self.instance_id, content=self.greetings[self.greeting_index], role="assistant"
+            )
+            self.greeting_message_id = _get(msg, "id")
         self.started = True
         self.last_user = text
         t0 = time.perf_counter()

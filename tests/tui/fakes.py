@@ -182,6 +182,14 @@ class _Messages(_Base):
         more = start + size < len(newest_first)
         return Page[Message](data=chunk, next_cursor=str(start + size) if more else None, has_more=more)
 
+    async def create(self, instance_id: str, content: str, role: str = "user",
+                     medium: str = "text") -> Message:
+        msgs = self.root.message_data.setdefault(instance_id, [])
+        msg = Message(id=f"m{len(msgs) + 1}", role=role, medium=medium, content=content,
+                      created_at=TS)
+        msgs.append(msg)
+        return msg
+
     async def update(self, instance_id: str, message_id: str, *, content: str) -> Message:
         for i, m in enumerate(self.root.message_data.get(instance_id, [])):
             if m.id == message_id:

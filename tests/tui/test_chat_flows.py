@@ -173,10 +173,15 @@ async def test_activity_greetings_cycle_before_first_message(ctx, fake):
         await pilot.press("ctrl+g", "ctrl+g")
         await settle(app, pilot)
         assert views(screen)[0].text == "The sky is clear tonight."
+        await pilot.press("ctrl+g")
+        await settle(app, pilot)
         await type_and_send(pilot, "Wow")
         await settle(app, pilot)
         assert [v.role for v in views(screen)] == ["assistant", "user", "assistant"]
         assert screen.check_action("next_greeting", ()) is False
+        stored = fake.message_data[screen.conv.instance_id]
+        assert [(m.role, m.content) for m in stored[:2]] == [
+            ("assistant", "You made it! Look up."), ("user", "Wow")]
 
 
 @pytest.mark.parametrize(

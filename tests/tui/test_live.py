@@ -117,7 +117,8 @@ async def test_activity_instance_greetings_send_and_resume(live_server, live_ctx
     async with app2.run_test(size=(120, 40)) as pilot:
         await settle(app2, pilot)
         roles = [v.role for v in views(app2.screen)]
-        assert roles[-2:] == ["user", "assistant"]
+        assert roles == ["assistant", "user", "assistant"]
+        assert views(app2.screen)[0].text == "You made it!"  # the chosen greeting was kept
         assert any(v.text == "What a view" for v in views(app2.screen))
 
 
