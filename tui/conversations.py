@@ -132,6 +132,7 @@ class CompanionConversation(Conversation):
         *,
         options: dict[str, Any] | None = None,
         source: str | None = None,
+        transcript: Any = None,
     ) -> None:
         super().__init__(ctx, clean(_get(persona, "name", "companion")))
         self.persona = persona
@@ -139,7 +140,31 @@ class CompanionConversation(Conversation):
         self.options = options or {}
         self.window: list[dict[str, str]] = []
         self.source = source
+        # phantom_cli.transcripts.Transcript: the same local log `phantom companion say` keeps
+        self.transcript = transcript
+        self.pending_turn: str | None = None
         self.panel = {"persona": self.title, "chat_id": chat_id}
+
+    async def open(self) -> list[Turn]:
+        """The conversation so far from the local transcript (if any): reopening resumes it."""
+        if self.transcript is None:
+            return []
+        turns: list[Turn] = []
+        for t in self.transcript.turns():
+            turns.append(Turn("user", t.user))
+            if t.answered:
+                marks = ["refused"] if t.refused else []
+                if t.moderation.get("outbound_filtered"):
+                    marks.append("filtered")
+                turns.append(Turn("assistant", t.reply or "", marks))
+        self.window = [dict(m) for m in self.transcript.context()]
+        last = self.transcript.turns()[-1:] if turns else []
+        if last:
+            self.last_user = last[0].user
+            self.started = True
+            if not last[0].answered:  # a failed turn: retry sends it again, without a duplicate
+                self.window.append({"role": "user", "content": last[0].user})
+        return turns
 
     def send(self, text: str) -> AsyncIterator[Delta | Done]:
         self.window.append({"role": "user", "content": text})
@@ -165,6 +190,33 @@ class CompanionConversation(Conversation):
     async def _run(self) -> AsyncIterator[Delta | Done]:
         self.started = True
         self.last_user = self.window[-1]["content"]
+        if self.transcript is not None:  # recorded before sending: the text is never lost
+            self.pending_turn = self.transcript.begin(self.last_user, persona=self.title)
+        try:
+            async for event in self._stream():
+                yield event
+        except Exception as exc:
+            if self.transcript is not None and self.pending_turn:
+                self.transcript.fail(self.pending_turn, f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _record(self, reply: str, item: Any) -> None:
+        if self.transcript is None or not self.pending_turn:
+            return
+        def dump(value: Any) -> dict[str, Any]:
+            if hasattr(value, "model_dump"):
+                return value.model_dump(mode="json")
+            return dict(value or {})
+
+        self.transcript.answer(
+            self.pending_turn, reply,
+            moderation=dump(_get(item, "moderation")) if item is not None else {},
+            memory=dump(_get(item, "memory")) if item is not None else {},
+            extraction_enqueued=_get(item, "extraction_enqueued") if item is not None else None,
+        )
+        self.pending_turn = None
+
+    async def _stream(self) -> AsyncIterator[Delta | Done]:
         t0 = time.perf_counter()
         messages = self.window[-100:]
         while messages and messages[0]["role"] != "user" and len(messages) > 1:
@@ -199,6 +251,7 @@ class CompanionConversation(Conversation):
                 }
                 self.last_turn_id = _get(item, "turn_id")
                 self.window.append({"role": "assistant", "content": reply})
+                self._record(reply, item)
                 self._latency(t0)
                 yield Done(reply, marks, item)
                 return
@@ -208,6 +261,7 @@ class CompanionConversation(Conversation):
         # the stream closed without a final event: keep what came
         reply = "".join(streamed)
         self.window.append({"role": "assistant", "content": reply})
+        self._record(reply, None)
         self._latency(t0)
         yield Done(reply, [], None)
 

@@ -53,12 +53,15 @@ class Entry:
 
 
 def persona_conversation(ctx: Any, path: Path) -> CompanionConversation:
+    """A companion conversation with the persona in ``path``; its chat_id and local transcript
+    are the ones `phantom companion say` uses, so either continues the other's conversation."""
     from phantom_cli.personafile import load_persona
-    from phantom_cli.transcripts import chat_id_for
+    from phantom_cli.transcripts import Transcript, chat_id_for
 
     persona = load_persona(path, warn=lambda _msg: None)
-    chat_id = chat_id_for(persona.name, prefix=f"tui-{ctx.profile}-")
-    return CompanionConversation(ctx, persona, chat_id, source=str(path))
+    chat_id = chat_id_for(persona.name)
+    return CompanionConversation(ctx, persona, chat_id, source=str(path),
+                                 transcript=Transcript(chat_id))
 
 
 def conversation_factory(ctx: Any, entry: Entry) -> Callable[[], Awaitable[Conversation]]:

@@ -10,6 +10,7 @@ from fakes import FakeClient, Script
 from helpers import banner_text, panel_text, settle, type_and_send, views
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.chat import ChatScreen
+from phantom_cli.tui.context import AppContext
 from phantom_cli.tui.conversations import (
     CompanionConversation,
     InstanceConversation,
@@ -250,3 +251,37 @@ async def test_hosted_npc_uses_profile_persona(fake):
         assert isinstance(home, HomeScreen)
         npcs = [e for e in home.entries if e.kind == "npc"]
         assert [e.key for e in npcs] == ["abc123"]
+
+
+async def test_companion_persona_resumes_from_the_local_transcript(ctx, fake, tmp_path):
+    from phantom_cli.tui.home import persona_conversation
+
+    from phantom_cli.transcripts import Transcript
+
+    path = tmp_path / "luna.toml"
+    path.write_text('name = "Luna"\n')
+    fake.script.cut_after = 2
+    app = PhantomApp(ctx, start="chat", source=persona_conversation(ctx, path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await type_and_send(pilot, "Hello")
+        await settle(app, pilot)
+        assert "incomplete" in views(app.screen)[-1].marks
+        fake.script.cut_after = None
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await type_and_send(pilot, "And again")
+        await settle(app, pilot)
+    turns = Transcript("luna").turns()
+    assert [t.user for t in turns] == ["Hello", "And again"]  # the retry reused the turn
+    assert all(t.answered for t in turns)
+    # reopening shows the conversation and sends it as context
+    ctx2 = AppContext(client=fake, backend="local", profile="test", engine="scripted")
+    app2 = PhantomApp(ctx2, start="chat", source=persona_conversation(ctx2, path))
+    async with app2.run_test(size=(120, 40)) as pilot:
+        await settle(app2, pilot)
+        assert [v.role for v in views(app2.screen)] == ["user", "assistant"] * 2
+        await type_and_send(pilot, "Third")
+        await settle(app2, pilot)
+        sent = fake.calls[-1][1]["messages"]
+        assert [m["content"] for m in sent[::2]] == ["Hello", "And again", "Third"]
