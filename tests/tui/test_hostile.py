@@ -232,7 +232,7 @@ async def test_npc_conversation_finishes_with_faults_and_retry_does_not_duplicat
                 break
         user_views = [v.text for v in views(app.screen) if v.role == "user"]
         assert len(user_views) == len(set(user_views)), "a user message shows twice"
-    faulty_server.app.state.faults = None
+    faulty_server.app.state.fault_state.faults = None  # faults off to count what was stored
     client = faulty_server.client()
     history = client.npc.history("abc123", user_session_id="faulty-1")
     players = [m.content for m in history.messages if m.role == "player"]
@@ -263,7 +263,7 @@ async def test_instance_conversation_finishes_with_faults(faulty_server):
         shown = [v.text for v in views(app.screen) if v.role == "user"]
         assert shown == ["one", "two", "three", "four"]
     assert retries > 0, "the fault mode never failed a turn (seed changed?)"
-    faulty_server.app.state.faults = None
+    faulty_server.app.state.fault_state.faults = None  # faults off to count what was stored
     msgs = faulty_server.client().instances.messages.list(instance_id, limit=100).data
     users = [m.content for m in reversed(msgs) if m.role == "user"]
     assert users == ["one", "two", "three", "four"]
