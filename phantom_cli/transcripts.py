@@ -13,6 +13,8 @@ The file is an append-only event log, one JSON object a line, each appended with
 - ``{"event": "reply", "id", "content", "at", "moderation", "memory", "extraction_enqueued"}`` —
   written only after a successful response: only then is the user turn answered;
 - ``{"event": "failed", "id", "error", "at"}`` — the request failed; the turn stays unanswered.
+- ``{"event": "retracted", "id", "at"}`` — the user replaced the turn (a regenerated reply, an
+  edited message): it is no longer shown or sent as context; the file keeps it.
 
 Unanswered turns are never sent as context. Retrying the same text after a failure reuses the
 pending user turn instead of writing a duplicate. Exchanges whose user message was refused by
@@ -188,9 +190,11 @@ class Transcript:
     # ------------------------------------------------------------------ reading
 
     def turns(self) -> list[Turn]:
-        """The turns in order; a turn is answered once a ``reply`` event names it."""
+        """The turns in order; a turn is answered once a ``reply`` event names it. Retracted
+        turns are left out."""
         by_id: dict[str, Turn] = {}
         order: list[Turn] = []
+        retracted: set[str] = set()
         for ev in self.events():
             kind, tid = ev.get("event"), ev["id"]
             if kind == "user" and isinstance(ev.get("content"), str) and tid not in by_id:
@@ -207,7 +211,9 @@ class Transcript:
                 t.extraction_enqueued = ev.get("extraction_enqueued")
             elif kind == "failed" and tid in by_id:
                 by_id[tid].errors.append(str(ev.get("error", "")))
-        return order
+            elif kind == "retracted":
+                retracted.add(tid)
+        return [t for t in order if t.id not in retracted]
 
     def context(
         self, limit: int = MAX_WINDOW - 1, max_bytes: int = MAX_WINDOW_BYTES
@@ -286,6 +292,12 @@ class Transcript:
                 },
             )
 
+    def retract(self, turn_id: str) -> None:
+        """Take ``turn_id`` out of the conversation (it is replaced: a regenerated reply or an
+        edited message is sent as a new turn). It is no longer shown or sent as context."""
+        with self._locked() as fd:
+            self._append(fd, {"event": "retracted", "id": turn_id, "at": _now()})
+
     def fail(self, turn_id: str, error: str) -> None:
         """Record that sending ``turn_id`` failed; the turn stays unanswered."""
         with self._locked() as fd:
@@ -309,15 +321,20 @@ def list_transcripts(root: str | os.PathLike[str] | None = None) -> list[tuple[s
         return out
     for p in sorted(base.glob("*.jsonl")):
         chat_id = None
-        count = 0
+        users: set[str] = set()
+        retracted: set[str] = set()
         for line in p.read_bytes().split(b"\n"):
             try:
                 ev = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
-            if isinstance(ev, dict) and ev.get("event") == "user":
-                count += 1
+            if not isinstance(ev, dict):
+                continue
+            if ev.get("event") == "user":
+                users.add(str(ev.get("id")))
                 chat_id = chat_id or ev.get("chat_id")
+            elif ev.get("event") == "retracted":
+                retracted.add(str(ev.get("id")))
         if chat_id:
-            out.append((str(chat_id), p, count))
+            out.append((str(chat_id), p, len(users - retracted)))
     return out

@@ -168,3 +168,31 @@ def test_budget_counts_escapes_and_survives_undecodable_text() -> None:
     assert encoded_size('"') > encoded_size("a")  # escaped quote takes two bytes
     assert encoded_size("é") == encoded_size("ab")  # two UTF-8 bytes
     assert encoded_size("caf\udce9") > 0  # a lone surrogate (undecodable argv) does not crash
+
+
+def test_a_retracted_turn_is_neither_shown_nor_sent(tmp_path: Path) -> None:
+    """QA: in the TUI, ctrl+r (regenerate) and ctrl+l (edit) on an answered companion turn
+    left the replaced exchange in the shared transcript, so later turns (and `companion say`)
+    sent it again as context. A replaced turn can now be retracted."""
+    t = Transcript("r1", root=tmp_path)
+    first = t.begin("hello")
+    t.answer(first, "hi there")
+    second = t.begin("what now?")
+    t.answer(second, "reply one")
+    t.retract(second)  # regenerate: the same text again, as a new turn
+    third = t.begin("what now?")
+    assert third != second
+    t.answer(third, "reply two")
+    assert [(x.user, x.reply) for x in t.turns()] == [
+        ("hello", "hi there"),
+        ("what now?", "reply two"),
+    ]
+    assert t.window("next") == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi there"},
+        {"role": "user", "content": "what now?"},
+        {"role": "assistant", "content": "reply two"},
+        {"role": "user", "content": "next"},
+    ]
+    assert {cid: n for cid, _, n in list_transcripts(tmp_path)} == {"r1": 2}
+    assert sum(1 for e in t.events() if e["event"] == "user") == 3  # the file keeps everything
