@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.padding import Padding
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -34,11 +35,24 @@ GROUPS = (
     ("npc", "NPCs"),
     ("instance", "Your activity instances (resume)"),
 )
+# loaded together with the companion activities (one request), listed after them
+EXTRA_GROUPS = (("other", "Other activities (start a new instance)"),)
+INDENT = 2
+
+
+def _display_groups() -> list[tuple[str, str]]:
+    """Sections in display order: the non-companion activities right after the companion ones."""
+    out: list[tuple[str, str]] = []
+    for kind, label in GROUPS:
+        out.append((kind, label))
+        if kind == "activity":
+            out.extend(EXTRA_GROUPS)
+    return out
 
 
 @dataclass
 class Entry:
-    kind: str  # persona | activity | npc | instance
+    kind: str  # persona | activity | other (a non-companion activity) | npc | instance
     key: str
     title: str
     subtitle: str = ""
@@ -72,7 +86,7 @@ def conversation_factory(ctx: Any, entry: Entry) -> Callable[[], Awaitable[Conve
             return NpcConversation(ctx, entry.key, title=entry.title)
         if entry.kind == "instance":
             return InstanceConversation(ctx, entry.key, entry.title)
-        if entry.kind == "activity":
+        if entry.kind in ("activity", "other"):
             return await InstanceConversation.create(ctx, entry.key)
         raise ValueError(f"unknown entry kind {entry.kind!r}")
 
@@ -108,6 +122,11 @@ class HomeScreen(Screen[None]):
         self.refresh_status()
         self.action_reload()
 
+    def on_screen_resume(self) -> None:
+        """Back from a conversation (ctrl+o): a new instance or a newer "last used" shows at once."""
+        if self.entries or self.problems:  # the first load is on_mount's
+            self.action_reload()
+
     def refresh_status(self) -> None:
         from textual.css.query import NoMatches
 
@@ -133,6 +152,8 @@ class HomeScreen(Screen[None]):
         self.entries = []
         self.problems = []
         for (_kind, label), result in zip(GROUPS, results, strict=True):
+            if _kind == "activity":
+                label = "Activities"
             if isinstance(result, BaseException):
                 self.problems.append(f"{label}: {describe(result).text()}")
             else:
@@ -157,12 +178,20 @@ class HomeScreen(Screen[None]):
         return out
 
     async def _activities(self) -> list[Entry]:
-        page = await self.ctx.client.activities.list(is_companion=True, limit=100)
-        return [
-            Entry("activity", str(_get(a, "id")), clean(_get(a, "title") or _get(a, "id")),
-                  clean(_get(a, "short_description") or _get(a, "category") or ""))
-            for a in (_get(page, "data", []) or [])
-        ]
+        """Every published activity: companion ones first, the others in their own section
+        (grouped by category); opening either starts a new instance."""
+        page = await self.ctx.client.activities.list(limit=100)
+        out = []
+        for a in _get(page, "data", []) or []:
+            kind = "activity" if _get(a, "is_companion") else "other"
+            category = _get(a, "category") or ""
+            sub = _get(a, "short_description") or ""
+            if kind == "other" and category:
+                sub = f"{category} · {sub}" if sub else category
+            out.append(Entry(kind, str(_get(a, "id")), clean(_get(a, "title") or _get(a, "id")),
+                             clean(sub or category)))
+        out.sort(key=lambda e: (e.kind != "activity", e.subtitle if e.kind == "other" else ""))
+        return out
 
     async def _npcs(self) -> list[Entry]:
         if self.ctx.backend == "local":
@@ -178,13 +207,17 @@ class HomeScreen(Screen[None]):
         return [Entry("npc", self.ctx.npc_persona, clean(self.ctx.npc_persona), "profile npc_persona")]
 
     async def _instances(self) -> list[Entry]:
+        from phantom_cli.cli.output import humanize_time
+
         page = await self.ctx.client.instances.list(status="active", limit=100)
-        return [
-            Entry("instance", str(_get(i, "id")),
-                  clean(_get(i, "snapshot_title") or _get(i, "id")),
-                  clean(f"{_get(i, 'id')} · last used {_get(i, 'last_accessed_at') or _get(i, 'created_at') or '—'}"))
-            for i in (_get(page, "data", []) or [])
-        ]
+        out = []
+        for i in _get(page, "data", []) or []:
+            used = _get(i, "last_accessed_at") or _get(i, "created_at")
+            when = humanize_time(used.isoformat() if hasattr(used, "isoformat") else used) or "—"
+            out.append(Entry("instance", str(_get(i, "id")),
+                             clean(_get(i, "snapshot_title") or _get(i, "id")),
+                             clean(f"{_get(i, 'id')} · last used {when}")))
+        return out
 
     # ------------------------------------------------------------------ list
 
@@ -193,18 +226,18 @@ class HomeScreen(Screen[None]):
         options = self.query_one("#entries", OptionList)
         options.clear_options()
         items: list[Option | None] = []
-        for kind, label in GROUPS:
+        for kind, label in _display_groups():
             group = [e for e in self.entries if e.kind == kind and e.matches(query)]
             if not group:
                 continue
             items.append(Option(Text(label, style="bold"), disabled=True))
             for e in group:
-                prompt = Text("  ")
-                prompt.append(e.title)
+                prompt = Text(e.title)
                 if e.subtitle:
                     prompt.append("  ")
                     prompt.append(e.subtitle, style="dim")
-                items.append(Option(prompt, id=e.option_id))
+                # a long subtitle wraps under the entry, not back at column 0
+                items.append(Option(Padding(prompt, (0, 0, 0, INDENT)), id=e.option_id))
         if not items:
             items.append(Option(Text("Nothing matches the filter." if query else "Nothing to talk to yet."), disabled=True))
         options.add_options(items)
