@@ -178,7 +178,18 @@ class CompanionConversation(Conversation):
         self._truncate_to_last_user()
         if not self.window:
             raise ValueError("nothing to retry yet")
-        return self._run()
+        return self._run(reuse=self._answered_turn(self.window[-1]["content"]))
+
+    def _answered_turn(self, text: str) -> str | None:
+        """The transcript turn a retry re-answers: the last turn, when it is already answered
+        with this text. Its new reply replaces the old one (a later ``reply`` event for the same
+        turn id wins), so the user's message is not written a second time."""
+        if self.transcript is None:
+            return None
+        turns = self.transcript.turns()
+        if turns and turns[-1].answered and turns[-1].user == text:
+            return str(turns[-1].id)
+        return None
 
     def edit_last(self, text: str) -> AsyncIterator[Delta | Done]:
         self._truncate_to_last_user()
@@ -187,10 +198,12 @@ class CompanionConversation(Conversation):
         self.window[-1] = {"role": "user", "content": text}
         return self._run()
 
-    async def _run(self) -> AsyncIterator[Delta | Done]:
+    async def _run(self, reuse: str | None = None) -> AsyncIterator[Delta | Done]:
         self.started = True
         self.last_user = self.window[-1]["content"]
-        if self.transcript is not None:  # recorded before sending: the text is never lost
+        if reuse is not None:
+            self.pending_turn = reuse
+        elif self.transcript is not None:  # recorded before sending: the text is never lost
             self.pending_turn = self.transcript.begin(self.last_user, persona=self.title)
         try:
             async for event in self._stream():

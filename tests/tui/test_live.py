@@ -169,3 +169,32 @@ async def test_playground_against_the_local_backend(live_server, live_ctx):
         assert "/api/v1/companion/chat" in curl
         await pilot.press("f3")
         assert live_server.api_key not in app.clipboard
+
+
+async def test_retrying_an_answered_companion_turn_replaces_its_reply(live_server, live_ctx, tmp_path):
+    """ctrl+r on a reply that already arrived re-answers the same transcript turn: the user's
+    message is not written twice, and the new reply is what later turns send as context."""
+    from phantom_cli.tui.home import persona_conversation
+
+    from phantom_cli.transcripts import Transcript
+
+    path = tmp_path / "luna.toml"
+    path.write_text('name = "Luna"\nbio = "A warm companion who loves astronomy."\n')
+    app = PhantomApp(live_ctx, start="chat", source=persona_conversation(live_ctx, path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await type_and_send(pilot, "Tell me about the moon.")
+        await settle(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        shown = views(app.screen)
+        assert [v.role for v in shown] == ["user", "assistant"]
+        retried = shown[-1].text
+        await type_and_send(pilot, "And the stars?")
+        await settle(app, pilot)
+        window = app.screen.conv.window
+    turns = Transcript("luna").turns()
+    assert [t.user for t in turns] == ["Tell me about the moon.", "And the stars?"]
+    assert all(t.answered for t in turns)
+    assert turns[0].reply.strip() == retried.strip()
+    assert [m["content"] for m in window if m["role"] == "user"] == [t.user for t in turns]
