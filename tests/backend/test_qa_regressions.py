@@ -116,3 +116,28 @@ def test_instance_chat_refuses_an_unknown_skin(live_server) -> None:  # type: ig
         assert c.instances.messages.list(inst.id).data == []  # nothing saved
         skin = c.skins.list(limit=1).data[0].id
         assert "".join(c.instances.chat_stream(inst.id, "hello", skin_id=skin))
+
+
+def test_a_cut_npc_stream_releases_the_session(fresh_server) -> None:  # type: ignore[no-untyped-def]
+    """A cut (or abandoned) NPC stream left its generator suspended inside the session lock, so
+    every later turn of that session hung until the client's read timeout (seen as a flaky
+    tests/cli_core/test_faults_cli.py)."""
+    import httpx
+
+    from phantom_cli.backend.faults import parse_faults
+
+    h = {"Authorization": f"Bearer {fresh_server.api_key}"}
+    body = {"user_session_id": "cut", "message": "What do you have for sale?"}
+    with httpx.Client(base_url=fresh_server.base_url, headers=h, timeout=5) as c:
+        r = c.post("/api/v1/chat/abc123/init-session",
+                   json={"user_session_id": "cut", "player_name": "A", "player_gender": "male"})
+        assert r.status_code == 200
+        fresh_server.app.state.fault_state.faults = parse_faults("cut-stream:1")
+        for _ in range(4):
+            with pytest.raises(httpx.RemoteProtocolError):
+                with c.stream("POST", "/api/v1/chat/abc123/message?stream=true", json=body) as resp:
+                    for _chunk in resp.iter_bytes():
+                        pass
+        fresh_server.app.state.fault_state.faults = None
+        r = c.post("/api/v1/chat/abc123/message", json=body)  # would time out while locked
+        assert r.status_code == 200

@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
-from starlette.responses import StreamingResponse
 
 from phantom_cli.client import models as m
 from phantom_cli.client import paths
 
 from .. import jobs
 from ..db import new_id, now, transaction
-from ..endpoints import Ctx, endpoint
+from ..endpoints import ClosingStreamingResponse, Ctx, endpoint
 from ..engines import Engine, EngineUnavailable, Prompt, get_engine
 from ..errors import ApiError
 from ..memory.service import Retrieval, memory_service
@@ -327,7 +326,7 @@ async def companion_chat(ctx: Ctx) -> Any:
     if not ctx.query.stream:
         return await run_turn(ctx.app, ctx.user.id, body)
     turn = await prepare(ctx.app, ctx.user.id, body)  # errors here are plain JSON errors
-    return StreamingResponse(stream_turn(ctx.app, turn), media_type="text/event-stream",
+    return ClosingStreamingResponse(stream_turn(ctx.app, turn), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

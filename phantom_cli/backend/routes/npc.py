@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
-from starlette.responses import StreamingResponse
 
 from phantom_cli.client import models as m
 
 from ..db import new_id
-from ..endpoints import Ctx, endpoint
+from ..endpoints import ClosingStreamingResponse, Ctx, endpoint
 from ..errors import ApiError, not_found
 from ..npc import rules as npc_rules
 from ..npc import store
@@ -326,7 +325,8 @@ async def message(ctx: Ctx) -> Any:
                 return
         yield _sse("done", out)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
+    # closing: a cut/abandoned stream must release the session lock at once, not at GC time
+    return ClosingStreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
