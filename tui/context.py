@@ -81,6 +81,7 @@ def build_context(profile: str | None = None, base_url: str | None = None) -> Ap
     """The context for the effective settings: resolves the profile and connects (may start
     the local backend)."""
     from phantom_cli.config import resolve
+
     from phantom_cli.connect import connect_async
 
     eff = resolve(profile=profile, base_url=base_url, api_key=None)
@@ -92,15 +93,21 @@ def build_context(profile: str | None = None, base_url: str | None = None) -> Ap
             return default
         return default if value in (None, "") else value
 
+    # the same player and NPC session as `phantom npc`: a conversation started in either
+    # continues in the other (the profile's player_name, else the OS user)
+    from phantom_cli.cli.npc import _os_user, default_session
+
     client = connect_async(eff)
     persona_file = get("companion_persona_file")
+    profile_name = str(getattr(eff, "profile_name", "default") or "default")
     return AppContext(
         client=client,
         backend=str(getattr(eff, "backend", "local") or "local"),
-        profile=str(getattr(eff, "profile_name", "default") or "default"),
+        profile=profile_name,
         npc_persona=str(get("npc_persona", "abc123")),
-        player_name=str(get("player_name", "Player")),
+        player_name=str(get("player_name") or _os_user() or "Player"),
         player_gender=str(get("player_gender", "non-binary")),
         companion_persona_file=Path(persona_file).expanduser() if persona_file else None,
         persona_dirs=persona_search_dirs(),
+        user_session_id=default_session(profile_name, get("player_name")),
     )

@@ -29,6 +29,14 @@ def _context(ctx: typer.Context, profile: str | None, base_url: str | None) -> A
         raise typer.Exit(2) from exc
 
 
+def _persona_file(persona: Path) -> Path:
+    """``persona``, or the shipped example of that bare name (``luna.toml``) when no such file
+    is here — the same fallback as `phantom companion say --persona`."""
+    from phantom_cli.cli.companion import _shipped
+
+    return _shipped(persona)
+
+
 def chat(
     ctx: typer.Context,
     npc: str | None = typer.Option(None, "--npc", metavar="ID", help="Talk to this NPC persona."),
@@ -54,6 +62,8 @@ def chat(
     if len(given) > 1:
         typer.echo(f"phantom chat: give only one of {', '.join(given)}", err=True)
         raise typer.Exit(2)
+    if persona is not None:
+        persona = _persona_file(persona)
     if persona is not None and not persona.is_file():
         typer.echo(f"phantom chat: --persona: no such file: {persona}", err=True)
         raise typer.Exit(2)
@@ -87,6 +97,7 @@ def playground(
     if persona is not None:
         from phantom_cli.personafile import load_persona
 
+        persona = _persona_file(persona)
         try:
             loaded = load_persona(persona, warn=lambda msg: typer.echo(f"warning: {msg}", err=True))
         except Exception as exc:

@@ -61,3 +61,22 @@ def test_direct_entries_pick_the_conversation(ctx, tmp_path):
     assert isinstance(chat_source(ctx, instance="i1"), InstanceConversation)
     assert callable(chat_source(ctx, activity="act_luna"))
     assert chat_source(ctx) is None
+
+
+def test_bare_persona_name_falls_back_to_the_shipped_example(tmp_path, monkeypatch):
+    """`phantom chat|playground --persona luna.toml` from any directory (QA 15)."""
+    import phantom_cli.tui as tui
+
+    import phantom_cli.cli.tuicmd as tuicmd
+
+    seen = {}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tuicmd, "_context", lambda *a: "ctx")
+    monkeypatch.setattr(tui, "run_chat", lambda ctx, **kw: seen.update(chat=kw["persona"]))
+    monkeypatch.setattr(tui, "run_playground", lambda ctx, persona: seen.update(pg=persona))
+    result = runner.invoke(app, ["chat", "--persona", "luna.toml"])
+    assert result.exit_code == 0, result.output
+    assert seen["chat"].name == "luna.toml" and seen["chat"].is_file()
+    result = runner.invoke(app, ["playground", "--persona", "luna.toml"])
+    assert result.exit_code == 0, result.output
+    assert seen["pg"].name == "Luna"
