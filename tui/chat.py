@@ -107,6 +107,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+l", "edit_last", "Edit last"),
         Binding("ctrl+g", "next_greeting", "Greeting"),
         Binding("ctrl+n", "reset", "Reset NPC"),
+        Binding("ctrl+t", "play_unlocked", "Play unlocked"),
         Binding("ctrl+b", "toggle_panel", "Panel"),
         Binding("ctrl+o", "home", "Home"),
         Binding("ctrl+u", "load_earlier", "Earlier", show=False),
@@ -121,6 +122,7 @@ class ChatScreen(Screen[None]):
         self.editing = False
         self.error: str | None = None
         self.hidden_turns: list[Turn] = []
+        self.unlocked: list[str] = []  # NPC machines unlocked in this conversation, newest last
 
     # ------------------------------------------------------------------ layout
 
@@ -197,6 +199,10 @@ class ChatScreen(Screen[None]):
     async def load_turns(self, turns: list[Turn]) -> None:
         assert self.conv is not None
         title = f"{self.conv.title} · {self.conv.kind}"
+        if isinstance(self.conv, NpcConversation) and self.conv.machine:
+            machine_title = self.conv.machine.get("title") or self.conv.machine_id
+            if machine_title:
+                title += f" · {clean(str(machine_title))}"
         self.query_one("#chat-title", Static).update(plain(title))
         transcript = self.query_one("#transcript", VerticalScroll)
         await transcript.remove_children()
@@ -319,8 +325,14 @@ class ChatScreen(Screen[None]):
         conv = self.conv
         if isinstance(conv, NpcConversation):
             if conv.unlocked:
+                for machine in conv.unlocked:
+                    if machine in self.unlocked:
+                        self.unlocked.remove(machine)
+                    self.unlocked.append(machine)
                 names = ", ".join(clean(u) for u in conv.unlocked)
-                self.notify(f"Unlocked: {names}", title="New machine", markup=False)
+                self.notify(f"Unlocked: {names}. Press ctrl+t to play it (or ctrl+p → Play).",
+                            title="New machine", markup=False, timeout=10)
+                self.refresh_bindings()
             if conv.panel.get("outcome"):
                 outcome = clean(conv.panel["outcome"])
                 self.notify(f"Outcome: {outcome}", title="Machine completed", markup=False)
@@ -331,6 +343,8 @@ class ChatScreen(Screen[None]):
         conv = self.conv
         if action == "reset":
             return conv is not None and conv.can_reset
+        if action == "play_unlocked":
+            return bool(self.unlocked)
         if action == "next_greeting":
             return conv is not None and len(conv.greetings) > 1 and not conv.started
         if action == "stop":
@@ -427,6 +441,17 @@ class ChatScreen(Screen[None]):
         await self.load_turns(turns)
         self.notify("Session reset.", markup=False)
 
+    def action_play_unlocked(self, machine_id: str | None = None) -> None:
+        """Open a machine this conversation unlocked (the newest when none is named): the same
+        NPC and session, a new conversation initialised with that ``machine_id``."""
+        conv = self.conv
+        if not isinstance(conv, NpcConversation) or not self.unlocked:
+            return
+        machine = machine_id or self.unlocked[-1]
+        self.app.push_screen(ChatScreen(
+            self.ctx, NpcConversation(self.ctx, conv.persona_id, machine_id=machine, title=conv.title)
+        ))
+
     def action_toggle_panel(self) -> None:
         panel = self.query_one(SidePanel)
         panel.display = not panel.display
@@ -450,4 +475,8 @@ class ChatScreen(Screen[None]):
             actions.append(("Next opening message", "Cycle the activity's greetings (ctrl+g)", self.action_next_greeting))
         if self.conv is not None and self.conv.can_reset:
             actions.append(("Reset NPC session", "Clear the session's history (ctrl+n)", self.action_reset))
+        for machine in reversed(self.unlocked):
+            actions.append((f"Play unlocked machine: {clean(machine)}",
+                            "Start the machine this conversation unlocked (ctrl+t: the newest)",
+                            lambda m=machine: self.action_play_unlocked(m)))
         return actions

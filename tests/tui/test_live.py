@@ -198,3 +198,47 @@ async def test_retrying_an_answered_companion_turn_replaces_its_reply(live_serve
     assert all(t.answered for t in turns)
     assert turns[0].reply.strip() == retried.strip()
     assert [m["content"] for m in window if m["role"] == "user"] == [t.user for t in turns]
+
+
+SECRET_RUN = [  # the Hollow Market's secret_revealed outcome (phantom_cli/backend/npc/data/)
+    "I'm looking for something rare.",
+    "Would you take a secret instead of gold?",
+    "I confess I once stole a bell from the temple.",
+]
+
+
+async def test_npc_unlocked_machine_is_offered_and_opens(live_server, live_ctx):
+    """secret_revealed unlocks machine_secret: a notification names the key, ctrl+t (and a
+    palette action) opens the unlocked machine in the same session."""
+    app = PhantomApp(live_ctx, start="chat", source=NpcConversation(live_ctx, "abc123"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert "Something rare for sale" in str(screen.query_one("#chat-title", Static).render())
+        assert not screen.check_action("play_unlocked", ())  # nothing unlocked yet
+        for line in SECRET_RUN:
+            await type_and_send(pilot, line)
+            await settle(app, pilot)
+        assert screen.conv.panel["outcome"] == "secret_revealed", panel_text(screen)
+        assert screen.unlocked == ["machine_secret"]
+        notes = [n.message for n in app._notifications]
+        assert any("machine_secret" in n and "ctrl+t" in n for n in notes), notes
+        titles = [t for t, _help, _cb in screen.palette_actions()]
+        assert "Play unlocked machine: machine_secret" in titles
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        vault = app.screen
+        assert isinstance(vault, ChatScreen) and vault is not screen
+        assert vault.conv.machine_id == "machine_secret"
+        assert vault.conv.session_id == live_ctx.session_id
+        assert "The Lantern Vault" in str(vault.query_one("#chat-title", Static).render())
+        shown = views(vault)
+        assert len(shown) == 1 and "greeting" in shown[0].marks and shown[0].text.strip()
+        assert "path: riddle" in panel_text(vault) or "riddle" in panel_text(vault)
+    client = live_server.async_client()
+    try:
+        history = await client.npc.history(
+            "abc123", user_session_id=live_ctx.session_id, machine_id="machine_secret")
+    finally:
+        await client.aclose()
+    assert history.messages and history.machine_id == "machine_secret"
