@@ -258,6 +258,12 @@ class ChatScreen(Screen[None]):
             self.notify("Wait for the reply to finish (escape stops it).", severity="warning")
             return
         text = event.text.strip("\n")
+        if isinstance(self.conv, NpcConversation) and self.conv.panel.get("machine_completed"):
+            outcome = clean(str(self.conv.panel.get("outcome") or "done"))
+            more = " ctrl+t plays the unlocked machine." if self.unlocked else ""
+            self.notify(f"This machine is completed (outcome: {outcome}). ctrl+n resets the "
+                        f"session.{more}", severity="warning", markup=False)
+            return
         event.chat_input.clear()
         if self.editing:
             self.editing = False
@@ -373,8 +379,24 @@ class ChatScreen(Screen[None]):
             await v.remove()
         return last_user
 
+    def _refuse_replay(self, what: str) -> bool:
+        """NPC and instance turns are played on the server: an answered one is not re-sent
+        (that would play a second turn the screen does not show). Says so; True = refused."""
+        conv = self.conv
+        if conv is None or conv.replayable:
+            return False
+        if isinstance(conv, NpcConversation):
+            hint = "NPC turns cannot be replayed; ctrl+n resets the session."
+        else:
+            hint = "The instance keeps this exchange; send a new message instead."
+        self.notify(f"That turn was answered, so it is not {what}. {hint}",
+                    severity="warning", markup=False)
+        return True
+
     async def action_retry(self) -> None:
         if self.conv is None or self.streaming or self.conv.last_user is None:
+            return
+        if self._refuse_replay("sent again"):
             return
         await self._drop_after_last_user()
         conv = self.conv
@@ -382,6 +404,8 @@ class ChatScreen(Screen[None]):
 
     def action_edit_last(self) -> None:
         if self.conv is None or self.streaming or self.conv.last_user is None:
+            return
+        if self._refuse_replay("edited and resent"):
             return
         box = self.query_one("#chat-input", ChatInput)
         box.text = self.conv.last_user

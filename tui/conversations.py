@@ -82,6 +82,15 @@ class Conversation:
         self.last_latency_ms: float | None = None
         self.last_user: str | None = None
         self.started: bool = False
+        # the last user turn got its reply; NPC and instance turns are played on the server,
+        # so re-sending an answered one would play a second turn (see ``replayable``)
+        self.last_answered: bool = False
+
+    @property
+    def replayable(self) -> bool:
+        """Whether retry/edit may re-send the last turn: always for a stateless companion (the
+        window is kept here); for server-side conversations only while it has no reply."""
+        return self.kind == "companion" or not self.last_answered
 
     async def open(self) -> list[Turn]:
         return []
@@ -369,6 +378,7 @@ class NpcConversation(Conversation):
             if role == "user":
                 self.last_user = turns[-1].content
         self.started = any(t.role == "user" for t in turns)
+        self.last_answered = self.started and turns[-1].role == "assistant"
         self.panel = self._panel_from(None)
         if self.path:
             self.panel["current_state"] = self.path[-1]
@@ -402,6 +412,7 @@ class NpcConversation(Conversation):
     async def _run(self, text: str) -> AsyncIterator[Delta | Done]:
         self.started = True
         self.last_user = text
+        self.last_answered = False
         t0 = time.perf_counter()
         call = self.client.npc.message(
             self.persona_id,
@@ -428,6 +439,7 @@ class NpcConversation(Conversation):
                 self.last_turn_id = _get(item, "turn_id")
                 self._latency(t0)
                 marks = ["outcome"] if _get(item, "outcome") else []
+                self.last_answered = True
                 yield Done(str(_get(item, "message", "".join(streamed))), marks, item)
                 return
             chunk = item if isinstance(item, str) else str(_get(item, "text", ""))
@@ -523,6 +535,7 @@ class InstanceConversation(Conversation):
             if role == "user":
                 self.last_user = turns[-1].content
         self.started = any(t.role == "user" for t in turns)
+        self.last_answered = self.started and turns[-1].role == "assistant"
         if self.greetings:
             if messages and _get(messages[0], "role") == "assistant":
                 self.greeting_message_id = _get(messages[0], "id")
@@ -552,6 +565,7 @@ class InstanceConversation(Conversation):
             self.greeting_message_id = _get(msg, "id")
         self.started = True
         self.last_user = text
+        self.last_answered = False
         t0 = time.perf_counter()
         parts: list[str] = []
         async for chunk in aiterate(self.client.instances.chat_stream(self.instance_id, text)):
@@ -560,4 +574,5 @@ class InstanceConversation(Conversation):
             yield Delta(piece)
         self._latency(t0)
         self.panel["messages"] = (self.panel.get("messages") or 0) + 2
+        self.last_answered = True
         yield Done("".join(parts), [], None)

@@ -19,8 +19,8 @@ _WHAT_TO_DO = {
     403: "The key lacks the scope this needs (chat:companion for companion chat). Create a key "
     "with that scope.",
     404: "Not found: it may have been deleted, or it is not available on this backend.",
-    409: "Conflict: the state changed on the server (e.g. the NPC machine is completed — reset "
-    "the session).",
+    409: "Conflict: the state changed on the server (e.g. the NPC machine is completed — ctrl+n "
+    "resets the session).",
     429: "Rate limited: wait a moment and retry (ctrl+r).",
     503: "The service is temporarily unavailable. Retry in a moment (ctrl+r).",
 }

@@ -242,3 +242,52 @@ async def test_npc_unlocked_machine_is_offered_and_opens(live_server, live_ctx):
     finally:
         await client.aclose()
     assert history.messages and history.machine_id == "machine_secret"
+
+
+async def test_answered_npc_and_instance_turns_are_not_replayed(live_server, live_ctx):
+    """ctrl+r / ctrl+l on an answered NPC or instance turn would play a second turn on the
+    server: refused with a message; the screen and the server agree (QA 16). After an outcome
+    the input says how to reset instead of sending into a 409 (QA 11)."""
+    app = PhantomApp(live_ctx, start="chat", source=NpcConversation(live_ctx, "abc123"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await type_and_send(pilot, SECRET_RUN[0])
+        await settle(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert not screen.editing
+        notes = [n.message for n in app._notifications]
+        assert sum("That turn was answered" in n for n in notes) == 2, notes
+        assert any("ctrl+n resets" in n for n in notes)
+        assert [v.role for v in views(screen)] == ["assistant", "user", "assistant"]
+        for line in SECRET_RUN[1:]:
+            await type_and_send(pilot, line)
+            await settle(app, pilot)
+        await type_and_send(pilot, "One more thing...")
+        await settle(app, pilot)
+        assert not screen.error  # not sent: no 409
+        notes = [n.message for n in app._notifications]
+        assert any("completed (outcome: secret_revealed)" in n and "ctrl+n" in n for n in notes)
+    client = live_server.async_client()
+    try:
+        history = await client.npc.history("abc123", user_session_id=live_ctx.session_id)
+        assert [m.content for m in history.messages if m.role == "player"] == SECRET_RUN
+        act = live_server.add_activity(title="Storm watch", is_companion=True,
+                                       first_message="Listen to that wind.")
+        ctx2 = make_ctx(live_server, live_ctx.session_id)
+        conv = await InstanceConversation.create(ctx2, act)
+        app2 = PhantomApp(ctx2, start="chat", source=InstanceConversation(ctx2, conv.instance_id))
+        async with app2.run_test(size=(100, 30)) as pilot:
+            await settle(app2, pilot)
+            await type_and_send(pilot, "tell me about the storm")
+            await settle(app2, pilot)
+            await pilot.press("ctrl+r")
+            await settle(app2, pilot)
+            assert [v.role for v in views(app2.screen)] == ["assistant", "user", "assistant"]
+        page = await client.instances.messages.list(conv.instance_id)
+        assert [m.role for m in page.data].count("user") == 1
+    finally:
+        await client.aclose()
