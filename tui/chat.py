@@ -179,22 +179,39 @@ class ChatScreen(Screen[None]):
         banner.update(plain(message))
         banner.display = True
 
+    async def _reconnect(self, exc: BaseException) -> bool:
+        """After a connection error: True when the client points at a (re)started local server."""
+        try_reconnect = getattr(self.ctx, "try_reconnect", None)
+        if try_reconnect is None or not await try_reconnect(exc):
+            return False
+        self.notify("The local server had stopped; it was started again.", markup=False)
+        return True
+
     # ------------------------------------------------------------------ opening
 
     @work(exclusive=True, group="open")
     async def _open(self) -> None:
         try:
-            if isinstance(self.source, Conversation):
-                self.conv = self.source
-            else:
-                self.conv = await self.source()
-            turns = await self.conv.open()
+            try:
+                turns = await self._open_conversation()
+            except Exception as exc:
+                if not await self._reconnect(exc):
+                    raise
+                turns = await self._open_conversation()
         except Exception as exc:  # shown in the app, never a crash
             self.query_one("#chat-title", Static).update(plain("Could not open the conversation"))
             self.show_error(exc)
             return
         await self.load_turns(turns)
         self.query_one("#chat-input", ChatInput).focus()
+
+    async def _open_conversation(self) -> list[Turn]:
+        if self.conv is None:
+            if isinstance(self.source, Conversation):
+                self.conv = self.source
+            else:
+                self.conv = await self.source()
+        return await self.conv.open()
 
     async def load_turns(self, turns: list[Turn]) -> None:
         assert self.conv is not None
@@ -294,17 +311,28 @@ class ChatScreen(Screen[None]):
         received: list[str] = []
         try:
             events = make()
-            async with contextlib.aclosing(events):  # type: ignore[type-var]
-                async for event in events:
-                    if isinstance(event, Delta):
-                        received.append(event.text)
-                        await stream.write(clean(event.text))
-                    elif isinstance(event, Done):
-                        await finish_stream(stream, view, received)
-                        if event.reply != "".join(received):
-                            await view.set_content(event.reply)
-                        view.set_marks(event.marks)
-                        self._after_done(event)
+            retried = False
+            while True:
+                try:
+                    async with contextlib.aclosing(events):  # type: ignore[type-var]
+                        async for event in events:
+                            if isinstance(event, Delta):
+                                received.append(event.text)
+                                await stream.write(clean(event.text))
+                            elif isinstance(event, Done):
+                                await finish_stream(stream, view, received)
+                                if event.reply != "".join(received):
+                                    await view.set_content(event.reply)
+                                view.set_marks(event.marks)
+                                self._after_done(event)
+                    break
+                except Exception as exc:
+                    # the local server went away (idle exit, `serve stop`): start it again
+                    # and send the same turn once more (nothing of it was played)
+                    if retried or received or self.conv is None or not await self._reconnect(exc):
+                        raise
+                    retried = True
+                    events = self.conv.retry()
         except asyncio.CancelledError:
             await finish_stream(stream, view, received, cancelled=True)
             view.add_mark("stopped")

@@ -7,6 +7,7 @@ benchmark hand them a fake client that implements the same interface as ``AsyncP
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,23 @@ class AppContext:
     persona_dirs: list[Path] = field(default_factory=list)
     engine: str | None = None  # filled from local.info() on the local backend
     user_session_id: str | None = None
+    # re-point the client at the local server after it went away (idle exit, `serve stop`):
+    # blocking, may start the server; True when retrying makes sense. None: not applicable.
+    reconnect: Callable[[Any], bool] | None = None
+
+    async def try_reconnect(self, exc: BaseException) -> bool:
+        """After a connection error (not a timeout, not a cut stream): start/find the local
+        server again and re-point the client; True when the failed call is worth one retry."""
+        from .errors import is_connection_error
+
+        if self.reconnect is None or not is_connection_error(exc):
+            return False
+        import asyncio
+
+        try:
+            return bool(await asyncio.to_thread(self.reconnect, self.client))
+        except Exception:  # the server cannot be started: the original error is shown
+            return False
 
     @property
     def session_id(self) -> str:
@@ -82,7 +100,7 @@ def build_context(profile: str | None = None, base_url: str | None = None) -> Ap
     the local backend)."""
     from phantom_cli.config import resolve
 
-    from phantom_cli.connect import connect_async
+    from phantom_cli.connect import connect_async, refresh
 
     eff = resolve(profile=profile, base_url=base_url, api_key=None)
 
@@ -110,4 +128,5 @@ def build_context(profile: str | None = None, base_url: str | None = None) -> Ap
         companion_persona_file=Path(persona_file).expanduser() if persona_file else None,
         persona_dirs=persona_search_dirs(),
         user_session_id=default_session(profile_name, get("player_name")),
+        reconnect=lambda client: refresh(client, eff),
     )

@@ -42,6 +42,14 @@ def is_stream_cut(exc: BaseException) -> bool:
     return type(exc).__name__ == "StreamInterruptedError" or hasattr(exc, "partial")
 
 
+def is_connection_error(exc: BaseException) -> bool:
+    """No answer from the server at all (refused, reset): not a timeout or a cut stream."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if is_stream_cut(exc) or names & {"APITimeoutError", "TimeoutError", "TimeoutException"}:
+        return False
+    return bool(names & {"APIConnectionError", "ConnectError", "ConnectionError"})
+
+
 def describe(exc: BaseException) -> ErrorInfo:
     """A clean, human description of ``exc`` (server text is cleaned of control sequences)."""
     status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
@@ -67,7 +75,8 @@ def describe(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(
             "Cannot reach the server",
             message,
-            "Check the base URL and that the server is running (`phantom serve`).",
+            "Check the base URL (profile base_url, --base-url or PHANTOM_BASE_URL) and the "
+            "network, then retry (ctrl+r). The local profile starts its server again by itself.",
         )
     if name in ("APITimeoutError", "TimeoutError", "ReadTimeout"):
         return ErrorInfo("Timed out", message, "Retry (ctrl+r), or raise timeout_read.")

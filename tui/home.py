@@ -145,10 +145,11 @@ class HomeScreen(Screen[None]):
     @work(exclusive=True, group="load")
     async def action_reload(self) -> None:
         self.query_one("#entries", OptionList).loading = True
-        results = await asyncio.gather(
-            self._personas(), self._activities(), self._npcs(), self._instances(),
-            return_exceptions=True,
-        )
+        results = await self._load_all()
+        failures = [r for r in results if isinstance(r, Exception)]
+        try_reconnect = getattr(self.ctx, "try_reconnect", None)
+        if failures and try_reconnect is not None and await try_reconnect(failures[0]):
+            results = await self._load_all()  # the local server was started again
         self.entries = []
         self.problems = []
         for (_kind, label), result in zip(GROUPS, results, strict=True):
@@ -160,6 +161,12 @@ class HomeScreen(Screen[None]):
                 self.entries.extend(result)
         self.query_one("#entries", OptionList).loading = False
         self.rebuild()
+
+    async def _load_all(self) -> list[Any]:
+        return list(await asyncio.gather(
+            self._personas(), self._activities(), self._npcs(), self._instances(),
+            return_exceptions=True,
+        ))
 
     async def _personas(self) -> list[Entry]:
         from phantom_cli.personafile import read_persona

@@ -31,6 +31,8 @@ async def test_profile_settings_reach_the_context(tmp_path: Path) -> None:
         from phantom_cli.cli.npc import default_session
 
         assert ctx.session_id == default_session("local", "Mara") == "cli-local-mara"
+        # an explicit base URL is never re-pointed (only the automatic local server is)
+        assert ctx.reconnect is not None and ctx.reconnect(ctx.client) is False
     finally:
         await ctx.aclose()
 

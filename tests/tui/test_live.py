@@ -291,3 +291,58 @@ async def test_answered_npc_and_instance_turns_are_not_replayed(live_server, liv
         assert [m.role for m in page.data].count("user") == 1
     finally:
         await client.aclose()
+
+
+async def test_a_gone_local_server_is_started_again_and_the_turn_retried(live_server):
+    """QA 18: after the local server went away the TUI re-points its client (in the app:
+    connect.refresh, which starts the server again) and retries once — opening, sending and
+    the home list all recover without the user doing anything."""
+    from phantom_cli.tui.conversations import CompanionConversation
+
+    from phantom_cli.client.models import CompanionPersona
+
+    client = live_server.async_client(max_retries=0)
+    calls: list[str] = []
+
+    def reconnect(c):  # what connect.refresh does: new base URL (and key) on the same client
+        calls.append(c.base_url)
+        changed = c.base_url != live_server.base_url
+        c.base_url = live_server.base_url
+        return changed
+
+    ctx = AppContext(client=client, backend="local", profile="test", player_name="Alex",
+                     user_session_id=f"tui-{uuid.uuid4().hex[:10]}", reconnect=reconnect)
+    dead = "http://127.0.0.1:9"
+    client.base_url = dead  # the server "went away" before the app opened
+    from phantom_cli.transcripts import Transcript
+
+    chat_id = f"tui-{uuid.uuid4().hex[:8]}"
+    conv = CompanionConversation(ctx, CompanionPersona(name="Luna"), chat_id,
+                                 transcript=Transcript(chat_id))
+    app = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert not screen.error and len(views(screen)) == 1  # opened after reconnecting
+        client.base_url = dead  # and again, mid-conversation
+        await type_and_send(pilot, SECRET_RUN[0])
+        await settle(app, pilot)
+        assert not screen.error, screen.error
+        assert [v.role for v in views(screen)] == ["assistant", "user", "assistant"]
+        assert views(screen)[-1].text.strip()
+        client.base_url = dead
+        app.push_screen(ChatScreen(ctx, conv))
+        await settle(app, pilot)
+        await type_and_send(pilot, "Hello again")
+        await settle(app, pilot)
+        assert not app.screen.error and views(app.screen)[-1].text.strip()
+        client.base_url = dead
+        home = HomeScreen(ctx)
+        app.push_screen(home)
+        await settle(app, pilot)
+        assert not home.problems and any(e.kind == "npc" for e in home.entries)
+        notes = [n.message for n in app._notifications]
+        assert any("started again" in n for n in notes)
+    assert calls.count(dead) == 4
+    turns = Transcript(conv.chat_id).turns()  # the failed try and the retry are one turn
+    assert [(t.user, t.answered) for t in turns] == [("Hello again", True)]
