@@ -94,9 +94,10 @@ async def finish_stream(stream: Any, view: MessageView, received: list[str],
         if not cancelled and task is not None and task.cancelling():
             raise
     expected = clean("".join(received))
-    if view.text != expected:
-        await view.set_content(expected)
-    view.content_text = expected
+    # always rebuilt once at the end, even when the text matches: a streamed block can keep the
+    # height it was measured with mid-stream (showing only its first line until the next
+    # layout change); one parse of one message per turn is cheap
+    await view.set_content(expected)
 
 
 class ChatScreen(Screen[None]):

@@ -285,3 +285,25 @@ async def test_companion_persona_resumes_from_the_local_transcript(ctx, fake, tm
         await settle(app2, pilot)
         sent = fake.calls[-1][1]["messages"]
         assert [m["content"] for m in sent[::2]] == ["Hello", "And again", "Third"]
+
+
+async def test_a_streamed_reply_shows_all_its_lines_when_it_ends(ctx, fake):
+    """QA 11 (intermittent): a streamed reply sometimes kept the height of its first line.
+    After each turn every wrapped line of the reply is on screen (80 columns)."""
+    from phantom_cli.tui.conversations import CompanionConversation
+
+    from phantom_cli.client.models import CompanionPersona
+
+    fake.script.companion_reply = ("Morning, you! Of course — the big one you were dreading. "
+                                   "How'd it land? Tell me every single detail, the-end-word.")
+    conv = CompanionConversation(ctx, CompanionPersona(name="Luna"), "user-42")
+    app = PhantomApp(ctx, start="chat", source=conv)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for i in range(4):
+            await type_and_send(pilot, f"Turn {i}")
+            await settle(app, pilot)
+            reply = views(app.screen)[-1]
+            lines = [block.render_line(y).text for block in reply.body.query("*")
+                     for y in range(block.size.height) if not block.children]
+            assert any("the-end-word." in line for line in lines), (i, lines)

@@ -62,3 +62,24 @@ async def test_home_lists_other_activities_refreshes_and_humanises(live_server):
         assert inst, [e.key for e in home.entries if e.kind == "instance"]
         assert "last used just now" in inst[0].subtitle or "ago" in inst[0].subtitle
         assert not ISO.search(inst[0].subtitle), inst[0].subtitle
+
+
+async def test_instance_id_is_not_split_in_the_side_panel_at_80_columns(live_server):
+    """QA 11: the panel at 80 columns is wide enough for a whole instance id on one line."""
+    from phantom_cli.tui.conversations import InstanceConversation
+    from phantom_cli.tui.widgets import SidePanel
+    from textual.widgets import Static
+
+    act = live_server.add_activity(title="Harbour", is_companion=True, first_message="Ahoy.")
+    ctx = make_ctx(live_server)
+
+    async def create():
+        return await InstanceConversation.create(ctx, act)
+
+    app = PhantomApp(ctx, start="chat", source=create)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        iid = app.screen.conv.instance_id
+        body = app.screen.query_one(SidePanel).query_one("#panel-body", Static)
+        lines = [body.render_line(y).text for y in range(body.size.height)]
+        assert any(iid in line for line in lines), (iid, lines)
