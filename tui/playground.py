@@ -26,6 +26,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
     TextArea,
 )
 from textual.widgets.option_list import Option
@@ -98,6 +99,7 @@ class PlaygroundScreen(Screen[None]):
         Binding("f6", "save('request')", "Save", show=False),
         Binding("f7", "load_persona", "Load persona", show=False),
         Binding("f8", "save_persona", "Save persona", show=False),
+        Binding("f9", "next_tab", "Tabs"),
     ]
 
     def __init__(self, ctx: Any, persona: Any = None) -> None:
@@ -537,6 +539,22 @@ class PlaygroundScreen(Screen[None]):
         tabs = self.query_one("#pg-tabs", TabbedContent)
         tabs.active = "tab-json" if tabs.active != "tab-json" else "tab-persona"
 
+    TABS = (("tab-persona", "Persona"), ("tab-turn", "Turn"), ("tab-response", "Response"),
+            ("tab-json", "JSON"))
+
+    def action_next_tab(self) -> None:
+        """Persona → Turn → Response → JSON → Persona, from any field (no Tab-walking)."""
+        tabs = self.query_one("#pg-tabs", TabbedContent)
+        ids = [tab_id for tab_id, _ in self.TABS]
+        current = ids.index(tabs.active) if tabs.active in ids else -1
+        self.action_show_tab(ids[(current + 1) % len(ids)])
+
+    def action_show_tab(self, tab_id: str) -> None:
+        tabs = self.query_one("#pg-tabs", TabbedContent)
+        # the focus leaves the old pane first: a focused field there would pull its tab back
+        tabs.query_one(Tabs).focus()
+        tabs.active = tab_id
+
     def action_load_persona(self) -> None:
         def done(path: str | None) -> None:
             if not path:
@@ -596,6 +614,9 @@ class PlaygroundScreen(Screen[None]):
             ("Replace message", "Replace the highlighted turn", self.action_replace_message),
             ("Remove message", "Remove the highlighted turn", self.action_remove_message),
             ("Clear message window", "Remove every turn", self.action_clear_window),
+            ("Next tab", "Persona → Turn → Response → JSON (f9)", self.action_next_tab),
+            *[(f"Show the {label} tab", "", lambda t=tab_id: self.action_show_tab(t))
+              for tab_id, label in self.TABS],
         ]
 
 

@@ -125,3 +125,25 @@ async def test_playground_window_editing(ctx, fake):
         await _settle(app, pilot)
         assert fake.calls[-1][1]["messages"] == [
             {"role": "assistant", "content": "SECOND"}, {"role": "user", "content": "third"}]
+
+
+async def test_playground_tabs_switch_by_key_and_palette(ctx):
+    """QA 11: f9 cycles the tabs from inside the persona form; the palette names each tab."""
+    from textual.widgets import TabbedContent
+
+    app = PhantomApp(ctx, start="playground")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        tabs = screen.query_one("#pg-tabs", TabbedContent)
+        screen.query_one("#persona-form Input").focus()  # typing in a field
+        seen = []
+        for _ in range(4):
+            await pilot.press("f9")
+            await pilot.pause()
+            seen.append(tabs.active)
+        assert seen == ["tab-turn", "tab-response", "tab-json", "tab-persona"], seen
+        actions = {title: cb for title, _help, cb in screen.palette_actions()}
+        actions["Show the JSON tab"]()
+        await pilot.pause()
+        assert tabs.active == "tab-json"
