@@ -98,7 +98,8 @@ class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+f", "focus_filter", "Filter"),
         Binding("f5", "reload", "Reload"),
-        Binding("ctrl+o", "open", "Open", show=False),
+        # ctrl+o is "home" everywhere else: pressed again here it must not open the highlighted entry
+        Binding("ctrl+o", "noop", "Home", show=False),
         Binding("down", "move(1)", "Down", show=False),
         Binding("up", "move(-1)", "Up", show=False),
     ]
@@ -278,6 +279,9 @@ class HomeScreen(Screen[None]):
         from .chat import ChatScreen
 
         self.app.push_screen(ChatScreen(self.ctx, conversation_factory(self.ctx, entry)))
+
+    def action_noop(self) -> None:
+        """Already home."""
 
     def action_move(self, step: int) -> None:
         """Up/down in the filter box move the list's highlight (the list keeps its own keys)."""

@@ -58,6 +58,9 @@ async def test_home_lists_other_activities_refreshes_and_humanises(live_server):
         await pilot.press("ctrl+o")
         await settle(app, pilot)
         assert app.screen is home
+        await pilot.press("ctrl+o")  # "home" again: stays home, opens nothing
+        await settle(app, pilot)
+        assert app.screen is home
         inst = [e for e in home.entries if e.kind == "instance" and e.key == instance_id]
         assert inst, [e.key for e in home.entries if e.kind == "instance"]
         assert "last used just now" in inst[0].subtitle or "ago" in inst[0].subtitle
