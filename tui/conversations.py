@@ -204,7 +204,14 @@ class CompanionConversation(Conversation):
         self._truncate_to_last_user()
         if not self.window:
             raise ValueError("no message to edit yet")
+        old = self.window[-1]["content"]
         self.window[-1] = {"role": "user", "content": text}
+        if self.transcript is not None:
+            # the edited-away turn leaves the shared transcript: neither shown nor sent as
+            # context again (here or by `phantom companion say`)
+            turns = self.transcript.turns()
+            if turns and turns[-1].user == old:
+                self.transcript.retract(str(turns[-1].id))
         return self._run()
 
     async def _run(self, reuse: str | None = None) -> AsyncIterator[Delta | Done]:
@@ -240,7 +247,19 @@ class CompanionConversation(Conversation):
 
     async def _stream(self) -> AsyncIterator[Delta | Done]:
         t0 = time.perf_counter()
-        messages = self.window[-100:]
+        from phantom_cli.transcripts import MAX_WINDOW, MAX_WINDOW_BYTES, encoded_size
+
+        # at most 100 messages (seed 000) and a byte budget under the server's body limit:
+        # the oldest turns go first, the user's new message always stays
+        messages = self.window[-MAX_WINDOW:]
+        budget = MAX_WINDOW_BYTES
+        keep = 0
+        for m in reversed(messages):
+            budget -= encoded_size(m["content"])
+            if budget < 0 and keep:
+                break
+            keep += 1
+        messages = messages[-keep:]
         while messages and messages[0]["role"] != "user" and len(messages) > 1:
             messages = messages[1:]
         call = self.client.companion.chat(
