@@ -29,6 +29,24 @@ def _context(ctx: typer.Context, profile: str | None, base_url: str | None) -> A
         raise typer.Exit(2) from exc
 
 
+def _need_terminal(command: str) -> None:
+    """The TUI needs an interactive terminal; without one (a pipe, CI, cron) Textual would wait
+    forever. Say so and point at the scriptable commands instead. ``PHANTOM_FORCE_TTY=1``
+    overrides the detection, as everywhere in the CLI (docs/cli.md)."""
+    import os
+    import sys
+
+    forced = os.environ.get("PHANTOM_FORCE_TTY")
+    if forced == "1" or (forced != "0" and sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    typer.echo(
+        f"phantom {command}: needs an interactive terminal (stdin and stdout are not a TTY); "
+        "for scripts use 'phantom companion say' or 'phantom npc say'",
+        err=True,
+    )
+    raise typer.Exit(2)
+
+
 def _persona_file(persona: Path) -> Path:
     """``persona``, or the shipped example of that bare name (``luna.toml``) when no such file
     is here — the same fallback as `phantom companion say --persona`."""
@@ -67,6 +85,7 @@ def chat(
     if persona is not None and not persona.is_file():
         typer.echo(f"phantom chat: --persona: no such file: {persona}", err=True)
         raise typer.Exit(2)
+    _need_terminal("chat")
     app_ctx = _context(ctx, profile, base_url)
     from phantom_cli.tui import run_chat
 
@@ -103,6 +122,7 @@ def playground(
         except Exception as exc:
             typer.echo(f"phantom playground: {exc}", err=True)
             raise typer.Exit(2) from exc
+    _need_terminal("playground")
     app_ctx = _context(ctx, profile, base_url)
     from phantom_cli.tui import run_playground
 

@@ -71,6 +71,7 @@ def test_bare_persona_name_falls_back_to_the_shipped_example(tmp_path, monkeypat
 
     seen = {}
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")  # CliRunner is no terminal
     monkeypatch.setattr(tuicmd, "_context", lambda *a: "ctx")
     monkeypatch.setattr(tui, "run_chat", lambda ctx, **kw: seen.update(chat=kw["persona"]))
     monkeypatch.setattr(tui, "run_playground", lambda ctx, persona: seen.update(pg=persona))
@@ -80,3 +81,17 @@ def test_bare_persona_name_falls_back_to_the_shipped_example(tmp_path, monkeypat
     result = runner.invoke(app, ["playground", "--persona", "luna.toml"])
     assert result.exit_code == 0, result.output
     assert seen["pg"].name == "Luna"
+
+
+def test_chat_and_playground_refuse_without_a_terminal(monkeypatch):
+    """Without a TTY (a pipe, CI) the TUI would wait forever: exit 2 with a pointer instead,
+    before any server is started."""
+    monkeypatch.delenv("PHANTOM_FORCE_TTY", raising=False)
+    started = []
+    monkeypatch.setattr("phantom_cli.cli.tuicmd._context", lambda *a: started.append(a))
+    for cmd in (["chat", "--npc", "abc123"], ["playground"]):
+        result = runner.invoke(app, cmd)
+        assert result.exit_code == 2, result.output
+        assert "needs an interactive terminal" in result.output
+        assert "phantom npc say" in result.output
+    assert not started
