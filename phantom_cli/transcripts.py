@@ -91,6 +91,37 @@ def encoded_size(content: str) -> int:
     return len(json.dumps(content, ensure_ascii=False).encode("utf-8", "surrogatepass")) + 32
 
 
+def recent(
+    msgs: list[dict[str, str]], limit: int = MAX_WINDOW - 1, max_bytes: int = MAX_WINDOW_BYTES
+) -> list[dict[str, str]]:
+    """The newest of ``msgs``: at most ``limit`` of them weighing at most ``max_bytes``
+    (encoded); the oldest are dropped first."""
+    if limit <= 0:
+        return []
+    kept: list[dict[str, str]] = []
+    budget = max_bytes
+    for msg in reversed(msgs[-limit:]):
+        budget -= encoded_size(msg["content"])
+        if budget < 0:
+            break
+        kept.append(msg)
+    kept.reverse()
+    return kept
+
+
+def fit_window(
+    history: list[dict[str, str]],
+    text: str,
+    limit: int = MAX_WINDOW,
+    max_bytes: int = MAX_WINDOW_BYTES,
+) -> list[dict[str, str]]:
+    """A request's message window: the newest of ``history`` plus the user's ``text`` (always
+    kept), at most ``limit`` messages and ``max_bytes`` of content. Shared by
+    `phantom companion say` and the TUI, so both stay under the server's limits."""
+    room = max(max_bytes - encoded_size(text), 0)
+    return [*recent(history, limit - 1, room), {"role": "user", "content": text}]
+
+
 @dataclass
 class Turn:
     """One user message and, if it was answered, the reply."""
@@ -227,25 +258,14 @@ class Transcript:
             for role, content in (("user", t.user), ("assistant", t.reply or "")):
                 if content:
                     msgs.append({"role": role, "content": content[:MAX_CONTENT]})
-        if limit <= 0:
-            return []
-        kept: list[dict[str, str]] = []
-        budget = max_bytes
-        for msg in reversed(msgs[-limit:]):
-            budget -= encoded_size(msg["content"])
-            if budget < 0:
-                break
-            kept.append(msg)
-        kept.reverse()
-        return kept
+        return recent(msgs, limit, max_bytes)
 
     def window(
         self, text: str, limit: int = MAX_WINDOW, max_bytes: int = MAX_WINDOW_BYTES
     ) -> list[dict[str, str]]:
         """The messages to send for a new user ``text``: recent context + the text, at most
         ``limit`` messages and ``max_bytes`` of encoded content (the text always included)."""
-        room = max_bytes - encoded_size(text)
-        return [*self.context(limit - 1, max(room, 0)), {"role": "user", "content": text}]
+        return fit_window(self.context(limit - 1, max_bytes), text, limit, max_bytes)
 
     # ------------------------------------------------------------------ writing
 

@@ -247,19 +247,10 @@ class CompanionConversation(Conversation):
 
     async def _stream(self) -> AsyncIterator[Delta | Done]:
         t0 = time.perf_counter()
-        from phantom_cli.transcripts import MAX_WINDOW, MAX_WINDOW_BYTES, encoded_size
+        from phantom_cli.transcripts import fit_window
 
-        # at most 100 messages (seed 000) and a byte budget under the server's body limit:
-        # the oldest turns go first, the user's new message always stays
-        messages = self.window[-MAX_WINDOW:]
-        budget = MAX_WINDOW_BYTES
-        keep = 0
-        for m in reversed(messages):
-            budget -= encoded_size(m["content"])
-            if budget < 0 and keep:
-                break
-            keep += 1
-        messages = messages[-keep:]
+        # at most 100 messages (seed 000) under the server's body limit, oldest dropped first
+        messages = fit_window(self.window[:-1], self.window[-1]["content"])
         while messages and messages[0]["role"] != "user" and len(messages) > 1:
             messages = messages[1:]
         call = self.client.companion.chat(
