@@ -9,6 +9,9 @@ Times, side by side (median of N runs each, wall clock of a fresh process):
   loopback port) vs ``python -c "import typer, httpx"`` (target ≤ 1.5×)
 
 with byte-code caching on (in a temp dir), as an installed package has it,
+and, for context, what pydantic and the typed client cost next to the same floor (``--json``
+takes the transport alone, without them: see ``phantom_cli.cli.common.list_or_stream`` and
+``phantom_cli.cli._coerce``),
 and checks with ``-X importtime`` that ``--help`` / ``--version`` import none of httpx, pydantic,
 rich, keyring, textual, starlette, numpy, PIL or the backend.
 """
@@ -113,12 +116,19 @@ def main() -> int:
                 3,
             ),
             (
-                "python -c 'import phantom_cli.client'",
-                [py, "-c", "import typer, phantom_cli.client"],
+                "python -c '…client import Phantom'",
+                [py, "-c", "import typer; from phantom_cli.client import Phantom"],
                 env,
                 3,
             ),
+            # context: the same list as rows (validated models, so pydantic is loaded)
+            ("phantom activities list (rows)", [*ph, "activities", "list"], list_env, 3),
         ]
+        # the JSON list path takes the transport alone: no pydantic, no wire models
+        mods = imported_modules(["activities", "list", "--json"], list_env)
+        hits = sorted(m for m in mods if m.split(".")[0] == "pydantic" or m == "phantom_cli.client.models")
+        if hits:
+            bad["activities list --json"] = hits
         medians = time_rounds([(cmd, e) for _label, cmd, e, _floor in rows], args.n)
     finally:
         server.stop()
@@ -139,6 +149,7 @@ def main() -> int:
             print(f"phantom {flag} imports: {', '.join(hits)}")
     else:
         print("--help/--version import none of: " + ", ".join(FORBIDDEN))
+        print("activities list --json imports neither pydantic nor the wire models")
     return 0 if ok else 1
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phantom_cli.client import AsyncPhantom, Phantom
+    from phantom_cli.client._core_sync import APIClient
     from phantom_cli.config import Effective
 
 _OPTION_KEYS = (
@@ -96,6 +97,14 @@ def connect(eff: Effective, debug_hook: Any = None) -> Phantom:
     from phantom_cli.client import Phantom
 
     return Phantom(**_kwargs(eff, debug_hook))
+
+
+def connect_transport(eff: Effective, debug_hook: Any = None) -> APIClient:
+    """The transport of :func:`connect` without the typed resources (no pydantic): requests,
+    retries, error mapping and raw JSON pages, for printing what the server sent."""
+    from phantom_cli.client._core_sync import APIClient
+
+    return APIClient(**_kwargs(eff, debug_hook))
 
 
 def connect_async(eff: Effective, debug_hook: Any = None) -> AsyncPhantom:

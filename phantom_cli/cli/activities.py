@@ -16,6 +16,7 @@ from phantom_cli.cli.common import (
     output_mode,
     parse_bool,
 )
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -59,8 +60,10 @@ def list_(
         "featured": parse_bool(featured, "--featured"),
         "is_companion": parse_bool(companion, "--companion"),
     }
-    client = get_client(ctx)
-    list_or_stream(out, client.activities, _columns(), "activities", limit, cursor, all_, **filters)
+    list_or_stream(
+        ctx, out, "activities", paths.ACTIVITIES, _columns(), "activities", limit, cursor, all_,
+        **filters,
+    )  # fmt: skip
 
 
 @app.command("get", epilog="Example: phantom activities get act_123 --jq .first_message")

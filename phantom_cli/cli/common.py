@@ -31,6 +31,7 @@ import typer
 if TYPE_CHECKING:
     from phantom_cli.cli.output import OutputMode
     from phantom_cli.client import Phantom
+    from phantom_cli.client._core_sync import APIClient
     from phantom_cli.config import Effective
 
 EXIT_OK = 0
@@ -84,6 +85,7 @@ class State:
     no_color: bool = False
     _effective: Any = None
     _client: Any = None
+    _transport: Any = None
     _secrets: set[str] = field(default_factory=set)
 
 
@@ -151,66 +153,43 @@ def get_client(ctx: typer.Context | None, **overrides: Any) -> Phantom:
     state = get_state(ctx)
     if state._client is not None and not overrides:
         return state._client
-    eff = get_settings(ctx, **overrides)
-    hook = make_debug_hook(state) if state.debug else None
-    if eff._api_key:
-        state._secrets.add(eff._api_key)
-    client = _connect(eff, hook)
-    for attr in ("api_key", "_api_key"):
-        key = getattr(client, attr, None)
-        if isinstance(key, str) and key:
-            state._secrets.add(key)  # e.g. the local backend's key read by connect()
-    if state.debug:
-        _debug_line(
-            state,
-            f"profile={eff.profile_name} ({eff.sources.get('profile')}) backend={eff.backend} "
-            f"base_url={getattr(client, 'base_url', eff.base_url)}",
-        )
+    client = _open(ctx, "connect", overrides)
     if not overrides:
         state._client = client
     return client
 
 
-def _connect(eff: Effective, hook: Callable[..., None] | None) -> Phantom:
-    try:
-        from phantom_cli.connect import connect
-    except ImportError:
-        connect = None  # type: ignore[assignment]
-    if connect is not None:
-        import inspect
+def get_transport(ctx: typer.Context | None) -> APIClient:
+    """The client's transport alone — requests, retries, error mapping, raw JSON pages — without
+    the typed resources and their pydantic models (~150 ms of start-up). For commands that print
+    the server's JSON as it came (``list --json``); a :class:`Phantom` already built is reused."""
+    state = get_state(ctx)
+    if state._client is not None:
+        return state._client  # a Phantom is an APIClient
+    if state._transport is None:
+        state._transport = _open(ctx, "connect_transport", {})
+    return state._transport
 
-        if "debug_hook" in inspect.signature(connect).parameters:
-            return connect(eff, debug_hook=hook)  # type: ignore[call-arg]
-        client = connect(eff)
-        if hook is not None:
-            _set_debug_hook(client, hook)
-        return client
-    from phantom_cli.client import Phantom
 
-    if eff.base_url is None:
-        from phantom_cli.config import ConfigError
+def _open(ctx: typer.Context | None, factory: str, overrides: dict[str, Any]) -> Any:
+    from phantom_cli import connect
 
-        raise ConfigError(
-            "the local backend cannot be started from here yet; pass --base-url or set "
-            "PHANTOM_BASE_URL"
+    state = get_state(ctx)
+    eff = get_settings(ctx, **overrides)
+    hook = make_debug_hook(state) if state.debug else None
+    if eff._api_key:
+        state._secrets.add(eff._api_key)
+    client = getattr(connect, factory)(eff, debug_hook=hook)
+    key = getattr(client, "_api_key", None)
+    if isinstance(key, str) and key:
+        state._secrets.add(key)  # e.g. the local backend's key read by connect()
+    if state.debug:
+        _debug_line(
+            state,
+            f"profile={eff.profile_name} ({eff.sources.get('profile')}) backend={eff.backend} "
+            f"base_url={client.base_url}",
         )
-    return Phantom(
-        base_url=eff.base_url,
-        api_key=eff.api_key,
-        timeout=eff.timeout(),
-        max_retries=int(eff.get("max_retries", 2)),
-        debug_hook=hook,
-    )
-
-
-def _set_debug_hook(client: Any, hook: Callable[..., None]) -> None:
-    for attr in ("debug_hook", "_debug_hook"):
-        if hasattr(client, attr):
-            setattr(client, attr, hook)
-            return
-    inner = getattr(client, "_client", None)
-    if inner is not None and hasattr(inner, "debug_hook"):
-        inner.debug_hook = hook
+    return client
 
 
 def output_mode(
@@ -224,23 +203,53 @@ def output_mode(
 
 
 def list_or_stream(
+    ctx: typer.Context | None,
     out: OutputMode,
-    resource: Any,
+    resource: str,
+    path: str,
     columns: list[Any],
     what: str,
     limit: int | None,
     cursor: str | None,
     all_: bool,
-    *args: Any,
+    *,
+    path_params: dict[str, str] | None = None,
+    wire: dict[str, str] | None = None,
     **filters: Any,
 ) -> None:
-    """One page (``resource.list``) or, with ``--all``, every page lazily (``resource.iter``)."""
+    """One page or, with ``--all``, every page lazily, of a list endpoint.
+
+    ``resource`` names the typed resource of :class:`Phantom` (``"instances.messages"``) and
+    ``path`` its endpoint (a :mod:`phantom_cli.client.paths` template filled with
+    ``path_params``). Tables read validated models from the typed resource. ``--json`` /
+    ``--jq`` print the server's JSON as it came, fetched by the transport alone: no pydantic on
+    the path scripts take (start-up), and no field the models do not know is lost. ``wire``
+    renames a filter to its query parameter where the two differ (``relation_type`` →
+    ``relationType``); the server validates the query either way.
+    """
+    if all_ and cursor:
+        fail("--cursor and --all cannot be combined (--all starts from the first page)")
+    params = dict(path_params or {})
+    if out.json:
+        from phantom_cli.client._validate import fill
+
+        query = {(wire or {}).get(k, k): v for k, v in filters.items()}
+        url = fill(path, **params)
+        transport = get_transport(ctx)
+        if all_:
+            out.stream(transport.iter_json(url, {"limit": limit, **query}), columns)
+        else:
+            out.page(
+                transport.list_json(url, {"limit": limit, "cursor": cursor, **query}), columns, what
+            )
+        return
+    res: Any = get_client(ctx)
+    for attr in resource.split("."):
+        res = getattr(res, attr)
     if all_:
-        if cursor:
-            fail("--cursor and --all cannot be combined (--all starts from the first page)")
-        out.stream(resource.iter(*args, page_size=limit, **filters), columns)
+        out.stream(res.iter(*params.values(), page_size=limit, **filters), columns)
     else:
-        out.page(resource.list(*args, limit=limit, cursor=cursor, **filters), columns, what)
+        out.page(res.list(*params.values(), limit=limit, cursor=cursor, **filters), columns, what)
 
 
 # --------------------------------------------------------------------------- errors
@@ -341,7 +350,7 @@ def _auth_hint(state: State) -> str:
 def _connection_error(exc: Any, state: State, timeout: bool) -> tuple[str, str | None, int]:
     """One statement of where the server was expected, and a hint naming where that came from."""
     eff = state._effective
-    client = state._client
+    client = state._client or state._transport
     base = getattr(client, "base_url", None) or (eff.base_url if eff is not None else None)
     base = str(base).rstrip("/") if base else None
     import re
@@ -372,7 +381,9 @@ def _connection_error(exc: Any, state: State, timeout: bool) -> tuple[str, str |
             f"'phantom -p {name} config set base_url URL'"
         )
     elif eff.backend == "local":
-        hint = "the local backend did not answer: see 'phantom serve status' and 'phantom serve logs'"
+        hint = (
+            "the local backend did not answer: see 'phantom serve status' and 'phantom serve logs'"
+        )
     else:
         hint = (
             f"the hosted API did not answer; check your network (profile '{eff.profile_name}' "

@@ -16,6 +16,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -73,10 +74,11 @@ def list_(
 ) -> None:
     """List your instances, newest first."""
     out = output_mode(ctx, json_, jq)
-    client = get_client(ctx)
     list_or_stream(
+        ctx,
         out,
-        client.instances,
+        "instances",
+        paths.INSTANCES,
         _instance_columns(),
         "instances",
         limit,
@@ -127,7 +129,9 @@ def update(
     """Change an instance's voice or status."""
     out = output_mode(ctx, json_, jq)
     with flag_names({"assigned_voice_id": "--voice", "status": "--status"}):
-        updated = get_client(ctx).instances.update(instance_id, assigned_voice_id=voice, status=status)
+        updated = get_client(ctx).instances.update(
+            instance_id, assigned_voice_id=voice, status=status
+        )
     out.item(updated)
 
 
@@ -204,16 +208,17 @@ def messages_list(
 ) -> None:
     """List the messages of an instance, newest first."""
     out = output_mode(ctx, json_, jq)
-    client = get_client(ctx)
     list_or_stream(
+        ctx,
         out,
-        client.instances.messages,
+        "instances.messages",
+        paths.INSTANCE_MESSAGES,
         _message_columns(),
         "messages",
         limit,
         cursor,
         all_,
-        instance_id,
+        path_params={"instance_id": instance_id},
         role=role,
         medium=medium,
     )
@@ -247,7 +252,9 @@ def messages_create(
 def messages_get(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
-    message_id: str = typer.Argument(..., metavar="MESSAGE", help="Message id (from messages list)."),
+    message_id: str = typer.Argument(
+        ..., metavar="MESSAGE", help="Message id (from messages list)."
+    ),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -263,7 +270,9 @@ def messages_get(
 def messages_update(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
-    message_id: str = typer.Argument(..., metavar="MESSAGE", help="Message id (from messages list)."),
+    message_id: str = typer.Argument(
+        ..., metavar="MESSAGE", help="Message id (from messages list)."
+    ),
     content: str = typer.Argument(..., help="New text ('-' reads stdin)."),
     json_: JsonOpt = False,
     jq: JqOpt = None,

@@ -18,7 +18,11 @@ import typer
 from typer.core import TyperGroup
 
 from phantom_cli import __version__
+from phantom_cli.cli import _coerce
 from phantom_cli.cli.common import State
+
+# plain-Python coercion of str/int/float/bool/Path values: Typer's own imports pydantic (~100 ms)
+_coerce.install()
 
 # name -> (module under phantom_cli.cli, attribute, short help for `phantom --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -60,7 +64,7 @@ EXAMPLES: dict[str, str] = {
     "phantom npc history abc123",
     "companion": "Examples: phantom companion say -P luna.toml 'Hi!'; "
     "phantom companion transcript -P luna.toml",
-    "auth": "Examples: phantom auth login; echo \"$KEY\" | phantom --profile prod auth login; "
+    "auth": 'Examples: phantom auth login; echo "$KEY" | phantom --profile prod auth login; '
     "phantom auth status",
     "config": "Examples: phantom config list; phantom config set player_name Ash; "
     "phantom config get engine",

@@ -21,6 +21,7 @@ from phantom_cli.cli.common import (
     output_mode,
     parse_bool,
 )
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -70,8 +71,10 @@ def list_(
     """List your media collection, newest first."""
     out = output_mode(ctx, json_, jq)
     list_or_stream(
+        ctx,
         out,
-        get_client(ctx).media.collection,
+        "media.collection",
+        paths.MEDIA_COLLECTION,
         _columns(),
         "media",
         limit,
@@ -80,6 +83,7 @@ def list_(
         type=type_,
         favorite=parse_bool(favorite, "--favorite"),
         relation_type=relation,
+        wire={"relation_type": "relationType"},
     )
 
 
@@ -87,7 +91,9 @@ def list_(
 @handle_errors
 def add(
     ctx: typer.Context,
-    media_id: str = typer.Argument(..., metavar="MEDIA_ID", help="Media id (from a generation job or a list)."),
+    media_id: str = typer.Argument(
+        ..., metavar="MEDIA_ID", help="Media id (from a generation job or a list)."
+    ),
     relation: str = typer.Option(
         "favorited", "--relation", help="generated, favorited, uploaded or unlocked."
     ),

@@ -17,6 +17,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -60,7 +61,9 @@ def list_(
 ) -> None:
     """List your personas."""
     out = output_mode(ctx, json_, jq)
-    list_or_stream(out, get_client(ctx).personas, _columns(), "personas", limit, cursor, all_)
+    list_or_stream(
+        ctx, out, "personas", paths.PERSONAS, _columns(), "personas", limit, cursor, all_
+    )
 
 
 @app.command(
@@ -111,7 +114,9 @@ def update(
     persona_id: str = typer.Argument(..., metavar="ID", help="Persona id (per_…)."),
     name: str | None = typer.Option(None, "--name", help="New name (1–120 characters)."),
     gender: str | None = typer.Option(None, "--gender", help="female, male or non-binary."),
-    description: str | None = typer.Option(None, "--description", help="New description (up to 4000 characters)."),
+    description: str | None = typer.Option(
+        None, "--description", help="New description (up to 4000 characters)."
+    ),
     style: str | None = typer.Option(None, "--style", help="anime or realistic."),
     json_: JsonOpt = False,
     jq: JqOpt = None,

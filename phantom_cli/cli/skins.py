@@ -15,6 +15,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True, help="Character skins (looks) used by generation.", rich_markup_mode=None
@@ -48,8 +49,10 @@ def list_(
     """List skins."""
     out = output_mode(ctx, json_, jq)
     list_or_stream(
+        ctx,
         out,
-        get_client(ctx).skins,
+        "skins",
+        paths.SKINS,
         _columns(),
         "skins",
         limit,

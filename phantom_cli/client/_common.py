@@ -1,5 +1,10 @@
 """What the sync and async clients share: settings, redaction, error mapping, retry delays,
-response parsing and the record of the last exchange."""
+response parsing and the record of the last exchange.
+
+Start-up rule: the transport (this module, ``_core_*``, ``errors``, ``_sse``, ``_streams``)
+imports no pydantic; ``models`` is loaded by the typed resources, or here at the first
+validation. A raw JSON page (``_get_page(None, …)``) needs no model at all.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,10 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from . import paths
 from ._sse import ServerSentEvent
@@ -34,9 +38,13 @@ from .errors import (
     StreamInterruptedError,
     status_error_class,
 )
-from .models import Page, StreamDelta
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .models import StreamDelta
+
+M = TypeVar("M", bound="BaseModel")
 
 DEFAULT_BASE_URL = "https://api.phantomrouter.ai"
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -365,6 +373,8 @@ class BaseClient:
                 f"event whose data is not JSON: {excerpt(event.data)!r}"
             ) from None
         if event.event == "delta":
+            from .models import StreamDelta
+
             delta = self._validate_body(StreamDelta, data, response)
             partial.append(delta.text)
             return delta
@@ -462,6 +472,8 @@ class BaseClient:
             ) from None
 
     def _validate_body(self, model: type[M], data: Any, response: httpx.Response | None) -> M:
+        from pydantic import ValidationError
+
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -478,10 +490,21 @@ class BaseClient:
                 f"{where}: unexpected response shape for {model.__name__}: {problems}"
             ) from None
 
-    def _page(self, model: type[M], response: httpx.Response) -> Page[M]:
+    def _page(self, model: type[M] | None, response: httpx.Response) -> Any:
+        """A ``Page[model]``; with ``model=None`` the page as the server sent it (a dict whose
+        ``data`` is a list; nothing else is checked or changed)."""
         data = self._json(response)
         if isinstance(data, list):  # a bare list: one complete page
             data = {"data": data, "next_cursor": None, "has_more": False}
+        if model is None:
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise PhantomError(
+                    f"{response.request.method} {response.request.url.path}: unexpected "
+                    "response shape for a page: no 'data' list"
+                )
+            return data
+        from .models import Page
+
         return self._validate_body(Page[model], data, response)  # type: ignore[valid-type]
 
 

@@ -10,10 +10,9 @@ import json as jsonlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from ._common import (
     DEFAULT_MAX_RETRIES,
@@ -27,9 +26,13 @@ from ._common import (
 from ._sse import SSEParser, TextDecoder
 from ._streams import AsyncStream, SleepFn, sleep_async
 from .errors import PhantomError, StreamInterruptedError
-from .models import Page, StreamDelta
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # no pydantic at import time (start-up): see _common
+    from pydantic import BaseModel
+
+    from .models import Page, StreamDelta
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def _ms(t0: float) -> float:
@@ -190,31 +193,51 @@ class AsyncAPIClient(BaseClient):
     # ------------------------------------------------------------------ pagination
 
     async def _get_page(
-        self, model: type[M], path: str, params: Mapping[str, Any] | None
-    ) -> Page[M]:
+        self, model: type[M] | None, path: str, params: Mapping[str, Any] | None
+    ) -> Page[M] | dict[str, Any]:
         response = await self._send("GET", path, params=params)
         return self._page(model, response)
 
     def _iter_pages(
-        self, model: type[M], path: str, params: Mapping[str, Any] | None
+        self, model: type[M] | None, path: str, params: Mapping[str, Any] | None
     ) -> AsyncStream[M]:
         return AsyncStream(self._walk_pages(model, path, dict(params or {})))
 
     async def _walk_pages(
-        self, model: type[M], path: str, params: dict[str, Any]
-    ) -> AsyncIterator[M]:
+        self, model: type[M] | None, path: str, params: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         seen: set[str] = set()
         while True:
             page = await self._get_page(model, path, params)
-            for item in page.data:
+            if isinstance(page, dict):  # raw (model=None)
+                items, cursor, more = page["data"], page.get("next_cursor"), page.get("has_more")
+            else:
+                items, cursor, more = page.data, page.next_cursor, page.has_more
+            for item in items:
                 yield item
-            cursor = page.next_cursor
-            if not page.has_more or not cursor:
+            if not more or not cursor or not isinstance(cursor, str):
                 return
             if cursor in seen:
                 raise PhantomError(f"GET {path}: the server repeated cursor {cursor[:40]!r}")
             seen.add(cursor)
             params["cursor"] = cursor
+
+    # ------------------------------------------------------------------ raw JSON pages
+
+    async def list_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One page of a list endpoint exactly as the server sent it (``data``,
+        ``next_cursor``, ``has_more``): no model and no pydantic, for printing JSON.
+        ``params`` go on the query string as given (``None`` dropped, booleans as
+        ``true``/``false``); the server validates them."""
+        page = await self._get_page(None, self._check_path(path), params)
+        assert isinstance(page, dict)
+        return page
+
+    def iter_json(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> AsyncStream[dict[str, Any]]:
+        """Every item of a list endpoint as sent, fetched page by page as the iteration goes."""
+        return AsyncStream(self._walk_pages(None, self._check_path(path), dict(params or {})))
 
     # ------------------------------------------------------------------ streams
 
@@ -353,6 +376,8 @@ class AsyncAPIClient(BaseClient):
                     ) from None
                 yield self._validate_body(model, data, response)
                 return
+            from .models import StreamDelta
+
             parser = SSEParser()
             try:
                 async for chunk in chunks:

@@ -12,10 +12,9 @@ import json as jsonlib
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from ._common import (
     DEFAULT_MAX_RETRIES,
@@ -29,9 +28,13 @@ from ._common import (
 from ._sse import SSEParser, TextDecoder
 from ._streams import SleepFn, Stream, sleep_sync
 from .errors import PhantomError, StreamInterruptedError
-from .models import Page, StreamDelta
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # no pydantic at import time (start-up): see _common
+    from pydantic import BaseModel
+
+    from .models import Page, StreamDelta
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def _ms(t0: float) -> float:
@@ -189,25 +192,51 @@ class APIClient(BaseClient):
 
     # ------------------------------------------------------------------ pagination
 
-    def _get_page(self, model: type[M], path: str, params: Mapping[str, Any] | None) -> Page[M]:
+    def _get_page(
+        self, model: type[M] | None, path: str, params: Mapping[str, Any] | None
+    ) -> Page[M] | dict[str, Any]:
         response = self._send("GET", path, params=params)
         return self._page(model, response)
 
-    def _iter_pages(self, model: type[M], path: str, params: Mapping[str, Any] | None) -> Stream[M]:
+    def _iter_pages(
+        self, model: type[M] | None, path: str, params: Mapping[str, Any] | None
+    ) -> Stream[M]:
         return Stream(self._walk_pages(model, path, dict(params or {})))
 
-    def _walk_pages(self, model: type[M], path: str, params: dict[str, Any]) -> Iterator[M]:
+    def _walk_pages(
+        self, model: type[M] | None, path: str, params: dict[str, Any]
+    ) -> Iterator[Any]:
         seen: set[str] = set()
         while True:
             page = self._get_page(model, path, params)
-            yield from page.data
-            cursor = page.next_cursor
-            if not page.has_more or not cursor:
+            if isinstance(page, dict):  # raw (model=None)
+                items, cursor, more = page["data"], page.get("next_cursor"), page.get("has_more")
+            else:
+                items, cursor, more = page.data, page.next_cursor, page.has_more
+            yield from items
+            if not more or not cursor or not isinstance(cursor, str):
                 return
             if cursor in seen:
                 raise PhantomError(f"GET {path}: the server repeated cursor {cursor[:40]!r}")
             seen.add(cursor)
             params["cursor"] = cursor
+
+    # ------------------------------------------------------------------ raw JSON pages
+
+    def list_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One page of a list endpoint exactly as the server sent it (``data``,
+        ``next_cursor``, ``has_more``): no model and no pydantic, for printing JSON.
+        ``params`` go on the query string as given (``None`` dropped, booleans as
+        ``true``/``false``); the server validates them."""
+        page = self._get_page(None, self._check_path(path), params)
+        assert isinstance(page, dict)
+        return page
+
+    def iter_json(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Stream[dict[str, Any]]:
+        """Every item of a list endpoint as sent, fetched page by page as the iteration goes."""
+        return Stream(self._walk_pages(None, self._check_path(path), dict(params or {})))
 
     # ------------------------------------------------------------------ streams
 
@@ -345,6 +374,8 @@ class APIClient(BaseClient):
                     ) from None
                 yield self._validate_body(model, data, response)
                 return
+            from .models import StreamDelta
+
             parser = SSEParser()
             try:
                 for chunk in chunks:

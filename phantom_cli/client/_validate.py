@@ -1,17 +1,22 @@
-"""Client-side validation: kwargs or model instances → request model, or InvalidInputError."""
+"""Client-side validation: kwargs or model instances → request model, or InvalidInputError.
+
+``fill`` / ``path_param`` (path templates) need no pydantic, and it is imported only by the
+functions that validate models (start-up, see ``_common``).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
-
-from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidInputError
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound="BaseModel")
 
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*(?: or [A-Za-z_][\w.\[\]]*)?): (.+)$", re.S)
 _VALUE_ERROR = re.compile(r"^(Value|Assertion) error, ", re.I)
@@ -86,6 +91,8 @@ def errors_of(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
 
 def _plain(value: Any) -> Any:
     """Model instances (at any depth) → plain data, so every limit is checked again."""
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return {k: _plain(v) for k, v in value.model_dump(by_alias=False).items()}
     if isinstance(value, Mapping):
@@ -97,6 +104,8 @@ def _plain(value: Any) -> Any:
 
 def build(model: type[M], given: M | Mapping[str, Any] | None = None, /, **fields: Any) -> M:
     """Validate ``given`` (a model instance or mapping) updated with the non-None ``fields``."""
+    from pydantic import BaseModel, ValidationError
+
     data: dict[str, Any] = {}
     if given is not None:
         if isinstance(given, BaseModel):
