@@ -64,7 +64,8 @@ def test_path_parameters_and_renamed_filters(cli: Cli, live_server: Any, unique:
     walked = cli("instances", "messages", "list", inst, "--all", "--limit", "1", "--jq", ".content")
     assert walked.stdout.split() == ["three", "two", "one"]
 
-    added = cli("media", "add", "med_cover_skin_theo_anime", "--relation", "unlocked", "--json")
+    # (test_media_add adds med_cover_skin_theo_anime to the same shared server)
+    added = cli("media", "add", "med_cover_skin_vesk_anime", "--relation", "unlocked", "--json")
     assert added.exit_code == 0, added.stderr
     r = cli("media", "list", "--relation", "unlocked", "--json")
     assert r.exit_code == 0, r.stderr
