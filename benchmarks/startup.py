@@ -9,9 +9,9 @@ Times, side by side (median of N runs each, wall clock of a fresh process):
   loopback port) vs ``python -c "import typer, httpx"`` (target ≤ 1.5×)
 
 with byte-code caching on (in a temp dir), as an installed package has it,
-and, for context, what pydantic and the typed client cost next to the same floor (``--json``
-takes the transport alone, without them: see ``phantom_cli.cli.common.list_or_stream`` and
-``phantom_cli.cli._coerce``),
+and, for context, what pydantic and the typed client cost next to the same floor (list
+commands take the transport alone, without them: see ``phantom_cli.cli.common.list_or_stream``
+and ``phantom_cli.cli._coerce``),
 and checks with ``-X importtime`` that ``--help`` / ``--version`` import none of httpx, pydantic,
 rich, keyring, textual, starlette, numpy, PIL or the backend.
 """
@@ -121,7 +121,7 @@ def main() -> int:
                 env,
                 3,
             ),
-            # context: the same list as rows (validated models, so pydantic is loaded)
+            # context: the same list as tab-separated rows
             ("phantom activities list (rows)", [*ph, "activities", "list"], list_env, 3),
         ]
         # the JSON list path takes the transport alone: no pydantic, no wire models

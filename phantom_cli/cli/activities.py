@@ -61,7 +61,7 @@ def list_(
         "is_companion": parse_bool(companion, "--companion"),
     }
     list_or_stream(
-        ctx, out, "activities", paths.ACTIVITIES, _columns(), "activities", limit, cursor, all_,
+        ctx, out, paths.ACTIVITIES, _columns(), "activities", limit, cursor, all_,
         **filters,
     )  # fmt: skip
 

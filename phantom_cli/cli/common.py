@@ -205,7 +205,6 @@ def output_mode(
 def list_or_stream(
     ctx: typer.Context | None,
     out: OutputMode,
-    resource: str,
     path: str,
     columns: list[Any],
     what: str,
@@ -217,39 +216,29 @@ def list_or_stream(
     wire: dict[str, str] | None = None,
     **filters: Any,
 ) -> None:
-    """One page or, with ``--all``, every page lazily, of a list endpoint.
+    """One page or, with ``--all``, every page lazily, of the list endpoint ``path`` (a
+    :mod:`phantom_cli.client.paths` template filled with ``path_params``).
 
-    ``resource`` names the typed resource of :class:`Phantom` (``"instances.messages"``) and
-    ``path`` its endpoint (a :mod:`phantom_cli.client.paths` template filled with
-    ``path_params``). Tables read validated models from the typed resource. ``--json`` /
-    ``--jq`` print the server's JSON as it came, fetched by the transport alone: no pydantic on
-    the path scripts take (start-up), and no field the models do not know is lost. ``wire``
+    Pages are fetched by the client's transport alone and printed as the server sent them —
+    JSON exactly as it came (fields this version does not know included), rows and tables from
+    the same objects — without the typed resources and their pydantic models, which would cost
+    more start-up than the whole command (benchmarks/startup.py). The server validates the
+    query (a refusal names the field: exit 2); ``--limit`` is bounded by its option. ``wire``
     renames a filter to its query parameter where the two differ (``relation_type`` →
-    ``relationType``); the server validates the query either way.
+    ``relationType``); ``None`` filters are left out.
     """
+    from phantom_cli.client._validate import fill
+
     if all_ and cursor:
         fail("--cursor and --all cannot be combined (--all starts from the first page)")
-    params = dict(path_params or {})
-    if out.json:
-        from phantom_cli.client._validate import fill
-
-        query = {(wire or {}).get(k, k): v for k, v in filters.items()}
-        url = fill(path, **params)
-        transport = get_transport(ctx)
-        if all_:
-            out.stream(transport.iter_json(url, {"limit": limit, **query}), columns)
-        else:
-            out.page(
-                transport.list_json(url, {"limit": limit, "cursor": cursor, **query}), columns, what
-            )
-        return
-    res: Any = get_client(ctx)
-    for attr in resource.split("."):
-        res = getattr(res, attr)
+    query = {(wire or {}).get(k, k): v for k, v in filters.items()}
+    url = fill(path, **(path_params or {}))
+    transport = get_transport(ctx)
     if all_:
-        out.stream(res.iter(*params.values(), page_size=limit, **filters), columns)
+        out.stream(transport.iter_json(url, {"limit": limit, **query}), columns)
     else:
-        out.page(res.list(*params.values(), limit=limit, cursor=cursor, **filters), columns, what)
+        page = transport.list_json(url, {"limit": limit, "cursor": cursor, **query})
+        out.page(page, columns, what)
 
 
 # --------------------------------------------------------------------------- errors

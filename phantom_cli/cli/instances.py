@@ -77,7 +77,6 @@ def list_(
     list_or_stream(
         ctx,
         out,
-        "instances",
         paths.INSTANCES,
         _instance_columns(),
         "instances",
@@ -211,7 +210,6 @@ def messages_list(
     list_or_stream(
         ctx,
         out,
-        "instances.messages",
         paths.INSTANCE_MESSAGES,
         _message_columns(),
         "messages",

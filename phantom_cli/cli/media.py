@@ -73,7 +73,6 @@ def list_(
     list_or_stream(
         ctx,
         out,
-        "media.collection",
         paths.MEDIA_COLLECTION,
         _columns(),
         "media",

@@ -62,7 +62,7 @@ def list_(
     """List your personas."""
     out = output_mode(ctx, json_, jq)
     list_or_stream(
-        ctx, out, "personas", paths.PERSONAS, _columns(), "personas", limit, cursor, all_
+        ctx, out, paths.PERSONAS, _columns(), "personas", limit, cursor, all_
     )
 
 

@@ -51,7 +51,6 @@ def list_(
     list_or_stream(
         ctx,
         out,
-        "skins",
         paths.SKINS,
         _columns(),
         "skins",

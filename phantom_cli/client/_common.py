@@ -492,15 +492,16 @@ class BaseClient:
 
     def _page(self, model: type[M] | None, response: httpx.Response) -> Any:
         """A ``Page[model]``; with ``model=None`` the page as the server sent it (a dict whose
-        ``data`` is a list; nothing else is checked or changed)."""
+        ``data`` is a list of objects; nothing else is checked or changed)."""
         data = self._json(response)
         if isinstance(data, list):  # a bare list: one complete page
             data = {"data": data, "next_cursor": None, "has_more": False}
         if model is None:
-            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise PhantomError(
                     f"{response.request.method} {response.request.url.path}: unexpected "
-                    "response shape for a page: no 'data' list"
+                    "response shape for a page: expected a 'data' list of objects"
                 )
             return data
         from .models import Page

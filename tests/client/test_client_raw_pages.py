@@ -52,7 +52,7 @@ async def test_a_bare_list_is_one_complete_page(transport: Any, mock: respx.Mock
     assert got == {"data": [ODD], "next_cursor": None, "has_more": False}
 
 
-@pytest.mark.parametrize("body", [{"items": []}, {"data": "nope"}, "text", 3])
+@pytest.mark.parametrize("body", [{"items": []}, {"data": "nope"}, {"data": [1, "x"]}, "text", 3])
 async def test_a_page_without_a_data_list_is_refused(
     transport: Any, mock: respx.MockRouter, body: Any
 ) -> None:
