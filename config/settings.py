@@ -16,7 +16,8 @@ The built-in ``local`` profile exists even with no file. Precedence of every val
 flags > environment (``PHANTOM_PROFILE``, ``PHANTOM_BASE_URL``, ``PHANTOM_API_KEY``) > profile >
 defaults; :func:`resolve` records where each value came from.
 
-Start-up rule: stdlib only at module level (tomllib is stdlib; tomli_w is imported to write).
+Start-up rule: stdlib only at module level (tomllib is imported to read a file, tomli_w to
+write one).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,6 +333,8 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings(path=path)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    import tomllib  # here: no config file, no TOML parser (start-up)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import paths
-from ._sse import ServerSentEvent
 from .errors import (
     CODE_STATUS,
     APIConnectionError,
@@ -42,6 +41,7 @@ from .errors import (
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._sse import ServerSentEvent
     from .models import StreamDelta
 
 M = TypeVar("M", bound="BaseModel")

@@ -23,7 +23,6 @@ from ._common import (
     TimeoutArg,
     compact_query,
 )
-from ._sse import SSEParser, TextDecoder
 from ._streams import AsyncStream, SleepFn, sleep_async
 from .errors import PhantomError, StreamInterruptedError
 
@@ -319,6 +318,8 @@ class AsyncAPIClient(BaseClient):
             response,
             chunks,
         ):
+            from ._sse import TextDecoder  # streams only (start-up)
+
             decoder = TextDecoder(response.charset_encoding or "utf-8")
             partial: list[str] = []
             try:
@@ -376,6 +377,7 @@ class AsyncAPIClient(BaseClient):
                     ) from None
                 yield self._validate_body(model, data, response)
                 return
+            from ._sse import SSEParser
             from .models import StreamDelta
 
             parser = SSEParser()

@@ -25,7 +25,6 @@ from ._common import (
     TimeoutArg,
     compact_query,
 )
-from ._sse import SSEParser, TextDecoder
 from ._streams import SleepFn, Stream, sleep_sync
 from .errors import PhantomError, StreamInterruptedError
 
@@ -317,6 +316,8 @@ class APIClient(BaseClient):
             response,
             chunks,
         ):
+            from ._sse import TextDecoder  # streams only (start-up)
+
             decoder = TextDecoder(response.charset_encoding or "utf-8")
             partial: list[str] = []
             try:
@@ -374,6 +375,7 @@ class APIClient(BaseClient):
                     ) from None
                 yield self._validate_body(model, data, response)
                 return
+            from ._sse import SSEParser
             from .models import StreamDelta
 
             parser = SSEParser()
