@@ -57,7 +57,7 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(f"{_to_str(value)!r} is not a boolean (use true or false)")
 
 
-def _limits(kind: str, lo: float | None, hi: float | None) -> str:
+def _limits(lo: float | None, hi: float | None) -> str:
     if lo is not None and hi is not None:
         return f"must be between {lo:g} and {hi:g}"
     if lo is not None:
@@ -81,7 +81,7 @@ def _number(kind: type, lo: float | None, hi: float | None, clamp: bool) -> Conv
                 raise ValueError(f"{_to_str(value)!r} is not {name}") from None
         if kind is float and not math.isfinite(number):
             if lo is not None or hi is not None:
-                raise ValueError(f"{_limits(name, lo, hi)}, got {number!r}")
+                raise ValueError(f"{_limits(lo, hi)}, got {number!r}")
         if clamp:
             if lo is not None and number < lo:
                 return kind(lo)
@@ -89,7 +89,7 @@ def _number(kind: type, lo: float | None, hi: float | None, clamp: bool) -> Conv
                 return kind(hi)
             return number
         if (lo is not None and number < lo) or (hi is not None and number > hi):
-            raise ValueError(f"{_limits(name, lo, hi)}, got {number!r}")
+            raise ValueError(f"{_limits(lo, hi)}, got {number!r}")
         return number
 
     return convert
@@ -123,7 +123,7 @@ class PlainRuntimeParam(RuntimeParam):  # type: ignore[misc,valid-type]
 
 def plain_converter(annotation: Any, info: Any) -> tuple[Convert, bool, bool] | None:
     """``(convert, many, path)`` for an annotation coerced here; None: Typer's own coercion."""
-    if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
+    if info.parser is not None:
         return None
     many = False
     if get_origin(annotation) is list:
@@ -138,8 +138,8 @@ def plain_converter(annotation: Any, info: Any) -> tuple[Convert, bool, bool] | 
     if annotation is int or annotation is float:
         convert = _number(annotation, info.min, info.max, bool(info.clamp))
         return convert, many, False
-    if annotation is Path and getattr(info, "path_type", None) in (None, Path):
-        if getattr(info, "allow_dash", False) or getattr(info, "resolve_path", False):
+    if annotation is Path and info.path_type in (None, Path):
+        if info.allow_dash or info.resolve_path:
             return None
         return _to_str, many, True
     return None

@@ -162,7 +162,8 @@ def get_client(ctx: typer.Context | None, **overrides: Any) -> Phantom:
 def get_transport(ctx: typer.Context | None) -> APIClient:
     """The client's transport alone — requests, retries, error mapping, raw JSON pages — without
     the typed resources and their pydantic models (~150 ms of start-up). For commands that print
-    the server's JSON as it came (``list --json``); a :class:`Phantom` already built is reused."""
+    pages as the server sent them (:func:`list_or_stream`); a :class:`Phantom` already built is
+    reused."""
     state = get_state(ctx)
     if state._client is not None:
         return state._client  # a Phantom is an APIClient

@@ -227,9 +227,8 @@ class APIClient(BaseClient):
         ``next_cursor``, ``has_more``): no model and no pydantic, for printing JSON.
         ``params`` go on the query string as given (``None`` dropped, booleans as
         ``true``/``false``); the server validates them."""
-        page = self._get_page(None, self._check_path(path), params)
-        assert isinstance(page, dict)
-        return page
+        response = self._send("GET", self._check_path(path), params=params)
+        return self._page(None, response)
 
     def iter_json(
         self, path: str, params: Mapping[str, Any] | None = None
