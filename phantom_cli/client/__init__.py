@@ -16,34 +16,37 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The errors and the paths are light (stdlib only) and imported here; every other name is
+# loaded on first use (PEP 562): the transport (``_core_sync``) must not pay for pydantic and
+# the wire models (start-up, see _common).
+from . import errors, paths
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidInputError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    PhantomError,
+    RateLimitError,
+    ServiceUnavailableError,
+    StreamInterruptedError,
+)
+
 if TYPE_CHECKING:
-    from . import errors, models, paths
+    from . import models
     from ._common import Exchange
     from ._resources_async import AsyncPhantom
     from ._resources_sync import Phantom
     from ._streams import AsyncStream, Stream
-    from .errors import (
-        APIConnectionError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ConflictError,
-        InternalServerError,
-        InvalidInputError,
-        MissingAPIKeyError,
-        NotFoundError,
-        PaymentRequiredError,
-        PermissionDeniedError,
-        PhantomError,
-        RateLimitError,
-        ServiceUnavailableError,
-        StreamInterruptedError,
-    )
     from .models import Page, StreamDelta
 
-# Names are loaded on first use (PEP 562): ``phantom_cli.client.errors`` or the transport
-# (``_core_sync``) must not pay for pydantic and the wire models (start-up, see _common).
 _WHERE = {
     "Phantom": "._resources_sync",
     "AsyncPhantom": "._resources_async",
@@ -52,22 +55,15 @@ _WHERE = {
     "AsyncStream": "._streams",
     "Page": ".models",
     "StreamDelta": ".models",
-    "errors": None,
-    "models": None,
-    "paths": None,
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        where = _WHERE[name]
-        if where is None:
-            return importlib.import_module(f".{name}", __name__)
-        value = getattr(importlib.import_module(where, __name__), name)
-    elif name in __all__:
-        value = getattr(importlib.import_module(".errors", __name__), name)
-    else:
+    if name == "models":
+        return importlib.import_module(".models", __name__)
+    if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
     globals()[name] = value
     return value
 
