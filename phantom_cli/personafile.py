@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 import tomllib
 import warnings
 from collections.abc import Callable
@@ -280,28 +279,17 @@ def save_persona(
     With ``keep_unknown`` (default), keys of the existing file that are not persona fields are
     written back unchanged.
     """
+    from phantom_cli.config.settings import atomic_write
+
     p = Path(path)
     fmt = persona_format(p)
     extra = _existing_extra(p) if keep_unknown and p.is_file() else {}
     text = dumps_persona(persona, fmt, extra)
+    # a folder made here keeps the umask's mode (atomic_write would make it 0700, like phantom's
+    # own folders); the file keeps its mode, a new one is 0644
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if p.exists():
-            os.chmod(tmp, p.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    mode = p.stat().st_mode & 0o777 if p.exists() else 0o644
+    atomic_write(p, text.encode("utf-8"), mode=mode)
     return p
 
 

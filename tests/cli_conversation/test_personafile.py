@@ -185,3 +185,14 @@ def test_a_wrongly_typed_name_is_reported_once(tmp_path: Path) -> None:
     with pytest.raises(PersonaFileError) as info:
         load_persona(p)
     assert info.value.problems == [("name", "is required (1–120 characters)")]
+
+
+def test_save_is_atomic_and_keeps_the_file_mode(tmp_path: Path) -> None:
+    p = tmp_path / "new" / "luna.toml"
+    save_persona(p, CompanionPersona(**LUNA))
+    assert (p.stat().st_mode & 0o777) == 0o644  # a new file
+    p.chmod(0o600)
+    save_persona(p, CompanionPersona(name="Lu"))
+    assert (p.stat().st_mode & 0o777) == 0o600  # an existing file keeps its mode
+    assert load_persona(p).name == "Lu"
+    assert [q.name for q in p.parent.iterdir()] == ["luna.toml"]  # no temp file left
