@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import new_id, now, register_migration, transaction
+from .memory.embedder import content_words, default_embedder
 
 SCRATCHPAD_V1 = """
 CREATE TABLE scratchpads (
@@ -227,10 +228,6 @@ def _words(text: str) -> int:
 
 
 def _tokens(text: str) -> set[str]:
-    try:
-        from .memory.embedder import content_words
-    except ImportError:  # pragma: no cover - the memory package ships with the backend
-        return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
     return set(content_words(text))
 
 
@@ -273,11 +270,7 @@ def _units(content: str, max_words: int) -> list[str]:
 
 
 def _similarities(units: list[str], hint: str) -> list[float]:
-    """Cosine similarity of each unit to the hint with the built-in embedder (0 if missing)."""
-    try:
-        from .memory.embedder import default_embedder
-    except ImportError:  # pragma: no cover
-        return [0.0] * len(units)
+    """Cosine similarity of each unit to the hint with the built-in embedder."""
     emb = default_embedder()
     vecs = emb.embed([*units, hint])
     sims = vecs[:-1] @ vecs[-1]

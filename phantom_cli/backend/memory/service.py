@@ -15,6 +15,7 @@ from typing import Any
 from .. import jobs
 from ..db import now, transaction
 from ..engines import get_engine, setting
+from ..scratchpad import companion_key, update_scratchpad_facts
 from .embedder import embedder_for
 from .extraction import Fact, extract
 from .store import DEFAULT_FLOOR, DEFAULT_TOP_K, Hit, VectorStore
@@ -156,10 +157,6 @@ class MemoryService:
 
         Keyed lines (``slot:key``) so a changed fact replaces its line instead of adding one.
         """
-        try:
-            from ..scratchpad import companion_key, update_scratchpad_facts
-        except ImportError:  # the scratchpad module is not part of this build
-            return
         lines: list[tuple[str, str]] = []
         for f in facts:
             key = f.slot if not f.key else f"{f.slot}:{f.key}"
