@@ -10,6 +10,7 @@ import base64
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from phantom_cli.cli.common import (
     get_client,
     get_settings,
     handle_errors,
+    list_or_stream,
     output_mode,
 )
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -38,26 +41,27 @@ app = typer.Typer(
     ),
 )
 
-ADMIN = "/api/v1/local/admin"
+ADMIN = paths.LOCAL_ADMIN
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_FILE = 32 * 1024 * 1024
 
 
-def _client(ctx: typer.Context) -> Any:
+def _local_only(ctx: typer.Context) -> None:
     eff = get_settings(ctx)
     if getattr(eff, "backend", "local") == "hosted":
         fail(
             "admin commands are local only: the hosted API does not serve /api/v1/local/admin",
             hint="use a profile with backend = local (phantom profile use local)",
         )
-    return get_client(ctx)
 
 
-def _call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> Any:
+@contextmanager
+def _admin_route() -> Iterator[None]:
+    """A backend without the admin API (404 "no such route") as one clear line."""
     from phantom_cli.client.errors import NotFoundError
 
     try:
-        return _client(ctx).request(method, path, **kwargs)
+        yield
     except NotFoundError as exc:
         msg = str(getattr(exc, "message", "") or exc)
         if "no such route" in msg:
@@ -66,6 +70,12 @@ def _call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> Any:
                 code=EXIT_NOT_FOUND,
             )
         raise
+
+
+def _call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> Any:
+    _local_only(ctx)
+    with _admin_route():
+        return get_client(ctx).request(method, path, **kwargs)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -119,10 +129,8 @@ def _activity_columns() -> list:
 
 
 def _summary(out: Any, act: dict[str, Any], verb: str) -> None:
-    if out.json:
-        out.emit_json(act)
-    else:
-        out.item(act, _activity_columns())
+    out.item(act, _activity_columns())  # --json: the whole object
+    if not out.json:
         out.note(f"{verb} activity {act.get('id')}")
 
 
@@ -150,36 +158,12 @@ def activities(
 ) -> None:
     """List every activity, published or not (with a PUBLISHED column)."""
     out = output_mode(ctx, json_, jq)
-    params: dict[str, Any] = {}
-    if published is not None:
-        params["published"] = "true" if published else "false"
-    if limit is not None:
-        params["limit"] = limit
-    if all_:
-        if cursor:
-            fail("--cursor and --all cannot be combined (--all starts from the first page)")
-
-        def walk() -> Iterator[dict[str, Any]]:
-            cur: str | None = None
-            while True:
-                p = dict(params)
-                if cur:
-                    p["cursor"] = cur
-                page = _call(ctx, "GET", f"{ADMIN}/activities", params=p).json()
-                yield from page["data"]
-                cur = page.get("next_cursor")
-                if not page.get("has_more") or not cur:
-                    return
-
-        out.stream(walk(), _activity_columns())
-        return
-    if cursor:
-        params["cursor"] = cursor
-    out.page(
-        _call(ctx, "GET", f"{ADMIN}/activities", params=params).json(),
-        _activity_columns(),
-        "activities",
-    )
+    _local_only(ctx)
+    with _admin_route():
+        list_or_stream(
+            ctx, out, f"{ADMIN}/activities", _activity_columns(), "activities", limit, cursor,
+            all_, published=published,
+        )  # fmt: skip
 
 
 def _set_published(

@@ -205,3 +205,25 @@ def test_every_option_and_argument_has_help() -> None:
         if not getattr(param, "help", None) and not getattr(param, "hidden", False)
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("extra", [[], ["--all"], ["--json"]])
+def test_admin_list_on_a_server_without_the_admin_api(cli: Cli, extra: list[str]) -> None:
+    """A server answering 404 "no such route" (not the local backend): one line, exit 5 —
+    for one page and for ``--all`` alike."""
+    _no_retries()
+    body = {"error": {"code": "NOT_FOUND", "message": "no such route: GET /x", "details": None}}
+    with respx.mock(base_url=HOSTED) as mock:
+        mock.get("/api/v1/local/admin/activities").respond(404, json=body)
+        r = cli(
+            "admin", "activities", *extra,
+            env={"PHANTOM_BASE_URL": HOSTED, "PHANTOM_API_KEY": "sk-hosted"},
+        )  # fmt: skip
+    _assert_clean(r, 5, "not available on this backend")
+    assert r.stdout == ""
+
+
+def test_admin_list_refused_on_a_hosted_profile(cli: Cli) -> None:
+    config_file().write_text('[profiles.h]\nbackend = "hosted"\n')
+    r = cli("-p", "h", "admin", "activities", "--all", env={"PHANTOM_API_KEY": "sk-hosted"})
+    _assert_clean(r, 2, "local only")
