@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from phantom_cli.transcripts import Transcript
+from phantom_cli.transcripts import Transcript, list_transcripts
 
 LUNA = 'name = "Luna"\nbio = "A warm, witty companion who loves astronomy."\nchat_style = "playful, curious"\n'
 
@@ -151,6 +151,7 @@ def test_persona_files_in_every_format(cli, tmp_path, uid, ext) -> None:
     p.write_text(dump(data), encoding="utf-8")
     r = cli("companion", "say", "-P", str(p), "--chat-id", uid, "hello")
     assert r.exit_code == 0, r.stderr
+    assert Transcript(uid).turns()[0].persona == "Bram"  # the file's persona was sent
 
 
 def test_persona_limit_violation_names_the_field(cli, tmp_path, uid) -> None:
@@ -256,12 +257,14 @@ def test_transcript_show_json_list_and_clear(cli, luna, uid) -> None:
 def test_a_bad_chat_id_is_refused_before_anything_is_recorded(cli, luna) -> None:
     r = cli("companion", "say", "-P", str(luna), "--chat-id", "-bad id", "hi")
     assert r.exit_code == 2 and "chat_id" in r.stderr
+    assert list_transcripts() == [] and not Transcript("-bad id").path.exists()
 
 
 @pytest.mark.parametrize("cmd", ["say", "transcript"])
 def test_help_has_an_example(cli, cmd) -> None:
     r = cli("companion", cmd, "--help")
-    assert r.exit_code == 0 and "phantom companion" in r.stdout
+    # the usage line names the command too: look for it in the epilog's example
+    assert r.exit_code == 0 and f"Examples: phantom companion {cmd} " in r.stdout
 
 
 def test_an_over_long_or_empty_message_is_named_as_the_message(cli, luna, uid) -> None:
