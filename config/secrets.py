@@ -83,8 +83,7 @@ def _read_file() -> dict[str, str]:
 def _write_file(profiles: dict[str, str]) -> Path:
     path = paths.credentials_file()
     data = json.dumps({"profiles": profiles}, indent=2).encode("utf-8")
-    atomic_write(path, data, mode=0o600)
-    os.chmod(path, 0o600)
+    atomic_write(path, data, mode=0o600)  # the temp file is 0600 before it is renamed
     return path
 
 
@@ -135,9 +134,7 @@ def set_key(profile: str, key: str) -> str:
 
 
 def _remove_from_file(profile: str) -> bool:
-    if not paths.credentials_file().exists():
-        return False
-    profiles = _read_file()
+    profiles = _read_file()  # {} when there is no file
     if profile not in profiles:
         return False
     del profiles[profile]

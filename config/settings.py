@@ -100,19 +100,11 @@ def _check_value(key: str, value: Any, where: str) -> Any:
     ``where`` (file and profile) prefixes the messages; empty for a value typed on the command
     line (``config set``), where the key alone says it.
     """
-    try:
-        return _check_value_in(key, value, where or "\0")
-    except ConfigError as exc:
-        if where:
-            raise
-        raise ConfigError(str(exc).removeprefix("\0: ")) from None
-
-
-def _check_value_in(key: str, value: Any, where: str) -> Any:
+    at = f"{where}: " if where else ""
     spec = KEYS.get(key)
     if spec is None:
         known = ", ".join(KEYS)
-        raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+        raise ConfigError(f"{at}unknown key {key!r} (known keys: {known})")
     ok: bool
     if spec.type is bool:
         ok = isinstance(value, bool)
@@ -126,19 +118,19 @@ def _check_value_in(key: str, value: Any, where: str) -> Any:
         ok = isinstance(value, str)
     if not ok:
         raise ConfigError(
-            f"{where}: key {key!r} must be {_TYPE_NAMES[spec.type]}, "
+            f"{at}key {key!r} must be {_TYPE_NAMES[spec.type]}, "
             f"got {type(value).__name__} {value!r}"
         )
     if spec.choices is not None and value not in spec.choices:
         raise ConfigError(
-            f"{where}: key {key!r} must be one of {', '.join(spec.choices)}; got {value!r}"
+            f"{at}key {key!r} must be one of {', '.join(spec.choices)}; got {value!r}"
         )
     if spec.positive and value <= 0:
-        raise ConfigError(f"{where}: key {key!r} must be > 0 (seconds); got {value!r}")
+        raise ConfigError(f"{at}key {key!r} must be > 0 (seconds); got {value!r}")
     if spec.minimum is not None and value < spec.minimum:
-        raise ConfigError(f"{where}: key {key!r} must be ≥ {spec.minimum:g}; got {value!r}")
+        raise ConfigError(f"{at}key {key!r} must be ≥ {spec.minimum:g}; got {value!r}")
     if key == "base_url" and not re.match(r"^https?://[^\s/]+", value):
-        raise ConfigError(f"{where}: key 'base_url' must be an http(s) URL; got {value!r}")
+        raise ConfigError(f"{at}key 'base_url' must be an http(s) URL; got {value!r}")
     return value
 
 

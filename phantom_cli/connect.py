@@ -40,7 +40,7 @@ def server_options(eff: Effective) -> dict[str, Any]:
 def local_key_file() -> Path:
     from phantom_cli.config import local_api_key_file
 
-    return Path(local_api_key_file())
+    return local_api_key_file()
 
 
 def read_local_key() -> str | None:

@@ -27,6 +27,7 @@ def test_dirs_not_created_when_asked_not_to(phantom_home: Path) -> None:
     path = paths.state_dir(create=False)
     assert not path.exists()
     assert paths.all_dirs()["state"] == path
+    assert not path.exists()  # all_dirs() does not create them either
 
 
 def test_platformdirs_without_phantom_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

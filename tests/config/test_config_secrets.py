@@ -5,7 +5,7 @@ import stat
 from typing import Any
 
 import pytest
-from phantom_cli.config import credentials_file, resolve, secrets
+from phantom_cli.config import credentials_file, load_settings, resolve, secrets
 
 
 def test_keyring_roundtrip(memory_keyring: Any) -> None:
@@ -21,7 +21,7 @@ def test_keyring_roundtrip(memory_keyring: Any) -> None:
 
 
 def test_resolve_reads_key_from_keyring_for_hosted_profile(memory_keyring: Any) -> None:
-    s = __import__("phantom_cli.config", fromlist=["load_settings"]).load_settings()
+    s = load_settings()
     s.add_profile("prod", backend="hosted")
     s.save()
     secrets.set_key("prod", "sk-stored")

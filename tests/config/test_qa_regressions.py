@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from phantom_cli.config import ConfigError, config_file, load_settings, parse_value, resolve
+from phantom_cli.config import (
+    ConfigError,
+    config_file,
+    credentials_file,
+    load_settings,
+    parse_value,
+    resolve,
+    secrets,
+)
 
 
 @pytest.mark.parametrize("key", ["timeout_read", "timeout_connect"])
@@ -43,8 +51,6 @@ def test_new_server_keys_are_profile_settings() -> None:
 
 def test_key_source_names_the_fallback_file_when_it_holds_the_key(no_keyring: None) -> None:
     """QA 19: `auth status` said key_source keyring while the key was in credentials.json."""
-    from phantom_cli.config import credentials_file, load_settings, secrets
-
     settings = load_settings()
     settings.add_profile("h", backend="hosted", base_url="http://127.0.0.1:9")
     settings.save()
@@ -56,8 +62,6 @@ def test_key_source_names_the_fallback_file_when_it_holds_the_key(no_keyring: No
 
 
 def test_key_source_is_keyring_when_the_keyring_holds_it(memory_keyring: object) -> None:
-    from phantom_cli.config import load_settings, secrets
-
     settings = load_settings()
     settings.add_profile("k", backend="hosted", base_url="http://127.0.0.1:9")
     settings.save()
