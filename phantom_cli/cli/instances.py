@@ -156,7 +156,6 @@ def archive(
 
 @app.command("chat", epilog='Example: phantom instances chat inst_123 "Hello there"')
 @handle_errors
-@handle_errors
 def chat(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),

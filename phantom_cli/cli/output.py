@@ -250,10 +250,6 @@ class OutputMode:
             self.json = True
             self._jq_program = compile_jq(self.jq)
 
-    @property
-    def machine(self) -> bool:
-        return self.json
-
     # ---- low level
 
     def out(self) -> TextIO:

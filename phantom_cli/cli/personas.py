@@ -135,7 +135,7 @@ def update(
     if not fields:
         fail("nothing to update: give --name, --gender, --description or --style")
     out = output_mode(ctx, json_, jq)
-    with flag_names(_FLAGS):
+    with flag_names({**_FLAGS, "name": "--name"}):  # update takes the name as an option
         updated = get_client(ctx).personas.update(persona_id, **fields)
     out.item(updated)
 

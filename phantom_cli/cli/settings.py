@@ -11,7 +11,6 @@ from phantom_cli.cli.common import (
     JsonOpt,
     fail,
     get_settings,
-    get_state,
     handle_errors,
     output_mode,
 )
@@ -45,8 +44,6 @@ def list_(ctx: typer.Context, json_: JsonOpt = False, jq: JqOpt = None) -> None:
     ]
     for key in KEYS:
         value = eff.base_url if key == "base_url" else eff.values.get(key)
-        if key == "base_url" and value is None:
-            value = None
         rows.append({"key": key, "value": value, "source": eff.sources.get(key)})
     has_key = bool(eff.api_key)
     rows.append(
@@ -164,7 +161,6 @@ def path(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Where phantom keeps its files (PHANTOM_HOME moves them all)."""
     from phantom_cli.config import paths
 
-    get_state(ctx)
     info: dict[str, object] = {"config_file": str(paths.config_file())}
     info.update({f"{k}_dir": str(v) for k, v in paths.all_dirs().items()})
     info["credentials_file"] = str(paths.config_dir(create=False) / "credentials.json")

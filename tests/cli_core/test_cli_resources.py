@@ -191,6 +191,8 @@ def test_personas(cli: Cli, unique: str) -> None:
     assert bad.exit_code == 2
     assert "gender" in bad.stderr  # client-side validation names the field
     assert len(_lines(bad.stderr)) <= 2
+    long = cli("personas", "update", pid, "--name", "x" * 121)
+    assert long.exit_code == 2 and "--name:" in long.stderr  # the option typed, not NAME
 
 
 def test_skins(cli: Cli, live_server: Any) -> None:
