@@ -446,7 +446,7 @@ class BaseClient:
                 self._scrub("stream error: " + excerpt(data)), status=500, request_id=request_id
             )
         code = _str_or_none(err.get("code"))
-        status = err.get("status") or (obj.get("status") if isinstance(obj, dict) else None)
+        status = err.get("status") or obj.get("status")  # err is a dict: so is obj
         if not isinstance(status, int):
             status = CODE_STATUS.get(code or "", 500)
         return status_error_class(status)(

@@ -235,7 +235,7 @@ class AsyncAPIClient(BaseClient):
         self, path: str, params: Mapping[str, Any] | None = None
     ) -> AsyncStream[dict[str, Any]]:
         """Every item of a list endpoint as sent, fetched page by page as the iteration goes."""
-        return AsyncStream(self._walk_pages(None, self._check_path(path), dict(params or {})))
+        return self._iter_pages(None, self._check_path(path), params)
 
     # ------------------------------------------------------------------ streams
 

@@ -75,10 +75,6 @@ NpcResult = Awaitable[NpcMessageResponse] | AsyncStream[NpcEvent]
 FINAL_JOB_STATES = ("succeeded", "failed")
 
 
-def _page_size(page_size: int | None) -> int | None:
-    return build(PageQuery, limit=page_size).limit
-
-
 class _Resource:
     def __init__(self, client: AsyncAPIClient) -> None:
         self._c = client
@@ -330,7 +326,7 @@ class AsyncActivitiesAPI(_Resource):
         """Every published activity, fetched page by page as the iteration goes."""
         query = build(
             ActivityQuery,
-            limit=_page_size(page_size),
+            limit=page_size,
             category=category,
             featured=featured,
             is_companion=is_companion,
@@ -367,7 +363,7 @@ class AsyncMessagesAPI(_Resource):
         medium: str | None = None,
         page_size: int | None = None,
     ) -> AsyncStream[Message]:
-        query = build(MessageQuery, limit=_page_size(page_size), role=role, medium=medium)
+        query = build(MessageQuery, limit=page_size, role=role, medium=medium)
         return self._c._iter_pages(
             Message, fill(paths.INSTANCE_MESSAGES, instance_id=instance_id), query.to_wire()
         )
@@ -439,9 +435,7 @@ class AsyncInstancesAPI(_Resource):
         activity_id: str | None = None,
         page_size: int | None = None,
     ) -> AsyncStream[ActivityInstance]:
-        query = build(
-            InstanceQuery, limit=_page_size(page_size), status=status, activity_id=activity_id
-        )
+        query = build(InstanceQuery, limit=page_size, status=status, activity_id=activity_id)
         return self._c._iter_pages(ActivityInstance, paths.INSTANCES, query.to_wire())
 
     async def create(
@@ -500,7 +494,7 @@ class AsyncPersonasAPI(_Resource):
         return await self._c._get_page(Persona, paths.PERSONAS, query.to_wire())
 
     def iter(self, *, page_size: int | None = None) -> AsyncStream[Persona]:
-        query = build(PageQuery, limit=_page_size(page_size))
+        query = build(PageQuery, limit=page_size)
         return self._c._iter_pages(Persona, paths.PERSONAS, query.to_wire())
 
     async def create(
@@ -578,7 +572,7 @@ class AsyncSkinsAPI(_Resource):
         style: str | None = None,
         page_size: int | None = None,
     ) -> AsyncStream[Skin]:
-        query = build(SkinQuery, limit=_page_size(page_size), gender=gender, style=style)
+        query = build(SkinQuery, limit=page_size, gender=gender, style=style)
         return self._c._iter_pages(Skin, paths.SKINS, query.to_wire())
 
     async def get(self, id: str) -> Skin:
@@ -618,7 +612,7 @@ class AsyncCollectionAPI(_Resource):
     ) -> AsyncStream[MediaItem]:
         query = build(
             MediaQuery,
-            limit=_page_size(page_size),
+            limit=page_size,
             type=type,
             favorite=favorite,
             relationType=relation_type,

@@ -77,10 +77,6 @@ NpcResult = NpcMessageResponse | Stream[NpcEvent]
 FINAL_JOB_STATES = ("succeeded", "failed")
 
 
-def _page_size(page_size: int | None) -> int | None:
-    return build(PageQuery, limit=page_size).limit
-
-
 class _Resource:
     def __init__(self, client: APIClient) -> None:
         self._c = client
@@ -332,7 +328,7 @@ class ActivitiesAPI(_Resource):
         """Every published activity, fetched page by page as the iteration goes."""
         query = build(
             ActivityQuery,
-            limit=_page_size(page_size),
+            limit=page_size,
             category=category,
             featured=featured,
             is_companion=is_companion,
@@ -369,7 +365,7 @@ class MessagesAPI(_Resource):
         medium: str | None = None,
         page_size: int | None = None,
     ) -> Stream[Message]:
-        query = build(MessageQuery, limit=_page_size(page_size), role=role, medium=medium)
+        query = build(MessageQuery, limit=page_size, role=role, medium=medium)
         return self._c._iter_pages(
             Message, fill(paths.INSTANCE_MESSAGES, instance_id=instance_id), query.to_wire()
         )
@@ -441,9 +437,7 @@ class InstancesAPI(_Resource):
         activity_id: str | None = None,
         page_size: int | None = None,
     ) -> Stream[ActivityInstance]:
-        query = build(
-            InstanceQuery, limit=_page_size(page_size), status=status, activity_id=activity_id
-        )
+        query = build(InstanceQuery, limit=page_size, status=status, activity_id=activity_id)
         return self._c._iter_pages(ActivityInstance, paths.INSTANCES, query.to_wire())
 
     def create(
@@ -502,7 +496,7 @@ class PersonasAPI(_Resource):
         return self._c._get_page(Persona, paths.PERSONAS, query.to_wire())
 
     def iter(self, *, page_size: int | None = None) -> Stream[Persona]:
-        query = build(PageQuery, limit=_page_size(page_size))
+        query = build(PageQuery, limit=page_size)
         return self._c._iter_pages(Persona, paths.PERSONAS, query.to_wire())
 
     def create(
@@ -580,7 +574,7 @@ class SkinsAPI(_Resource):
         style: str | None = None,
         page_size: int | None = None,
     ) -> Stream[Skin]:
-        query = build(SkinQuery, limit=_page_size(page_size), gender=gender, style=style)
+        query = build(SkinQuery, limit=page_size, gender=gender, style=style)
         return self._c._iter_pages(Skin, paths.SKINS, query.to_wire())
 
     def get(self, id: str) -> Skin:
@@ -620,7 +614,7 @@ class CollectionAPI(_Resource):
     ) -> Stream[MediaItem]:
         query = build(
             MediaQuery,
-            limit=_page_size(page_size),
+            limit=page_size,
             type=type,
             favorite=favorite,
             relationType=relation_type,

@@ -11,6 +11,8 @@ import respx
 from phantom_cli.client import InvalidInputError, Page, PhantomError
 from phantom_cli.client import models as m
 
+from .client_helpers import collect
+
 NOW = "2026-01-01T00:00:00Z"
 
 
@@ -100,7 +102,7 @@ async def test_iter_every_resource(
     for part in name.split("."):
         res = getattr(res, part)
     stream = res.iter(page_size=1)
-    items = [x async for x in stream] if hasattr(stream, "__aiter__") else list(stream)
+    items = await collect(stream)
     assert len(items) == 3 and route.call_count == 3
 
 
@@ -108,7 +110,7 @@ async def test_messages_iter(anyc: Any, mock: respx.MockRouter) -> None:
     msg = {"id": "m", "role": "user", "medium": "text", "content": "x", "created_at": NOW}
     route = pager(mock, "/api/v1/activity-instances/i1/messages", [[msg], [msg], [msg]])
     stream = anyc.instances.messages.iter("i1", role="user")
-    items = [x async for x in stream] if hasattr(stream, "__aiter__") else list(stream)
+    items = await collect(stream)
     assert len(items) == 3 and route.calls[2].request.url.params["cursor"] == "p2"
 
 

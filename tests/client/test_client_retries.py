@@ -10,7 +10,13 @@ import httpx
 import pytest
 import respx
 
-from phantom_cli.client import AsyncPhantom, Phantom, RateLimitError, ServiceUnavailableError
+from phantom_cli.client import (
+    APIStatusError,
+    AsyncPhantom,
+    Phantom,
+    RateLimitError,
+    ServiceUnavailableError,
+)
 from phantom_cli.client._common import BACKOFF_BASE, BACKOFF_CAP, parse_retry_after
 
 from .client_helpers import BASE, KEY, Sleeps, resolve
@@ -104,7 +110,7 @@ async def test_other_statuses_are_not_retried(
     anyc: Any, mock: respx.MockRouter, sleeps: Sleeps, status: int
 ) -> None:
     route = mock.get("/api/v1/skins/s1").mock(return_value=httpx.Response(status, json={}))
-    with pytest.raises(Exception):  # noqa: B017 - the class is tested in test_client_errors
+    with pytest.raises(APIStatusError):  # the exact class: test_client_errors
         await resolve(anyc.skins.get("s1"))
     assert route.call_count == 1 and sleeps == []
 

@@ -179,6 +179,7 @@ async def test_stream_cut_after_bytes(anyc: Any, mock: respx.MockRouter, sleeps:
     with pytest.raises(E.StreamInterruptedError) as info:
         async for item in _aiter(await resolve(anyc.companion.chat(**CHAT, stream=True))):
             got.append(item)
+    assert [g.text for g in got] == ["Hello ", "wor"]
     assert info.value.partial == "Hello wor"
     assert "reset by peer" in str(info.value)
     assert route.call_count == 1 and sleeps == []  # never retried once bytes arrived
