@@ -95,6 +95,10 @@ def _messages(recent: Iterable[Any], window: int) -> list[PromptMessage]:
     return out[-window:] if window > 0 else out
 
 
+def _last_user(msgs: Sequence[PromptMessage]) -> str:
+    return next((m.content for m in reversed(msgs) if m.role == "user"), "")
+
+
 def format_profile(profile: Mapping[str, Any] | None) -> str:
     """The structured profile as readable lines ('' when empty)."""
     if not profile:
@@ -154,13 +158,12 @@ def companion_prompt(
     if p.get("boundaries"):
         sections.append(f"Never cross {name}'s boundaries listed above, even if asked.")
     msgs = _messages(messages, window)
-    user_message = next((m.content for m in reversed(msgs) if m.role == "user"), "")
     context: dict[str, Any] = {
         "kind": "companion",
         "character": {k: v for k, v in p.items() if isinstance(v, str)},
         "memories": [str(m) for m in memories],
         "profile": dict(profile) if profile else {},
-        "user_message": user_message,
+        "user_message": _last_user(msgs),
         "turn_index": sum(1 for m in msgs if m.role == "user"),
     }
     return Prompt([PromptMessage("system", "\n\n".join(sections)), *msgs], context)
@@ -214,7 +217,7 @@ def instance_prompt(
             "first_message": _text(_get(instance_row, "snapshot_first_message")),
             "example_dialogue": _text(_get(instance_row, "snapshot_example_dialogue")),
         },
-        "user_message": next((m.content for m in reversed(msgs) if m.role == "user"), ""),
+        "user_message": _last_user(msgs),
         "turn_index": sum(1 for m in msgs if m.role == "user"),
     }
     return Prompt([PromptMessage("system", "\n\n".join(sections)), *msgs], context)
@@ -263,7 +266,7 @@ def npc_prompt(
         "goal": goal,
         "lines": list(lines),
         "player_name": player_name,
-        "user_message": next((m.content for m in reversed(msgs) if m.role == "user"), ""),
+        "user_message": _last_user(msgs),
         "decision_rules": [dict(r) for r in decision_rules],
         "default_decision": default_decision,
     }

@@ -112,10 +112,11 @@ def apply_choice(persona: NpcPersona, machine: Machine, session: SessionState, c
     here = s.state
     st = machine.states[here]
     choice = normalise_choice(machine, here, choice)
+    # None for a bare "redirect" (normalise_choice returns a transition id or REDIRECT)
+    explicit = next((t for t in st.transitions if t.id == choice), None)
     transition: Transition | RedirectLimit | None = None
     exceeded = False
-    if choice == REDIRECT or next(t for t in st.transitions if t.id == choice).decision == REDIRECT:
-        explicit = next((t for t in st.transitions if t.id == choice), None)
+    if explicit is None or explicit.decision == REDIRECT:
         s.redirect_count += 1
         if st.on_redirect_limit is not None and s.redirect_count > st.redirect_limit:
             transition = st.on_redirect_limit
@@ -144,7 +145,7 @@ def apply_choice(persona: NpcPersona, machine: Machine, session: SessionState, c
                 session=s,
             )
     else:
-        transition = next(t for t in st.transitions if t.id == choice)
+        transition = explicit
         line = _pick(transition.lines, s.line_counts, f"{here}:{transition.id}")
     assert transition is not None and transition.to is not None
     target = transition.to
