@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -24,14 +25,22 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
+def _read_text(source: str, flag: str) -> str:
+    """The text of file ``source`` ('-' = stdin); an unreadable file is a usage error."""
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{flag}: cannot read {source!r}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        fail(f"{flag}: {source!r} is not UTF-8 text")
+
+
 def _typed(text: str) -> Any:
     """-F value: true/false/null, integers and numbers become JSON values; @file reads a file."""
     if text.startswith("@"):
-        source = text[1:]
-        try:
-            return sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
-        except OSError as exc:
-            fail(f"-F: cannot read {source!r}: {exc.strerror or exc}")
+        return _read_text(text[1:], "-F")
     if text in ("true", "false", "null"):
         return {"true": True, "false": False, "null": None}[text]
     try:
@@ -56,10 +65,7 @@ def _fields(raw: list[str], typed: list[str]) -> dict[str, Any]:
 
 
 def _read_input(source: str) -> Any:
-    try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
-    except OSError as exc:
-        fail(f"--input: cannot read {source!r}: {exc.strerror or exc}")
+    text = _read_text(source, "--input")
     try:
         return json.loads(text)
     except ValueError as exc:

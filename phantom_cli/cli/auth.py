@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,6 +18,9 @@ from phantom_cli.cli.common import (
     output_mode,
 )
 
+if TYPE_CHECKING:
+    from phantom_cli.config.settings import Settings
+
 app = typer.Typer(
     no_args_is_help=True,
     help="Log in to the hosted API: store, check, show or forget the API key of a profile.",
@@ -24,8 +28,8 @@ app = typer.Typer(
 )
 
 
-def _login_profile(ctx: typer.Context) -> tuple[str, bool]:
-    """(profile name, created?) that ``auth login`` stores the key for."""
+def _login_profile(ctx: typer.Context) -> tuple[str, Settings]:
+    """(profile name, the loaded settings) that ``auth login`` stores the key for."""
     from phantom_cli.config import load_settings
     from phantom_cli.config.settings import HOSTED_PROFILE, LOCAL_PROFILE, resolve
 
@@ -45,7 +49,7 @@ def _login_profile(ctx: typer.Context) -> tuple[str, bool]:
             "or 'phantom --profile NAME auth login'",
             EXIT_USAGE,
         )
-    return name, not settings.has_profile(name)
+    return name, settings
 
 
 def _read_key(prompt: bool) -> str:
@@ -97,12 +101,11 @@ def login(
     """
     from phantom_cli.cli.common import make_debug_hook
     from phantom_cli.cli.output import visible
-    from phantom_cli.config import load_settings, resolve, secrets
+    from phantom_cli.config import resolve, secrets
 
     state = get_state(ctx)
-    name, created = _login_profile(ctx)
-    settings = load_settings()
-    if created:
+    name, settings = _login_profile(ctx)
+    if not settings.has_profile(name):
         settings.add_profile(name, backend="hosted")
     if state.base_url:
         settings.set(name, "base_url", state.base_url)

@@ -105,6 +105,7 @@ def test_login_fallback_file_when_no_keyring(cli: Cli, live_server: Any) -> None
         input=live_server.api_key + "\n",
         auth=False,
     )
+    assert again.exit_code == 0, again.stderr
     assert "warning" not in again.stderr  # one time only
 
 

@@ -297,6 +297,13 @@ def test_api_passthrough(cli: Cli, category: str, unique: str, tmp_path: Any) ->
     assert cli("api", "GET", "https://evil.example/api/v1/skins").exit_code == 2
     assert cli("api", "FETCH", "/x").exit_code == 2
     assert cli("api", "POST", "/api/v1/personas", "-f", "novalue").exit_code == 2
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for args in (["-F", f"name=@{binary}"], ["--input", str(binary)]):
+        r = cli("api", "POST", "/api/v1/personas", *args)
+        assert r.exit_code == 2 and "not UTF-8" in r.stderr, r.stderr
+    gone = cli("api", "POST", "/api/v1/personas", "--input", str(tmp_path / "nope.json"))
+    assert gone.exit_code == 2 and "cannot read" in gone.stderr
 
 
 def test_media_generate_wait_at_a_tty(cli: Cli) -> None:
