@@ -19,7 +19,9 @@ rich, keyring, textual, starlette, numpy, PIL or the backend.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -79,6 +81,7 @@ def main() -> int:
     args = parser.parse_args()
 
     home = tempfile.mkdtemp(prefix="phantom-bench-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # its server, its byte-code cache
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHANTOM_")}
     env["PHANTOM_HOME"] = home
     # Measure what a user gets: byte-code cached (an installed package has .pyc files). The

@@ -31,7 +31,7 @@ def _tracked_files() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
@@ -39,7 +39,12 @@ def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         check=True,
         capture_output=True,
     )
-    (wheel,) = out.glob("phantom_cli-*.whl")
+    (path,) = out.glob("phantom_cli-*.whl")
+    return path
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as zf:
         return set(zf.namelist())
 
@@ -63,7 +68,11 @@ def test_wheel_has_no_top_level_tui_or_config(wheel_names: set[str]) -> None:
     assert "phantom_cli" in tops
 
 
-def test_console_script_declared(wheel_names: set[str]) -> None:
-    assert any(n.endswith(".dist-info/entry_points.txt") for n in wheel_names)
+def test_console_script_declared(wheel: Path, wheel_names: set[str]) -> None:
+    (entry_points,) = [n for n in wheel_names if n.endswith(".dist-info/entry_points.txt")]
     text = (ROOT / "pyproject.toml").read_text()
     assert 'phantom = "phantom_cli.cli.main:run"' in text
+    with zipfile.ZipFile(wheel) as zf:
+        shipped = zf.read(entry_points).decode()
+    assert "[console_scripts]" in shipped
+    assert "phantom = phantom_cli.cli.main:run" in shipped

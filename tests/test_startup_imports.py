@@ -36,15 +36,20 @@ def imported_modules(args: list[str], home: Path) -> tuple[set[str], subprocess.
     env["PHANTOM_HOME"] = str(home)
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", _RUNNER, *args],
                           capture_output=True, text=True, env=env, timeout=60)
+    return modules_in(proc.stderr), proc
+
+
+def modules_in(stderr: str) -> set[str]:
+    """Module names in an ``-X importtime`` trace and a ``MODULES:`` line."""
     modules: set[str] = set()
-    for line in proc.stderr.splitlines():
+    for line in stderr.splitlines():
         if line.startswith("MODULES:"):
             modules.update(line[len("MODULES:"):].split())
         elif line.startswith("import time:"):
             name = line.rsplit("|", 1)[-1].strip()
             if name and name != "imported package":
                 modules.add(name)
-    return modules, proc
+    return modules
 
 
 def offenders(modules: set[str], packages: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
@@ -85,7 +90,6 @@ def test_the_parser_sees_a_heavy_import(tmp_path: Path) -> None:
     env["PHANTOM_HOME"] = str(tmp_path)
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "from phantom_cli.client import Phantom"],
                           capture_output=True, text=True, env=env, timeout=60)
-    names = {ln.rsplit("|", 1)[-1].strip() for ln in proc.stderr.splitlines()
-             if ln.startswith("import time:")}
+    names = modules_in(proc.stderr)
     assert "httpx" in offenders(names, HEAVY_PACKAGES, HEAVY_MODULES)
     assert "phantom_cli.client" in offenders(names, HEAVY_PACKAGES, HEAVY_MODULES)

@@ -15,6 +15,7 @@ random moment. After every restart:
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,16 +53,14 @@ class Server:
         runtime = self.home / "runtime" / "server.json"
         if runtime.exists():
             runtime.unlink()  # the killed server could not remove it; a stale file is fine too
-        log = open(self.home / "server-test.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "phantom_cli.backend", "--host", "127.0.0.1", "--port", "0"],
-            env=self.env(),
-            stdout=log,
-            stderr=log,
-        )
+        with open(self.home / "server-test.log", "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "phantom_cli.backend", "--host", "127.0.0.1", "--port", "0"],
+                env=self.env(),
+                stdout=log,
+                stderr=log,
+            )
         deadline = time.monotonic() + 30
-        import json
-
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited: {(self.home / 'server-test.log').read_text()[-2000:]}")
@@ -202,7 +202,7 @@ def _all_messages(srv: Server, instance: str) -> list[dict[str, object]]:
 def _wait_jobs_drained(srv: Server, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with srv.db() as conn:
+        with closing(srv.db()) as conn:
             left = conn.execute(
                 "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
             ).fetchone()[0]
@@ -241,7 +241,7 @@ def test_sigkill_while_writing_loses_nothing_acknowledged(tmp_path: Path) -> Non
                 assert not w.is_alive()
 
             srv.start()  # the database must open after a SIGKILL
-            with srv.db() as conn:
+            with closing(srv.db()) as conn:
                 assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
             messages = _all_messages(srv, instance)
@@ -276,10 +276,11 @@ def test_sigkill_while_writing_loses_nothing_acknowledged(tmp_path: Path) -> Non
             users = [str(m["content"]) for m in messages if m["role"] == "user"]
             for content in set(led.chat_contents):
                 assert users.count(content) <= 1, f"user message stored twice: {content!r}"
-            assert len(assistant) <= sum(1 for c in users if c in set(led.chat_contents))
+            chat_contents = set(led.chat_contents)
+            assert len(assistant) <= sum(1 for c in users if c in chat_contents)
 
         _wait_jobs_drained(srv)
-        with srv.db() as conn:
+        with closing(srv.db()) as conn:
             failed = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'failed'").fetchone()[0]
             done = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0]
             memories = conn.execute(
