@@ -161,6 +161,56 @@ class Turn:
         }
 
 
+def _read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The well-formed events of the file at ``path``, oldest first, and how many non-blank
+    lines were not (a torn last line, say); no file is no events."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    out: list[dict[str, Any]] = []
+    skipped = 0
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            skipped += 1
+            continue
+        if isinstance(ev, dict) and isinstance(ev.get("id"), str) and "event" in ev:
+            out.append(ev)
+        else:
+            skipped += 1
+    return out, skipped
+
+
+def _turns_of(events: list[dict[str, Any]]) -> list[Turn]:
+    """The turns ``events`` make, in order; retracted turns are left out."""
+    by_id: dict[str, Turn] = {}
+    order: list[Turn] = []
+    retracted: set[str] = set()
+    for ev in events:
+        kind, tid = ev.get("event"), ev["id"]
+        if kind == "user" and isinstance(ev.get("content"), str) and tid not in by_id:
+            t = Turn(id=tid, user=ev["content"], at=str(ev.get("at", "")))
+            if isinstance(ev.get("persona"), str):
+                t.persona = ev["persona"]
+            by_id[tid] = t
+            order.append(t)
+        elif kind == "reply" and tid in by_id and isinstance(ev.get("content"), str):
+            t = by_id[tid]
+            t.reply, t.replied_at = ev["content"], str(ev.get("at", ""))
+            t.moderation = dict(ev.get("moderation") or {})
+            t.memory = dict(ev.get("memory") or {})
+            t.extraction_enqueued = ev.get("extraction_enqueued")
+        elif kind == "failed" and tid in by_id:
+            by_id[tid].errors.append(str(ev.get("error", "")))
+        elif kind == "retracted":
+            retracted.add(tid)
+    return [t for t in order if t.id not in retracted]
+
+
 class Transcript:
     """The local transcript of one chat_id."""
 
@@ -198,53 +248,15 @@ class Transcript:
 
     def events(self) -> list[dict[str, Any]]:
         """Every well-formed event in the file, oldest first."""
-        self.skipped_lines = 0
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        out: list[dict[str, Any]] = []
-        for line in raw.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                self.skipped_lines += 1
-                continue
-            if isinstance(ev, dict) and isinstance(ev.get("id"), str) and "event" in ev:
-                out.append(ev)
-            else:
-                self.skipped_lines += 1
-        return out
+        events, self.skipped_lines = _read_events(self.path)
+        return events
 
     # ------------------------------------------------------------------ reading
 
     def turns(self) -> list[Turn]:
         """The turns in order; a turn is answered once a ``reply`` event names it. Retracted
         turns are left out."""
-        by_id: dict[str, Turn] = {}
-        order: list[Turn] = []
-        retracted: set[str] = set()
-        for ev in self.events():
-            kind, tid = ev.get("event"), ev["id"]
-            if kind == "user" and isinstance(ev.get("content"), str) and tid not in by_id:
-                t = Turn(id=tid, user=ev["content"], at=str(ev.get("at", "")))
-                if isinstance(ev.get("persona"), str):
-                    t.persona = ev["persona"]
-                by_id[tid] = t
-                order.append(t)
-            elif kind == "reply" and tid in by_id and isinstance(ev.get("content"), str):
-                t = by_id[tid]
-                t.reply, t.replied_at = ev["content"], str(ev.get("at", ""))
-                t.moderation = dict(ev.get("moderation") or {})
-                t.memory = dict(ev.get("memory") or {})
-                t.extraction_enqueued = ev.get("extraction_enqueued")
-            elif kind == "failed" and tid in by_id:
-                by_id[tid].errors.append(str(ev.get("error", "")))
-            elif kind == "retracted":
-                retracted.add(tid)
-        return [t for t in order if t.id not in retracted]
+        return _turns_of(self.events())
 
     def context(
         self, limit: int = MAX_WINDOW - 1, max_bytes: int = MAX_WINDOW_BYTES
@@ -340,21 +352,9 @@ def list_transcripts(root: str | os.PathLike[str] | None = None) -> list[tuple[s
     if not base.is_dir():
         return out
     for p in sorted(base.glob("*.jsonl")):
-        chat_id = None
-        users: set[str] = set()
-        retracted: set[str] = set()
-        for line in p.read_bytes().split(b"\n"):
-            try:
-                ev = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if not isinstance(ev, dict):
-                continue
-            if ev.get("event") == "user":
-                users.add(str(ev.get("id")))
-                chat_id = chat_id or ev.get("chat_id")
-            elif ev.get("event") == "retracted":
-                retracted.add(str(ev.get("id")))
+        events, _ = _read_events(p)
+        users = (ev for ev in events if ev["event"] == "user" and ev.get("chat_id"))
+        chat_id = next((ev["chat_id"] for ev in users), None)
         if chat_id:
-            out.append((str(chat_id), p, len(users - retracted)))
+            out.append((str(chat_id), p, len(_turns_of(events))))  # as `transcript` counts
     return out

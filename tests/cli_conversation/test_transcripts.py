@@ -100,6 +100,7 @@ def test_torn_last_line_is_skipped_and_not_glued(tmp_path: Path) -> None:
     t.answer(tid2, "r2")
     assert [(x.user, x.reply) for x in t.turns()] == [("one", "r1"), ("two", "r2")]
     assert t.skipped_lines == 1
+    assert [(cid, n) for cid, _, n in list_transcripts(tmp_path)] == [("c6", 2)]
 
 
 def test_clear_and_listing(tmp_path: Path) -> None:
