@@ -1,5 +1,5 @@
-"""Fixtures for the CLI core tests: isolated PHANTOM_HOME, in-memory keyring, a CLI runner bound
-to the shared live backend (tests/conftest.py)."""
+"""Fixtures for the CLI core tests: isolated PHANTOM_HOME and in-memory keyring (both from
+tests/conftest.py, autouse here), a CLI runner bound to the shared live backend."""
 
 from __future__ import annotations
 
@@ -9,55 +9,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backend
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """Passwords in a dict (tests only)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
+from ..conftest import MemoryKeyring
 
 
 @pytest.fixture(autouse=True)
-def phantom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PHANTOM_HOME", str(home))
-    for var in (
-        "PHANTOM_PROFILE",
-        "PHANTOM_BASE_URL",
-        "PHANTOM_API_KEY",
-        "PHANTOM_FORCE_TTY",
-        "NO_COLOR",
-    ):
+def phantom_home(phantom_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared isolated home (tests/conftest.py), autouse; no forced TTY or NO_COLOR from the
+    shell, and a wide terminal."""
+    for var in ("PHANTOM_FORCE_TTY", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
-    return home
+    return phantom_home
 
 
 @pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    before = keyring.get_keyring()
-    kr = MemoryKeyring()
-    keyring.set_keyring(kr)
-    yield kr
-    keyring.set_keyring(before)
+def memory_keyring(memory_keyring: MemoryKeyring) -> Iterator[MemoryKeyring]:
+    """The shared in-memory keyring (tests/conftest.py), autouse here."""
+    yield memory_keyring
 
 
 @dataclass
