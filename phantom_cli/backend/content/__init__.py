@@ -14,7 +14,7 @@ version applied and a hash of what was written. On each start:
 
 The NPC persona ``abc123`` (the Hollow Market merchant) ships with the NPC engine
 (``phantom_cli.backend.npc``); personas imported with ``phantom admin import-npc`` are stored in
-the ``npc_personas`` table here (:func:`imported_npc_personas`).
+the ``npc_personas`` table here (:func:`import_npc_persona`; read by ``npc.store``).
 """
 
 from __future__ import annotations
@@ -101,6 +101,33 @@ def seed_documents() -> dict[str, Any]:
         name.removesuffix(".json"): json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
         for name in SEED_FILES
     }
+
+
+def _seed_record(conn: sqlite3.Connection, kind: str, item_id: str) -> sqlite3.Row | None:
+    """What ``content_seed`` remembers of a seed item: its ``version`` and ``hash`` (or None)."""
+    return conn.execute(
+        "SELECT version, hash FROM content_seed WHERE kind = ? AND item_id = ?", (kind, item_id)
+    ).fetchone()
+
+
+def _mark_seeded(
+    conn: sqlite3.Connection, kind: str, item_id: str, version: int, hash_: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO content_seed(kind, item_id, version, hash, applied_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, item_id) DO UPDATE SET"
+        " version = excluded.version, hash = excluded.hash, applied_at = excluded.applied_at",
+        (kind, item_id, version, hash_, now()),
+    )
+
+
+def _seed_may_write(rec: sqlite3.Row | None, current_hash: str | None) -> bool:
+    """Whether a newer seed item may be written over what is stored (``current_hash``: None
+    when there is no row): never applied and no row with its id (the user's wins), or applied
+    and the row is still what the seed wrote (not edited, not deleted)."""
+    if rec is None:
+        return current_hash is None
+    return current_hash is not None and current_hash == rec["hash"]
 
 
 def seed_fingerprint() -> str:
@@ -255,19 +282,10 @@ def _load_activities(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> i
     for item in reversed(items):
         aid = item["id"]
         version = int(item.get("seed_version", 1))
-        rec = conn.execute(
-            "SELECT version, hash FROM content_seed WHERE kind = 'activity' AND item_id = ?",
-            (aid,),
-        ).fetchone()
-        row = activity_row(conn, aid)
+        rec = _seed_record(conn, "activity", aid)
         if rec is not None and rec["version"] >= version:
             continue
-        if rec is None and row is not None:
-            write = False  # the user made an activity with this id first: theirs wins
-        elif rec is not None and (row is None or _activity_hash(row) != rec["hash"]):
-            write = False  # deleted or edited by the user since the seed wrote it
-        else:
-            write = True
+        write = _seed_may_write(rec, _activity_hash(activity_row(conn, aid)))
         if write:
             lb = item.get("character_book")
             if lb is not None:
@@ -276,19 +294,8 @@ def _load_activities(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> i
                 lb = parse_lorebook(lb, f"activities.json {aid}.character_book")
             write_activity(conn, item, published=bool(item.get("published", True)), lorebook=lb)
             changed += 1
-        conn.execute(
-            "INSERT INTO content_seed(kind, item_id, version, hash, applied_at)"
-            " VALUES ('activity', ?, ?, ?, ?) ON CONFLICT(kind, item_id) DO UPDATE SET"
-            " version = excluded.version, hash = excluded.hash, applied_at = excluded.applied_at",
-            (
-                aid,
-                version,
-                _activity_hash(activity_row(conn, aid))
-                if write
-                else (rec["hash"] if rec is not None else None),
-                now(),
-            ),
-        )
+        h = _activity_hash(activity_row(conn, aid)) if write else (rec["hash"] if rec else None)
+        _mark_seeded(conn, "activity", aid, version, h)
     return changed
 
 
@@ -355,13 +362,11 @@ def upsert_skin(conn: sqlite3.Connection, skin: dict[str, Any]) -> str:
     sid = skin.get("id") or new_id("skin")
     cover = skin.get("cover_photo_url")
     if cover is None:
-        from ..generation import ensure_render_media
+        from ..generation import ensure_render_media, media_url
 
         mid = ensure_render_media(
             conn, f"med_cover_{sid}", "image", sid, "portrait", 1, title=f"{skin['name']} cover"
         )
-        from ..generation import media_url
-
         cover = media_url(conn, mid)
     conn.execute(
         "INSERT INTO skins(id, name, gender, style, cover_photo_url, data, created_at)"
@@ -404,25 +409,15 @@ def _load_skins(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> int:
     for item in reversed(items):
         sid = item["id"]
         version = int(item.get("seed_version", 1))
-        rec = conn.execute(
-            "SELECT version, hash FROM content_seed WHERE kind = 'skin' AND item_id = ?", (sid,)
-        ).fetchone()
+        rec = _seed_record(conn, "skin", sid)
         if rec is not None and rec["version"] >= version:
             continue
-        row = skin_row(conn, sid)
-        write = (rec is None and row is None) or (
-            rec is not None and row is not None and _skin_hash(row) == rec["hash"]
-        )
+        write = _seed_may_write(rec, _skin_hash(skin_row(conn, sid)))
         if write:
             upsert_skin(conn, validate_skin(item, f"skins.json {sid}"))
             changed += 1
         h = _skin_hash(skin_row(conn, sid)) if write else (rec["hash"] if rec else None)
-        conn.execute(
-            "INSERT INTO content_seed(kind, item_id, version, hash, applied_at)"
-            " VALUES ('skin', ?, ?, ?, ?) ON CONFLICT(kind, item_id) DO UPDATE SET"
-            " version = excluded.version, hash = excluded.hash, applied_at = excluded.applied_at",
-            (sid, version, h, now()),
-        )
+        _mark_seeded(conn, "skin", sid, version, h)
     return changed
 
 
@@ -436,9 +431,7 @@ def _load_media(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> int:
     for item in reversed(items):
         mid = item["id"]
         version = int(item.get("seed_version", 1))
-        rec = conn.execute(
-            "SELECT version FROM content_seed WHERE kind = 'media' AND item_id = ?", (mid,)
-        ).fetchone()
+        rec = _seed_record(conn, "media", mid)
         if rec is not None and rec["version"] >= version:
             continue
         ensure_render_media(
@@ -451,12 +444,7 @@ def _load_media(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> int:
             title=item.get("title"),
         )
         changed += 1
-        conn.execute(
-            "INSERT INTO content_seed(kind, item_id, version, hash, applied_at)"
-            " VALUES ('media', ?, ?, NULL, ?) ON CONFLICT(kind, item_id) DO UPDATE SET"
-            " version = excluded.version, applied_at = excluded.applied_at",
-            (mid, version, now()),
-        )
+        _mark_seeded(conn, "media", mid, version, None)
     return changed
 
 
@@ -499,13 +487,3 @@ def import_npc_persona(conn: sqlite3.Connection, doc: Any, *, source: str = "<up
         (persona.id, json.dumps(persona.to_public(), ensure_ascii=False), ts, ts),
     )
     return persona.id
-
-
-def imported_npc_personas(conn: sqlite3.Connection) -> dict[str, Any]:
-    """``{id: NpcPersona}`` of every persona imported with ``phantom admin import-npc``."""
-    from ..npc.machine import parse_persona
-
-    out: dict[str, Any] = {}
-    for row in conn.execute("SELECT id, data FROM npc_personas ORDER BY created_at"):
-        out[row["id"]] = parse_persona(json.loads(row["data"]), source=f"npc_personas {row['id']}")
-    return out
