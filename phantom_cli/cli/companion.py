@@ -133,14 +133,13 @@ def flags_summary(resp: dict[str, Any]) -> list[str]:
 
 
 def _read_text(text: str | None) -> str:
+    from phantom_cli.cli.npc import _stdin_text
+
     if text is not None:
         return text
-    if not sys.stdin.isatty():
-        data = sys.stdin.read()
-        if data.endswith("\n"):
-            data = data[:-1]
-        if data:
-            return data
+    data = _stdin_text()
+    if data:
+        return data
     fail("no message: give TEXT (or pipe it on standard input)")
 
 
@@ -328,7 +327,9 @@ def transcript(
 
     if clear:
         if not yes:
-            if not sys.stdin.isatty():
+            from phantom_cli.cli.npc import _stdin_is_tty
+
+            if not _stdin_is_tty():
                 fail(
                     "refusing to clear without confirmation (standard input is not a terminal)",
                     hint="pass --yes",

@@ -125,12 +125,15 @@ def turn_summary(data: dict[str, Any]) -> list[str]:
 
 
 def _stdin_text() -> str:
-    """The message piped on standard input ('' at a terminal or when nothing was piped)."""
+    """The message piped on standard input ('' at a terminal, when nothing was piped or standard
+    input is closed); its one trailing newline is dropped. Shared with `companion say`."""
     if _stdin_is_tty():
         return ""
     try:
         data = sys.stdin.read()
-    except (OSError, ValueError):
+    except UnicodeDecodeError as e:
+        fail(f"standard input is not UTF-8 text ({e.reason} at byte {e.start})")
+    except (OSError, ValueError, AttributeError):  # closed (sys.stdin is None when fd 0 is)
         return ""
     return data[:-1] if data.endswith("\n") else data
 

@@ -348,3 +348,22 @@ def test_a_forgotten_message_is_not_sent_as_the_persona_id(cli, uid) -> None:
         if m["role"] == "player"
     ]
     assert players == ["What do you have for sale?"]
+
+
+def test_closed_or_undecodable_standard_input_is_a_clear_error(monkeypatch) -> None:
+    """A closed standard input (`0<&-`: sys.stdin is None) was an "unexpected error"."""
+    import io
+    import sys
+
+    from phantom_cli.cli.common import CLIError
+    from phantom_cli.cli.companion import _read_text
+
+    monkeypatch.setattr(sys, "stdin", None)
+    assert npc_cli._stdin_text() == ""
+    with pytest.raises(CLIError, match="no message"):
+        _read_text(None)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xff hi"), encoding="utf-8"))
+    with pytest.raises(CLIError, match="standard input is not UTF-8 text"):
+        npc_cli._stdin_text()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+    assert _read_text(None) == "hello" and _read_text("given") == "given"
