@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from phantom_cli.cli.common import handle_errors
+from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -18,7 +19,7 @@ app = typer.Typer(
     epilog="Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
 )
 
-KEYS_PATH = "/api/v1/local/admin/keys"
+KEYS_PATH = f"{paths.LOCAL_ADMIN}/keys"
 
 
 def _client(ctx: typer.Context) -> Any:
