@@ -247,7 +247,8 @@ def say(
         extraction_enqueued=resp.extraction_enqueued,
     )
 
-    from phantom_cli.cli.output import to_data, visible
+    from phantom_cli.cli.npc import _print_line
+    from phantom_cli.cli.output import to_data
 
     if out.json:
         out.item(resp)
@@ -264,9 +265,7 @@ def say(
             sys.stdout.write("\n")
         sys.stdout.flush()
     else:
-        shown = visible(resp.reply, keep_newlines=True)
-        sys.stdout.write(shown + ("" if shown.endswith("\n") else "\n"))
-        sys.stdout.flush()
+        _print_line(resp.reply)
     for line in flags_summary(to_data(resp)):
         _note(line)
 
