@@ -73,10 +73,19 @@ def test_table_batches_constant_memory(capsys: pytest.CaptureFixture[str]) -> No
             seen.append(i)
             yield {"id": f"id{i}"}
 
-    OutputMode(tty=True, no_color=True).stream(gen(), [col("ID", "id")], batch=2)
+    printed: list[tuple[int, int, bool]] = []  # (items produced so far, batch size, header)
+
+    class Recording(OutputMode):
+        def rows(self, items, columns, header=True):  # type: ignore[no-untyped-def]
+            printed.append((len(seen), len(items), header))
+            super().rows(items, columns, header)
+
+    Recording(tty=True, no_color=True).stream(gen(), [col("ID", "id")], batch=2)
     out = capsys.readouterr().out
     assert out.count("ID") == 1  # one header, then batches
     assert all(f"id{i}" in out for i in range(5))
+    # each batch is printed before the next item is fetched: never more than a batch held
+    assert printed == [(2, 2, True), (4, 2, False), (5, 1, False)]
 
 
 def test_empty_page_at_tty(capsys: pytest.CaptureFixture[str]) -> None:
