@@ -52,7 +52,7 @@ JobStatus = Literal["queued", "running", "succeeded", "failed"]
 Style = Literal["anime", "realistic"]  # (decided) skins and persona style_preference
 
 CHAT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"  # (decided) session / companion ids
+ID_PATTERN = CHAT_ID_PATTERN  # (decided) session / companion ids follow chat_id's pattern
 
 MAX_MESSAGES = 100
 MAX_CONTENT = 16000
@@ -72,11 +72,6 @@ def _s(max_length: int, min_length: int = 0) -> Any:
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class ErrorDetail(ResponseModel):
-    loc: list[str | int] = Field(default_factory=list)
-    msg: str = ""
 
 
 class ErrorBody(ResponseModel):
@@ -448,9 +443,6 @@ class Activity(ResponseModel):
     nsfw_video_character_prompt: str | None = None
     anime_skin_id: str | None = None
     realistic_skin_id: str | None = None
-
-
-ACTIVITY_FIELDS = tuple(Activity.model_fields)
 
 
 class ActivityQuery(PageQuery):
