@@ -109,6 +109,30 @@ class LlamaCppEngine:
             del msgs[1]
         return msgs
 
+    async def _complete(self, prompt: Prompt, what: str, *, max_tokens: int, grammar: str | None = None,
+                        **options: Any) -> str:
+        """One greedy, non-streamed completion in a worker thread: its text (``grammar``: GBNF)."""
+        messages = self._messages(prompt)
+
+        def work() -> str:
+            llm = self.load()
+            if grammar is not None:
+                from llama_cpp import LlamaGrammar
+
+                options["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+            with self._run_lock:
+                out = llm.create_chat_completion(
+                    messages=messages, temperature=0.0, max_tokens=max_tokens, seed=0, **options
+                )
+            return str(out["choices"][0]["message"].get("content") or "")
+
+        try:
+            return await asyncio.to_thread(work)
+        except EngineUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise EngineUnavailable(f"llama-cpp: {what} failed: {exc}") from exc
+
     # ------------------------------------------------------------------ engine API
 
     async def stream(
@@ -175,54 +199,15 @@ class LlamaCppEngine:
 
         if not choices:
             raise ValueError("choices: give at least one choice")
-        dp = decision_prompt(prompt, choices)
-        messages = self._messages(dp)
-        grammar_src = "root ::= " + " | ".join(
-            json.dumps('{"decision": "' + c + '"}') for c in choices
-        )
-
-        def work() -> str:
-            from llama_cpp import LlamaGrammar
-
-            llm = self.load()
-            grammar = LlamaGrammar.from_string(grammar_src, verbose=False)
-            with self._run_lock:
-                out = llm.create_chat_completion(
-                    messages=messages, temperature=0.0, max_tokens=32, grammar=grammar, seed=0
-                )
-            return str(out["choices"][0]["message"].get("content") or "")
-
-        try:
-            text = await asyncio.to_thread(work)
-        except EngineUnavailable:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise EngineUnavailable(f"llama-cpp: decision failed: {exc}") from exc
+        grammar = "root ::= " + " | ".join(json.dumps('{"decision": "' + c + '"}') for c in choices)
+        text = await self._complete(decision_prompt(prompt, choices), "decision", max_tokens=32, grammar=grammar)
         return parse_choice(text, choices) or rule_decision(prompt, choices)
 
     async def complete_json(self, prompt: Prompt, schema: dict[str, Any], name: str,
                             max_tokens: int = 300) -> Any:
         """A completion constrained to a JSON schema (memory extraction)."""
-        messages = self._messages(prompt)
-
-        def work() -> str:
-            llm = self.load()
-            with self._run_lock:
-                out = llm.create_chat_completion(
-                    messages=messages,
-                    temperature=0.0,
-                    max_tokens=max_tokens,
-                    seed=0,
-                    response_format={"type": "json_object", "schema": schema},
-                )
-            return str(out["choices"][0]["message"].get("content") or "")
-
-        try:
-            text = await asyncio.to_thread(work)
-        except EngineUnavailable:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise EngineUnavailable(f"llama-cpp: completion failed: {exc}") from exc
+        text = await self._complete(prompt, "completion", max_tokens=max_tokens,
+                                    response_format={"type": "json_object", "schema": schema})
         try:
             return json.loads(text)
         except ValueError:
