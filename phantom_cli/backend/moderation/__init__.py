@@ -308,17 +308,7 @@ def _cached(path: str | None) -> Policy:
 
 def get_policy(settings: Any = None) -> Policy:
     """The policy the settings select (``moderation_policy`` path), cached per path."""
-    path = None
-    if settings is not None:
-        path = getattr(settings, "moderation_policy", None)
-        if path is None and isinstance(settings, dict):
-            path = settings.get("moderation_policy")
+    from ..engines import setting
+
+    path = setting(settings, "moderation_policy")
     return _cached(str(path) if path else None)
-
-
-def check_all(texts: Iterable[str], policy: Policy, direction: str) -> Verdict:
-    for t in texts:
-        v = policy.check(t, direction)
-        if v.flagged:
-            return v
-    return Verdict(False)
