@@ -17,7 +17,7 @@ from . import paths
 from ._common import DEFAULT_MAX_RETRIES, DebugHook, TimeoutArg
 from ._core_async import AsyncAPIClient
 from ._streams import AsyncStream, SleepFn
-from ._validate import build, fill, path_param
+from ._validate import build, fill
 from .errors import APITimeoutError, InvalidInputError
 from .models import (
     Activity,
@@ -728,7 +728,6 @@ class AsyncMediaAPI(_Resource):
             raise InvalidInputError([("poll_interval", "must be greater than 0")])
         if not timeout >= 0:
             raise InvalidInputError([("timeout", "must be at least 0")])
-        path_param("job_id", job_id)
         start = time.monotonic()
         waited = 0.0
         while True:

@@ -19,7 +19,7 @@ from . import paths
 from ._common import DEFAULT_MAX_RETRIES, DebugHook, TimeoutArg
 from ._core_sync import APIClient
 from ._streams import SleepFn, Stream
-from ._validate import build, fill, path_param
+from ._validate import build, fill
 from .errors import APITimeoutError, InvalidInputError
 from .models import (
     Activity,
@@ -726,7 +726,6 @@ class MediaAPI(_Resource):
             raise InvalidInputError([("poll_interval", "must be greater than 0")])
         if not timeout >= 0:
             raise InvalidInputError([("timeout", "must be at least 0")])
-        path_param("job_id", job_id)
         start = time.monotonic()
         waited = 0.0
         while True:

@@ -651,6 +651,25 @@ async def test_media_wait_times_out(anyc: Any, mock: respx.MockRouter, sleeps: A
     assert sleeps == [0.5, 0.5]  # polled at 0, 0.5 and 1 s; a fourth poll would pass 1 s
 
 
+async def test_media_wait_refuses_bad_input_before_polling(
+    anyc: Any, mock: respx.MockRouter
+) -> None:
+    from phantom_cli.client import InvalidInputError
+
+    route = mock.get(path__startswith="/api/v1/generate/jobs/").mock(
+        return_value=httpx.Response(200, json=JOB)
+    )
+    for kwargs, name in (
+        ({"job_id": ""}, "job_id"),
+        ({"job_id": "j1", "poll_interval": 0}, "poll_interval"),
+        ({"job_id": "j1", "timeout": -1}, "timeout"),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            await resolve(anyc.media.wait(**kwargs))
+        assert info.value.fields == [name]
+    assert not route.calls
+
+
 async def test_base_url_and_key_from_environment(
     monkeypatch: pytest.MonkeyPatch, mock: respx.MockRouter
 ) -> None:
