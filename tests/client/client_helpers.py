@@ -1,4 +1,4 @@
-"""Helpers of the client tests (a unique module name: tests/ has no packages)."""
+"""Helpers of the client tests (fake sleep, chunked bodies, driving sync and async alike)."""
 
 from __future__ import annotations
 
