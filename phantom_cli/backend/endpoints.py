@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -51,7 +51,6 @@ class EndpointMeta:
     summary: str
     media_type: str
     errors: Sequence[int]
-    extra_responses: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,29 +140,39 @@ def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
         raise invalid_from(exc, "query") from None
 
 
-async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
+async def read_json(request: Request, limit: int = MAX_BODY) -> Any:
+    """The request's JSON body (``{}`` when empty); 413 over ``limit`` bytes, 400 if not JSON."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        raise ApiError(413, message=f"body: larger than {MAX_BODY} bytes")
+    if length and length.isdigit() and int(length) > limit:
+        raise ApiError(413, message=f"body: larger than {limit} bytes")
     raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, message=f"body: larger than {MAX_BODY} bytes")
-    if raw.strip():
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, message=f"body: not valid JSON ({exc})",
-                           details=[{"loc": ["body"], "msg": "not valid JSON"}]) from None
-    else:
-        data = {}
+    if len(raw) > limit:
+        raise ApiError(413, message=f"body: larger than {limit} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, message=f"body: not valid JSON ({exc})",
+                       details=[{"loc": ["body"], "msg": "not valid JSON"}]) from None
+
+
+def validate_body(model: type[BaseModel], data: Any, *, strict: bool = True) -> BaseModel:
+    """``data`` (a decoded JSON body) as ``model``; 400 with ``loc ["body", …]`` otherwise.
+
+    ``strict``: JSON types must match the schema (no 0 for false, no "1" for 1).
+    """
     if not isinstance(data, dict):
         raise ApiError(400, message="body: must be a JSON object",
                        details=[{"loc": ["body"], "msg": "must be a JSON object"}])
     try:
-        # strict: JSON types must match the schema (no 0 for false, no "1" for 1)
-        return model.model_validate(data, strict=True)
+        return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         raise invalid_from(exc, "body") from None
+
+
+async def parse_body(model: type[BaseModel], request: Request) -> BaseModel:
+    return validate_body(model, await read_json(request))
 
 
 class ClosingStreamingResponse(StreamingResponse):
@@ -180,6 +189,17 @@ class ClosingStreamingResponse(StreamingResponse):
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+def sse(event: str, data: Any) -> bytes:
+    """One server-sent event: ``event: <event>`` and ``data: <JSON>``."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def sse_response(events: Any) -> ClosingStreamingResponse:
+    """A ``text/event-stream`` response of ``events`` (an async iterator of ``sse`` bytes)."""
+    return ClosingStreamingResponse(events, media_type="text/event-stream",
+                                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 _ANON = User(id="", name="", scopes=frozenset(), key_id="")
@@ -233,10 +253,8 @@ def endpoint(
 
         asgi_endpoint.__name__ = fn.__name__
         asgi_endpoint.__doc__ = fn.__doc__
-        asgi_endpoint.phantom_meta = meta  # type: ignore[attr-defined]
         route = Route(path, asgi_endpoint, methods=[meta.method], name=f"{meta.method} {path}")
         route.phantom_meta = meta  # type: ignore[attr-defined]
-        route.handler = fn  # type: ignore[attr-defined]
         return route
 
     return decorate

@@ -41,6 +41,21 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
         ) from None
 
 
+def where_eq(
+    filters: dict[str, Any], where: Sequence[str] = (), params: Sequence[Any] = ()
+) -> tuple[list[str], list[Any]]:
+    """``where``/``params`` plus ``<column> = ?`` for every filter that is set (not None).
+
+    The keys are trusted column names written by the caller; a bool is stored as 0/1.
+    """
+    conds, args = list(where), list(params)
+    for col, value in filters.items():
+        if value is not None:
+            conds.append(f"{col} = ?")
+            args.append(int(value) if isinstance(value, bool) else value)
+    return conds, args
+
+
 def page(
     conn: sqlite3.Connection,
     table: str,

@@ -15,7 +15,7 @@ from phantom_cli.client import models as m
 from ..db import new_id, now
 from ..endpoints import Ctx, endpoint, page_json
 from ..errors import ApiError, not_found
-from ..pagination import page
+from ..pagination import page, where_eq
 
 
 def upsert_activity(conn: sqlite3.Connection, data: dict[str, Any], published: bool = True) -> str:
@@ -63,16 +63,10 @@ def get_published(conn: sqlite3.Connection, activity_id: str) -> dict[str, Any]:
           response=m.Activity, paged=True, summary="List published activities (newest first)")
 async def list_activities(ctx: Ctx) -> Any:
     q: m.ActivityQuery = ctx.query
-    where, params = ["published = 1"], []
-    if q.category is not None:
-        where.append("category = ?")
-        params.append(q.category)
-    if q.featured is not None:
-        where.append("featured = ?")
-        params.append(int(q.featured))
-    if q.is_companion is not None:
-        where.append("is_companion = ?")
-        params.append(int(q.is_companion))
+    where, params = where_eq(
+        {"category": q.category, "featured": q.featured, "is_companion": q.is_companion},
+        ["published = 1"],
+    )
     rows, nxt, more = page(ctx.db, "activities", where, params, limit=q.limit, cursor=q.cursor,
                            columns="id, created_at, CAST(data AS BLOB) AS data")  # bytes: no decode/encode
     return page_json([r["data"] for r in rows], nxt, more)

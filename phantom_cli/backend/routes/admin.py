@@ -30,16 +30,16 @@ import json
 import re
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from phantom_cli.client import models as m
 
 from .. import cards
 from .. import content as ct
 from ..db import transaction
-from ..endpoints import Ctx, endpoint, invalid_from, page_json
+from ..endpoints import Ctx, endpoint, page_json, read_json, validate_body
 from ..errors import ApiError, not_found
-from ..pagination import page
+from ..pagination import page, where_eq
 from .activities import set_published
 
 BASE = "/api/v1/local/admin"
@@ -98,30 +98,11 @@ class AdminListQuery(m.PageQuery):
 
 
 async def _json_body(ctx: Ctx) -> Any:
-    raw = await ctx.request.body()
-    if len(raw) > MAX_ADMIN_BODY:
-        raise ApiError(413, message=f"body: larger than {MAX_ADMIN_BODY} bytes")
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(
-            400,
-            message=f"body: not valid JSON ({exc})",
-            details=[{"loc": ["body"], "msg": "not valid JSON"}],
-        ) from None
+    return await read_json(ctx.request, MAX_ADMIN_BODY)
 
 
 def _validate(model: type[BaseModel], data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise ApiError(
-            400,
-            message="body: must be a JSON object",
-            details=[{"loc": ["body"], "msg": "must be a JSON object"}],
-        )
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise invalid_from(exc, "body") from None
+    return validate_body(model, data, strict=False)
 
 
 def _admin_view(conn: Any, activity_id: str) -> dict[str, Any]:
@@ -167,11 +148,7 @@ def _lorebook_from(fields: dict[str, Any]) -> dict[str, Any] | None:
 )
 async def list_activities(ctx: Ctx) -> Any:
     q: AdminListQuery = ctx.query
-    where: list[str] = []
-    params: list[Any] = []
-    if q.published is not None:
-        where.append("published = ?")
-        params.append(int(q.published))
+    where, params = where_eq({"published": q.published})
     rows, nxt, more = page(
         ctx.db,
         "activities",

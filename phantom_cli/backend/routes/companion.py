@@ -36,7 +36,7 @@ from phantom_cli.client import paths
 
 from .. import jobs
 from ..db import new_id, now, transaction
-from ..endpoints import ClosingStreamingResponse, Ctx, endpoint
+from ..endpoints import Ctx, endpoint, sse, sse_response
 from ..engines import Engine, EngineUnavailable, Prompt, get_engine
 from ..errors import ApiError
 from ..memory.service import Retrieval, memory_service
@@ -232,17 +232,13 @@ def _moderate_out(app: Any, turn: Turn, reply: str) -> None:
         turn.reply = reply or "…"
 
 
-def _sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
     """The SSE events of a prepared turn."""
     body = turn.body
     try:
         if turn.inbound_reason is not None:
             for word in _words(turn.reply):
-                yield _sse("delta", {"text": word})
+                yield sse("delta", {"text": word})
         else:
             assert turn.engine is not None and turn.prompt is not None
             policy = get_policy(app.state.settings)
@@ -264,10 +260,10 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
                     if verdict.flagged:
                         flagged = verdict
                         break
-                    yield _sse("delta", {"text": text[sent : cut + 1]})
+                    yield sse("delta", {"text": text[sent : cut + 1]})
                     sent = cut + 1
             except EngineUnavailable as exc:
-                yield _sse("error", _unavailable(exc).body())
+                yield sse("error", _unavailable(exc).body())
                 return
             finally:
                 await gen.aclose()  # type: ignore[attr-defined]
@@ -278,7 +274,7 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
                 if verdict.flagged:
                     flagged = verdict
                 elif len(text) > sent and text[sent:].strip():
-                    yield _sse("delta", {"text": text[sent:].rstrip()})
+                    yield sse("delta", {"text": text[sent:].rstrip()})
             if flagged is not None:
                 turn.outbound_reason = flagged.category or "unsafe"
                 turn.reply = policy.fallback(turn.persona_name, pick=_pick(turn))
@@ -286,13 +282,13 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
                 turn.reply = text.strip() or "…"
         out = finish(app, turn)
     except ApiError as exc:
-        yield _sse("error", exc.body())
+        yield sse("error", exc.body())
         return
     except Exception:  # noqa: BLE001 - the status line is sent: report in-band
         log.exception("companion stream failed")
-        yield _sse("error", ApiError(500, message="internal server error (see the server log)").body())
+        yield sse("error", ApiError(500, message="internal server error (see the server log)").body())
         return
-    yield _sse("done", out.model_dump(mode="json"))
+    yield sse("done", out.model_dump(mode="json"))
 
 
 CHECK_OVERLAP_WORDS = 12  # longer than any multi-word term or pattern of the policy
@@ -326,8 +322,7 @@ async def companion_chat(ctx: Ctx) -> Any:
     if not ctx.query.stream:
         return await run_turn(ctx.app, ctx.user.id, body)
     turn = await prepare(ctx.app, ctx.user.id, body)  # errors here are plain JSON errors
-    return ClosingStreamingResponse(stream_turn(ctx.app, turn), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return sse_response(stream_turn(ctx.app, turn))
 
 
 # --------------------------------------------------------------------------- debug route

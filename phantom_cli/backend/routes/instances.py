@@ -18,7 +18,7 @@ from phantom_cli.client import models as m
 from ..db import new_id, now, transaction
 from ..endpoints import ClosingStreamingResponse, Ctx, endpoint, page_json
 from ..errors import ApiError, not_found
-from ..pagination import page
+from ..pagination import page, where_eq
 from .activities import get_published
 
 log = logging.getLogger("phantom.backend.instances")
@@ -90,13 +90,8 @@ def _refuse_archived(row: sqlite3.Row) -> None:
           response=m.ActivityInstance, paged=True, summary="List your activity instances")
 async def list_instances(ctx: Ctx) -> Any:
     q: m.InstanceQuery = ctx.query
-    where, params = ["user_id = ?"], [ctx.user.id]
-    if q.status is not None:
-        where.append("status = ?")
-        params.append(q.status)
-    if q.activity_id is not None:
-        where.append("activity_id = ?")
-        params.append(q.activity_id)
+    where, params = where_eq({"status": q.status, "activity_id": q.activity_id},
+                             ["user_id = ?"], [ctx.user.id])
     rows, nxt, more = page(ctx.db, "activity_instances", where, params, limit=q.limit, cursor=q.cursor)
     return page_json([json.dumps(instance_wire(r), ensure_ascii=False) for r in rows], nxt, more)
 
@@ -149,13 +144,7 @@ MSGS = "/api/v1/activity-instances/{instance_id}/messages"
 async def list_messages(ctx: Ctx) -> Any:
     q: m.MessageQuery = ctx.query
     inst = own_instance(ctx.db, ctx.user.id, ctx.params["instance_id"])
-    where, params = ["instance_id = ?"], [inst["id"]]
-    if q.role is not None:
-        where.append("role = ?")
-        params.append(q.role)
-    if q.medium is not None:
-        where.append("medium = ?")
-        params.append(q.medium)
+    where, params = where_eq({"role": q.role, "medium": q.medium}, ["instance_id = ?"], [inst["id"]])
     rows, nxt, more = page(ctx.db, "messages", where, params, limit=q.limit, cursor=q.cursor)
     return page_json([json.dumps(message_wire(r), ensure_ascii=False) for r in rows], nxt, more)
 

@@ -16,15 +16,11 @@ from phantom_cli.client import models as m
 from ..db import new_id, now
 from ..endpoints import Ctx, endpoint
 from ..errors import ApiError, not_found
-from ..pagination import page
+from ..pagination import page, where_eq
 
 TABLE = "media_collection c JOIN media md ON md.id = c.media_id"
 COLUMNS = ("c.id AS id, c.created_at AS created_at, c.media_id, c.relation_type, c.is_favorite,"
            " c.metadata, md.type AS media_type, md.url AS url")
-
-
-def media_url(row: sqlite3.Row | dict[str, Any]) -> str | None:
-    return row["url"]
 
 
 def item_wire(row: sqlite3.Row) -> dict[str, Any]:
@@ -32,7 +28,7 @@ def item_wire(row: sqlite3.Row) -> dict[str, Any]:
         "id": row["id"],
         "mediaId": row["media_id"],
         "mediaType": row["media_type"],
-        "cdnUrl": media_url(row),
+        "cdnUrl": row["url"],
         "relationType": row["relation_type"],
         "isFavorite": bool(row["is_favorite"]),
         "createdAt": row["created_at"],
@@ -74,16 +70,10 @@ def add_to_collection(
           paged=True, summary="List your media collection")
 async def list_collection(ctx: Ctx) -> Any:
     q: m.MediaQuery = ctx.query
-    where, params = ["c.user_id = ?"], [ctx.user.id]
-    if q.type is not None:
-        where.append("md.type = ?")
-        params.append(q.type)
-    if q.favorite is not None:
-        where.append("c.is_favorite = ?")
-        params.append(int(q.favorite))
-    if q.relationType is not None:
-        where.append("c.relation_type = ?")
-        params.append(q.relationType)
+    where, params = where_eq(
+        {"md.type": q.type, "c.is_favorite": q.favorite, "c.relation_type": q.relationType},
+        ["c.user_id = ?"], [ctx.user.id],
+    )
     rows, nxt, more = page(ctx.db, TABLE, where, params, limit=q.limit, cursor=q.cursor, columns=COLUMNS,
                            created_col="c.created_at", id_col="c.id")
     return {"data": [item_wire(r) for r in rows], "next_cursor": nxt, "has_more": more}

@@ -23,7 +23,7 @@ from pydantic import Field
 from phantom_cli.client import models as m
 
 from ..db import new_id
-from ..endpoints import ClosingStreamingResponse, Ctx, endpoint
+from ..endpoints import Ctx, endpoint, sse, sse_response
 from ..errors import ApiError, not_found
 from ..npc import rules as npc_rules
 from ..npc import store
@@ -118,7 +118,9 @@ def _locks(ctx: Ctx) -> weakref.WeakValueDictionary[str, asyncio.Lock]:
     return locks
 
 
-def _lock_for(ctx: Ctx, key: str) -> asyncio.Lock:
+def _lock_for(ctx: Ctx, persona_id: str, user_session_id: str, machine_id: str) -> asyncio.Lock:
+    """The lock that serialises the turns of one session (user, persona, session, machine)."""
+    key = f"{ctx.user.id}\x00{persona_id}\x00{user_session_id}\x00{machine_id}"
     locks = _locks(ctx)
     lock = locks.get(key)
     if lock is None:
@@ -163,8 +165,7 @@ async def init_session(ctx: Ctx) -> Any:
     p = _persona(ctx, ctx.params["persona_id"])
     mach = _machine(p, ctx.query.machine_id)
     _check_unlocked(ctx, p, mach, b.user_session_id)
-    key = f"{ctx.user.id}\x00{p.id}\x00{b.user_session_id}\x00{mach.id}"
-    async with _lock_for(ctx, key):
+    async with _lock_for(ctx, p.id, b.user_session_id, mach.id):
         existing = store.get_session(ctx.db, ctx.user.id, p.id, b.user_session_id, mach.id)
         opening = existing and store.opening_message(ctx.db, existing.id)
         if not opening:
@@ -283,10 +284,6 @@ def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
     return data
 
 
-def _sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 @endpoint("POST", "/api/v1/chat/{persona_id}/message", scope=SCOPE, query=MessageQuery,
           body=m.NpcMessageRequest, response=NpcMessageOut, errors=(400, 404, 409, 503),
           summary="Send a player message; the NPC's reply with its state machine data (?stream=true: SSE)")
@@ -294,8 +291,7 @@ async def message(ctx: Ctx) -> Any:
     b: m.NpcMessageRequest = ctx.body
     p = _persona(ctx, ctx.params["persona_id"])
     mach = _machine(p, ctx.query.machine_id)
-    key = f"{ctx.user.id}\x00{p.id}\x00{b.user_session_id}\x00{mach.id}"
-    lock = _lock_for(ctx, key)
+    lock = _lock_for(ctx, p.id, b.user_session_id, mach.id)
     if not ctx.query.stream:
         async with lock:
             prep = await _prepare(ctx, p, mach, b.message, b.user_session_id)
@@ -314,20 +310,19 @@ async def message(ctx: Ctx) -> Any:
                 parts: list[str] = []
                 async for chunk in _write(prep.engine, prep.reply_prompt, ctx.settings.seed):
                     parts.append(chunk)
-                    yield _sse("delta", {"text": chunk})
+                    yield sse("delta", {"text": chunk})
                 out = _commit(ctx, prep, "".join(parts))
             except ApiError as exc:
-                yield _sse("error", exc.body())
+                yield sse("error", exc.body())
                 return
             except Exception:  # noqa: BLE001 - the status line is sent; report in-band
                 log.exception("NPC stream failed")
-                yield _sse("error", ApiError(500, message="internal server error (see the server log)").body())
+                yield sse("error", ApiError(500, message="internal server error (see the server log)").body())
                 return
-        yield _sse("done", out)
+        yield sse("done", out)
 
     # closing: a cut/abandoned stream must release the session lock at once, not at GC time
-    return ClosingStreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return sse_response(events())
 
 
 # --------------------------------------------------------------------------- history / reset
@@ -368,8 +363,7 @@ async def reset(ctx: Ctx) -> Any:
     for s in sessions:
         mach = p.machine(s.machine_id)
         initial[s.id] = SessionState.initial(mach) if mach else SessionState(state=s.state.state)
-    keys = [f"{ctx.user.id}\x00{p.id}\x00{q.user_session_id}\x00{s.machine_id}" for s in sessions]
-    locks = [_lock_for(ctx, k) for k in keys]
+    locks = [_lock_for(ctx, p.id, q.user_session_id, s.machine_id) for s in sessions]
     for lk in locks:
         await lk.acquire()
     try:

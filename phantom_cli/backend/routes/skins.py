@@ -1,4 +1,8 @@
-"""Skins: list with gender / style filters, get. ``upsert_skin`` writes one (seed, admin)."""
+"""Skins: list with gender / style filters, get.
+
+The seed loader and the admin routes write skins with ``content.upsert_skin`` (validated by
+``content.validate_skin``); ``upsert_skin`` here stores any ``models.Skin`` as is (tests).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from phantom_cli.client import models as m
 from ..db import new_id, now
 from ..endpoints import Ctx, endpoint
 from ..errors import ApiError, not_found
-from ..pagination import page
+from ..pagination import page, where_eq
 
 
 def upsert_skin(conn: sqlite3.Connection, data: dict[str, Any]) -> str:
@@ -41,14 +45,7 @@ def skin_wire(row: sqlite3.Row) -> dict[str, Any]:
           summary="List skins")
 async def list_skins(ctx: Ctx) -> Any:
     q: m.SkinQuery = ctx.query
-    where: list[str] = []
-    params: list[Any] = []
-    if q.gender is not None:
-        where.append("gender = ?")
-        params.append(q.gender)
-    if q.style is not None:
-        where.append("style = ?")
-        params.append(q.style)
+    where, params = where_eq({"gender": q.gender, "style": q.style})
     rows, nxt, more = page(ctx.db, "skins", where, params, limit=q.limit, cursor=q.cursor)
     return {"data": [skin_wire(r) for r in rows], "next_cursor": nxt, "has_more": more}
 
