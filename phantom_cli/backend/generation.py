@@ -666,6 +666,7 @@ def process(conn: Any, job: Any, media_dir: Any) -> str:
     """Render one claimed job and commit its result; returns the final status."""
     import json
 
+    from .content import skin_for_render
     from .db import new_id, now, transaction
 
     if job["attempts"] > MAX_ATTEMPTS:
@@ -678,13 +679,7 @@ def process(conn: Any, job: Any, media_dir: Any) -> str:
     if skin_row is None:
         _fail(conn, job["id"], f"skin_id: skin {req['skin_id']!r} no longer exists")
         return "failed"
-    skin = {
-        "id": skin_row["id"],
-        "name": skin_row["name"],
-        "gender": skin_row["gender"],
-        "style": skin_row["style"],
-        **json.loads(skin_row["data"] or "{}"),
-    }
+    skin = skin_for_render(skin_row)
     seed = req.get("seed")
     if seed is None:
         seed = int(hashlib.sha256(job["generation_id"].encode()).hexdigest()[:8], 16)

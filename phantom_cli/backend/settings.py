@@ -13,41 +13,17 @@ from typing import Any
 ENGINES = ("scripted", "openai", "llama-cpp")
 
 
-def _dirs() -> tuple[Path, Path, Path]:
-    """(data_dir, state_dir, runtime_dir) — from phantom_cli.config.paths when present."""
-    try:
-        from phantom_cli.config import paths  # type: ignore[attr-defined]
-
-        return Path(paths.data_dir()), Path(paths.state_dir()), Path(paths.runtime_dir())
-    except (ImportError, AttributeError):
-        home = os.environ.get("PHANTOM_HOME")
-        if home:
-            h = Path(home)
-            return h / "data", h / "state", h / "runtime"
-        import platformdirs
-
-        return (
-            Path(platformdirs.user_data_dir("phantom")),
-            Path(platformdirs.user_state_dir("phantom")),
-            Path(platformdirs.user_runtime_dir("phantom")),
-        )
-
-
 def backend_dir() -> Path:
     """``data_dir()/backend`` — database, key file and media files live here."""
-    return _dirs()[0] / "backend"
+    from phantom_cli.config import paths
 
-
-def state_dir() -> Path:
-    return _dirs()[1]
-
-
-def runtime_dir() -> Path:
-    return _dirs()[2]
+    return paths.backend_dir()
 
 
 def key_file_path() -> Path:
-    return backend_dir() / "api_key"
+    from phantom_cli.config import paths
+
+    return paths.local_api_key_file()
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
@@ -17,12 +16,11 @@ class ThreadedServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", log_level: str = "warning") -> None:
         import uvicorn
 
+        from .server import bind
+
         self.app = app
         self.host = host
-        # IPPROTO_TCP so asyncio turns on TCP_NODELAY (else each reply waits ~40 ms for an ACK)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        self.sock = bind(host, 0)
         self.port = self.sock.getsockname()[1]
         self.config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
                                      timeout_graceful_shutdown=3)
