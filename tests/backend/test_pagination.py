@@ -89,3 +89,10 @@ def test_cursor_from_other_listing_is_harmless(live_server) -> None:
     with live_server.http() as c:
         r = c.get("/api/v1/activities", params={"cursor": "fA"})  # decodes to no separator
         assert r.status_code == 400 and error_of(r)["details"][0]["loc"] == ["query", "cursor"]
+        # a well-formed cursor issued by another listing only positions this one: no error
+        c.post("/api/v1/personas", json={"name": "P1"}).raise_for_status()
+        c.post("/api/v1/personas", json={"name": "P2"}).raise_for_status()
+        other = c.get("/api/v1/personas", params={"limit": 1}).json()["next_cursor"]
+        assert other
+        r = c.get("/api/v1/activities", params={"cursor": other})
+        assert r.status_code == 200 and isinstance(r.json()["data"], list)

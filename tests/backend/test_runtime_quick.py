@@ -11,11 +11,6 @@ import pytest
 from phantom_cli.backend import runtime
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHANTOM_HOME", str(tmp_path))
-
-
 def _info(pid: int, port: int) -> dict[str, object]:
     return {"pid": pid, "host": "127.0.0.1", "port": port,
             "base_url": f"http://127.0.0.1:{port}", "version": "x", "started_at": "now"}
