@@ -145,6 +145,39 @@ async def test_hostile_npc_state_names_and_home_list():
         assert all("\x1b" not in n.message for n in app._notifications)
 
 
+async def test_hostile_names_in_the_command_palette():
+    """Palette titles and help carry server text (entry names, subtitles): shown literally,
+    never parsed as markup (an unbalanced ``[/bold]`` would raise, ``@click`` would act)."""
+    from textual.command import CommandList, CommandPalette
+
+    fake = FakeClient()
+    fake.activity_data = [{"id": "a1", "title": "Roof [/bold] " + MARKUP, "is_companion": True,
+                           "short_description": MARKUP + TITLE}]
+    ctx = AppContext(client=fake, backend="local", profile="t", engine="scripted")
+    app = PhantomApp(ctx, start="home")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        for query in ("", "roof"):
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            if query:
+                await pilot.press(*query)
+            await pilot.pause(0.5)
+            palette = app.screen
+            assert isinstance(palette, CommandPalette)
+            commands = palette.query_one(CommandList)
+            prompts = [commands.get_option_at_index(i).prompt
+                       for i in range(commands.option_count)]
+            hit = next(p for p in prompts if "Roof" in p.plain)
+            assert not any("@click" in str(span.style) for span in hit.spans)  # no action
+            assert "Open activity: Roof [/bold] " + MARKUP in hit.plain
+            assert clean(MARKUP + TITLE) in hit.plain  # the help line: the subtitle, literal
+            assert_inert(screen_text(app))
+            await pilot.press("escape")
+            await pilot.pause()
+        assert app.is_running and isinstance(app.screen, HomeScreen)
+
+
 async def test_hostile_text_in_playground_json_view():
     fake = FakeClient()
     fake.script.companion_reply = HOSTILE
