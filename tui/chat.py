@@ -20,7 +20,7 @@ from .conversations import Conversation, Delta, Done, NpcConversation, Turn, mac
 from .errors import describe, is_stream_cut
 from .modals import ConfirmModal
 from .sanitize import clean, plain
-from .widgets import ChatInput, MessageView, SidePanel, StatusBar
+from .widgets import ChatInput, MessageView, SidePanel, StatusBar, latency_text
 
 ConversationSource = Conversation | Callable[[], Awaitable[Conversation]]
 
@@ -147,12 +147,7 @@ class ChatScreen(Screen[None]):
 
     def _status(self) -> None:
         latency = self.conv.last_latency_ms if self.conv else None
-        self.query_one(StatusBar).set(
-            backend=self.ctx.backend,
-            engine=self.ctx.engine or ("—" if self.ctx.backend == "local" else "hosted"),
-            profile=self.ctx.profile,
-            latency=f"{latency:.0f} ms" if latency is not None else None,
-        )
+        self.query_one(StatusBar).show_context(self.ctx, latency=latency_text(latency))
 
     def refresh_status(self) -> None:
         from textual.css.query import NoMatches

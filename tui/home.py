@@ -135,11 +135,7 @@ class HomeScreen(Screen[None]):
             bar = self.query_one(StatusBar)
         except NoMatches:  # not composed yet: on_mount calls this again
             return
-        bar.set(
-            backend=self.ctx.backend,
-            engine=self.ctx.engine or ("—" if self.ctx.backend == "local" else "hosted"),
-            profile=self.ctx.profile,
-        )
+        bar.show_context(self.ctx)
 
     # ------------------------------------------------------------------ loading
 

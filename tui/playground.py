@@ -35,7 +35,7 @@ from .conversations import _get
 from .errors import describe
 from .modals import AskModal
 from .sanitize import clean, plain
-from .widgets import StatusBar
+from .widgets import StatusBar, latency_text
 
 LONG_FIELD = 1000  # fields with a larger limit get a multi-line editor
 EXTRACT_CHOICES = [("default", "default"), ("true", "true"), ("false", "false")]
@@ -193,12 +193,7 @@ class PlaygroundScreen(Screen[None]):
             bar = self.query_one(StatusBar)
         except NoMatches:  # not composed yet: on_mount calls this again
             return
-        bar.set(
-            backend=self.ctx.backend,
-            engine=self.ctx.engine or ("—" if self.ctx.backend == "local" else "hosted"),
-            profile=self.ctx.profile,
-            latency=f"{latency:.0f} ms" if latency is not None else None,
-        )
+        bar.show_context(self.ctx, latency=latency_text(latency))
 
     # ------------------------------------------------------------------ persona form
 

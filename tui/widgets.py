@@ -250,3 +250,17 @@ class StatusBar(Static):
             self.fields[key] = "—" if value is None else clean(value)
         parts = [f"{k}: {v}" for k, v in self.fields.items()]
         self.update(Text(" · ".join(parts)))
+
+    def show_context(self, ctx: Any, **extra: Any) -> None:
+        """backend · engine · profile of ``ctx`` (then ``extra``): the engine is "—" on the
+        local backend until its server names it, "hosted" otherwise."""
+        self.set(
+            backend=ctx.backend,
+            engine=ctx.engine or ("—" if ctx.backend == "local" else "hosted"),
+            profile=ctx.profile,
+            **extra,
+        )
+
+
+def latency_text(ms: float | None) -> str | None:
+    return f"{ms:.0f} ms" if ms is not None else None
