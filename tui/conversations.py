@@ -158,8 +158,9 @@ class CompanionConversation(Conversation):
         """The conversation so far from the local transcript (if any): reopening resumes it."""
         if self.transcript is None:
             return []
+        recorded = self.transcript.turns()
         turns: list[Turn] = []
-        for t in self.transcript.turns():
+        for t in recorded:
             turns.append(Turn("user", t.user))
             if t.answered:
                 marks = ["refused"] if t.refused else []
@@ -167,12 +168,12 @@ class CompanionConversation(Conversation):
                     marks.append("filtered")
                 turns.append(Turn("assistant", t.reply or "", marks))
         self.window = [dict(m) for m in self.transcript.context()]
-        last = self.transcript.turns()[-1:] if turns else []
-        if last:
-            self.last_user = last[0].user
+        if recorded:
+            last = recorded[-1]
+            self.last_user = last.user
             self.started = True
-            if not last[0].answered:  # a failed turn: retry sends it again, without a duplicate
-                self.window.append({"role": "user", "content": last[0].user})
+            if not last.answered:  # a failed turn: retry sends it again, without a duplicate
+                self.window.append({"role": "user", "content": last.user})
         return turns
 
     def send(self, text: str) -> AsyncIterator[Delta | Done]:
@@ -382,9 +383,7 @@ class NpcConversation(Conversation):
         for m in messages:
             role = "user" if _get(m, "role") == "player" else "assistant"
             turns.append(Turn(role, str(_get(m, "content", ""))))
-            state = _get(m, "state")
-            if state and (not self.path or self.path[-1] != state):
-                self.path.append(state)
+            self._enter(_get(m, "state"))
             if role == "user":
                 self.last_user = turns[-1].content
         self.started = any(t.role == "user" for t in turns)
@@ -393,6 +392,11 @@ class NpcConversation(Conversation):
         if self.path:
             self.panel["current_state"] = self.path[-1]
         return turns
+
+    def _enter(self, state: str | None) -> None:
+        """Extend the path with ``state`` (not repeating the state it is already in)."""
+        if state and (not self.path or self.path[-1] != state):
+            self.path.append(state)
 
     def _panel_from(self, resp: Any) -> dict[str, Any]:
         panel: dict[str, Any] = {"npc": self.title, "session": self.session_id}
@@ -436,15 +440,8 @@ class NpcConversation(Conversation):
             if _is_final(item):
                 self.panel = self._panel_from(item)
                 self.score = _get(item, "score", self.score)
-                path = _get(item, "state_path")
-                if path:
-                    for state in path:
-                        if not self.path or self.path[-1] != state:
-                            self.path.append(state)
-                else:
-                    state = _get(item, "current_state")
-                    if state and (not self.path or self.path[-1] != state):
-                        self.path.append(state)
+                for state in _get(item, "state_path") or [_get(item, "current_state")]:
+                    self._enter(state)
                 self.unlocked = list(_get(item, "unlocked_machines", []) or [])
                 self.last_turn_id = _get(item, "turn_id")
                 self._latency(t0)
