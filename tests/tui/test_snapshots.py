@@ -45,6 +45,15 @@ async def send(pilot, text: str) -> None:
     await settle(pilot.app, pilot)
 
 
+def compare(snap_compare, app, size, before) -> bool:
+    """``before(pilot)`` brings the app to the state to show; the screenshot is then frozen."""
+    async def frozen(pilot):
+        await before(pilot)
+        await freeze(pilot.app, pilot)
+
+    return snap_compare(app, terminal_size=size, run_before=frozen)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_home(snap_compare, size):
     fake = FakeClient()
@@ -53,11 +62,7 @@ def test_home(snap_compare, size):
     async def before(pilot):
         await settle(app, pilot)
 
-    async def frozen(pilot):
-        await before(pilot)
-        await freeze(pilot.app, pilot)
-
-    assert snap_compare(app, terminal_size=size, run_before=frozen)
+    assert compare(snap_compare, app, size, before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -72,11 +77,7 @@ def test_companion_mid_conversation(snap_compare, size):
         fake.script.companion_reply = "Tell me **everything**. Did the demo work?"
         await send(pilot, "It went *great*")
 
-    async def frozen(pilot):
-        await before(pilot)
-        await freeze(pilot.app, pilot)
-
-    assert snap_compare(app, terminal_size=size, run_before=frozen)
+    assert compare(snap_compare, app, size, before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -97,11 +98,7 @@ def test_npc_after_outcome(snap_compare, size):
         await send(pilot, "I heard you have something rare for sale.")
         await send(pilot, "I'll pay in secrets.")
 
-    async def frozen(pilot):
-        await before(pilot)
-        await freeze(pilot.app, pilot)
-
-    assert snap_compare(app, terminal_size=size, run_before=frozen)
+    assert compare(snap_compare, app, size, before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -116,11 +113,7 @@ def test_error_state(snap_compare, size):
         await settle(app, pilot)
         await send(pilot, "Hi Luna")
 
-    async def frozen(pilot):
-        await before(pilot)
-        await freeze(pilot.app, pilot)
-
-    assert snap_compare(app, terminal_size=size, run_before=frozen)
+    assert compare(snap_compare, app, size, before)
 
 
 def _playground(fake: FakeClient) -> PhantomApp:
@@ -142,11 +135,7 @@ def test_playground_response(snap_compare, size):
     async def before(pilot):
         await _send_turn(app, pilot)
 
-    async def frozen(pilot):
-        await before(pilot)
-        await freeze(pilot.app, pilot)
-
-    assert snap_compare(app, terminal_size=size, run_before=frozen)
+    assert compare(snap_compare, app, size, before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -159,8 +148,4 @@ def test_playground_json(snap_compare, size):
         await pilot.press("f2")
         await settle(app, pilot)
 
-    async def frozen(pilot):
-        await before(pilot)
-        await freeze(pilot.app, pilot)
-
-    assert snap_compare(app, terminal_size=size, run_before=frozen)
+    assert compare(snap_compare, app, size, before)
