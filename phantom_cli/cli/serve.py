@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from phantom_cli.cli.common import handle_errors
+
 app = typer.Typer(
     invoke_without_command=True,
     help="Run the embedded local backend in the foreground, or manage the background one.",
@@ -104,6 +106,7 @@ def serve(
 
 
 @app.command(epilog="Examples: phantom serve status; phantom serve status --json")
+@handle_errors
 def status(json_: Annotated[bool, typer.Option("--json", help="Print the runtime info as JSON.")] = False) -> None:
     """Is the background server running? (exit 1 when not)"""
     import json
@@ -123,6 +126,7 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print the runtime
 
 
 @app.command(epilog="Example: phantom serve stop (the next command starts it again)")
+@handle_errors
 def stop() -> None:
     """Stop the background server."""
     from phantom_cli.backend import runtime
@@ -132,6 +136,7 @@ def stop() -> None:
 
 
 @app.command(epilog="Examples: phantom serve logs -n 100; phantom serve logs -f")
+@handle_errors
 def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines from the end.")] = 50,
@@ -144,7 +149,11 @@ def logs(
     path = runtime.log_file()
     if not path.exists():
         raise _err(f"no log yet at {path}")
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise _err(f"cannot read the log at {path}: {exc.strerror or exc}") from None
+    with fh:
         for line in deque(fh, maxlen=lines) if lines else ():
             sys.stdout.write(line)
         sys.stdout.flush()

@@ -227,3 +227,13 @@ def test_admin_list_refused_on_a_hosted_profile(cli: Cli) -> None:
     config_file().write_text('[profiles.h]\nbackend = "hosted"\n')
     r = cli("-p", "h", "admin", "activities", "--all", env={"PHANTOM_API_KEY": "sk-hosted"})
     _assert_clean(r, 2, "local only")
+
+
+def test_serve_logs_that_cannot_be_read_is_one_line(cli: Cli, phantom_home: Any) -> None:
+    from phantom_cli.backend import runtime
+
+    runtime.log_file().mkdir(parents=True)  # a directory where the log file should be
+    r = cli("serve", "logs", auth=False)
+    assert r.exit_code == 1, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"phantom serve: cannot read the log at {runtime.log_file()}: Is a directory"
