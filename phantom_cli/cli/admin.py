@@ -29,6 +29,7 @@ from phantom_cli.cli.common import (
     handle_errors,
     list_or_stream,
     output_mode,
+    stdin_is_tty,
 )
 from phantom_cli.client import paths
 
@@ -259,7 +260,7 @@ def delete(
 ) -> None:
     """Delete an activity (existing instances keep their snapshots)."""
     if not yes:
-        if not sys.stdin.isatty():
+        if not stdin_is_tty():
             fail("refusing to delete without --yes (stdin is not a terminal)")
         typer.confirm(f"Delete activity {activity_id}?", abort=True)
     _call(ctx, "DELETE", f"{ADMIN}/activities/{_seg(activity_id)}")

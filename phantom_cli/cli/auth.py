@@ -16,6 +16,7 @@ from phantom_cli.cli.common import (
     get_state,
     handle_errors,
     output_mode,
+    stdin_is_tty,
 )
 
 if TYPE_CHECKING:
@@ -53,12 +54,15 @@ def _login_profile(ctx: typer.Context) -> tuple[str, Settings]:
 
 
 def _read_key(prompt: bool) -> str:
-    if sys.stdin.isatty() and prompt:
+    if stdin_is_tty() and prompt:
         import getpass
 
         key = getpass.getpass("Paste your Phantom API key (input hidden): ", stream=sys.stderr)
     else:
-        key = sys.stdin.readline()
+        try:
+            key = sys.stdin.readline()
+        except (AttributeError, OSError, ValueError):  # closed, or not text: no key
+            key = ""
     key = key.strip()
     if not key:
         fail(

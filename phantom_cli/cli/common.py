@@ -474,3 +474,28 @@ def parse_bool(value: str | None, name: str) -> bool | None:
     if low in ("false", "no", "0", "off"):
         return False
     fail(f"{name}: expected true or false, got {value!r}")
+
+
+# --------------------------------------------------------------------------- standard input
+
+
+def stdin_is_tty() -> bool:
+    """Is standard input a terminal? False when it is closed (``0<&-``: ``sys.stdin`` is None)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdin_text() -> str:
+    """The text piped on standard input ('' at a terminal, when nothing was piped or standard
+    input is closed); its one trailing newline is dropped. Not UTF-8: a usage error."""
+    if stdin_is_tty():
+        return ""
+    try:
+        data = sys.stdin.read()
+    except UnicodeDecodeError as e:
+        fail(f"standard input is not UTF-8 text ({e.reason} at byte {e.start})")
+    except (OSError, ValueError, AttributeError):  # closed (sys.stdin is None when fd 0 is)
+        return ""
+    return data[:-1] if data.endswith("\n") else data

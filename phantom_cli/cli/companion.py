@@ -26,6 +26,8 @@ from phantom_cli.cli.common import (
     get_settings,
     handle_errors,
     output_mode,
+    stdin_is_tty,
+    stdin_text,
 )
 
 app = typer.Typer(
@@ -133,11 +135,9 @@ def flags_summary(resp: dict[str, Any]) -> list[str]:
 
 
 def _read_text(text: str | None) -> str:
-    from phantom_cli.cli.npc import _stdin_text
-
     if text is not None:
         return text
-    data = _stdin_text()
+    data = stdin_text()
     if data:
         return data
     fail("no message: give TEXT (or pipe it on standard input)")
@@ -326,9 +326,7 @@ def transcript(
 
     if clear:
         if not yes:
-            from phantom_cli.cli.npc import _stdin_is_tty
-
-            if not _stdin_is_tty():
+            if not stdin_is_tty():
                 fail(
                     "refusing to clear without confirmation (standard input is not a terminal)",
                     hint="pass --yes",

@@ -26,6 +26,8 @@ from phantom_cli.cli.common import (
     get_settings,
     handle_errors,
     output_mode,
+    stdin_is_tty,
+    stdin_text,
 )
 
 app = typer.Typer(
@@ -122,27 +124,6 @@ def turn_summary(data: dict[str, Any]) -> list[str]:
         second.append("the NPC expects a reply")
     lines.append(" · ".join(second))
     return lines
-
-
-def _stdin_text() -> str:
-    """The message piped on standard input ('' at a terminal, when nothing was piped or standard
-    input is closed); its one trailing newline is dropped. Shared with `companion say`."""
-    if _stdin_is_tty():
-        return ""
-    try:
-        data = sys.stdin.read()
-    except UnicodeDecodeError as e:
-        fail(f"standard input is not UTF-8 text ({e.reason} at byte {e.start})")
-    except (OSError, ValueError, AttributeError):  # closed (sys.stdin is None when fd 0 is)
-        return ""
-    return data[:-1] if data.endswith("\n") else data
-
-
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _flags(session: str | None, machine: str | None) -> str:
@@ -345,7 +326,7 @@ def say(
         if text == get_settings(ctx).get("npc_persona"):
             # `npc say abc123` with the message forgotten: never send the persona id as the
             # player's line (it would spend a redirect). Piped text is the message.
-            persona_id, text = text, _stdin_text()
+            persona_id, text = text, stdin_text()
             if not text:
                 fail(
                     f"no message: {persona_id!r} is the NPC persona id, not a message",
@@ -512,7 +493,7 @@ def reset(
     pid = _persona(ctx, persona_id)
     sid = _session(ctx, session)
     if not yes:
-        if not _stdin_is_tty():
+        if not stdin_is_tty():
             fail(
                 "refusing to reset without confirmation (standard input is not a terminal)",
                 hint="pass --yes",

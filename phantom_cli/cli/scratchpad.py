@@ -39,6 +39,7 @@ from phantom_cli.cli.common import (
     get_client,
     handle_errors,
     output_mode,
+    stdin_is_tty,
 )
 
 app = typer.Typer(
@@ -103,13 +104,6 @@ def _label(target: dict[str, Any]) -> str:
 
 def _note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # --------------------------------------------------------------------------- get / set
@@ -213,7 +207,7 @@ def set_(
                 fail(f"--file: {file} is not UTF-8 text")
     elif text is not None:
         content = text
-    elif not _stdin_is_tty():
+    elif not stdin_is_tty():
         content = sys.stdin.read()
     else:
         fail("no text: give it as an argument, with --file, or on standard input")
@@ -492,7 +486,7 @@ class _Editing:
         """An emptied scratchpad is saved only after a yes (refused without a terminal)."""
         if text.strip() or not base_content.strip() or self.allow_empty:
             return
-        if not _stdin_is_tty():
+        if not stdin_is_tty():
             self.recovery.discard()
             fail(
                 "the edit empties the scratchpad; refusing to save it without confirmation "

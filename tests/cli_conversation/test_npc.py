@@ -160,7 +160,7 @@ def test_reset_needs_yes_without_a_terminal(cli, uid, monkeypatch) -> None:
     r = cli("npc", "reset", PERSONA, "--session", uid)
     assert r.exit_code == 2 and "--yes" in r.stderr
     # at a terminal it asks; "no" keeps the session
-    monkeypatch.setattr(npc_cli, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(npc_cli, "stdin_is_tty", lambda: True)
     r = cli("npc", "reset", PERSONA, "--session", uid, input="n\n")
     assert r.exit_code == 1 and "not reset" in r.stderr
     assert cli("npc", "say", PERSONA, "hello?", "--session", uid).exit_code == 6
@@ -355,15 +355,15 @@ def test_closed_or_undecodable_standard_input_is_a_clear_error(monkeypatch) -> N
     import io
     import sys
 
-    from phantom_cli.cli.common import CLIError
+    from phantom_cli.cli.common import CLIError, stdin_text
     from phantom_cli.cli.companion import _read_text
 
     monkeypatch.setattr(sys, "stdin", None)
-    assert npc_cli._stdin_text() == ""
+    assert stdin_text() == ""
     with pytest.raises(CLIError, match="no message"):
         _read_text(None)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xff hi"), encoding="utf-8"))
     with pytest.raises(CLIError, match="standard input is not UTF-8 text"):
-        npc_cli._stdin_text()
+        stdin_text()
     monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
     assert _read_text(None) == "hello" and _read_text("given") == "given"

@@ -132,7 +132,7 @@ def test_edit_emptied_asks_at_a_terminal(
     cli, live_server, uid, editor, monkeypatch, answer, saved
 ) -> None:
     seed(live_server, uid, "Important memory.")
-    monkeypatch.setattr(sp_cli, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(sp_cli, "stdin_is_tty", lambda: True)
     editor.set({"write": ""})
     r = cli("scratchpad", "edit", "--companion", uid, input=answer)
     assert "Save an empty scratchpad?" in r.stderr

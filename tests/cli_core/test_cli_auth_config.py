@@ -220,3 +220,18 @@ def test_login_hidden_prompt_at_a_terminal(monkeypatch: Any) -> None:
     monkeypatch.setattr("getpass.getpass", fake_getpass)
     assert auth._read_key(prompt=True) == "sk-typed-key"
     assert prompts and "hidden" in prompts[0]
+
+
+def test_login_and_admin_delete_with_standard_input_closed(monkeypatch) -> None:
+    """`0<&-` (sys.stdin is None) was an "unexpected error: AttributeError"."""
+    import sys
+
+    import pytest
+
+    from phantom_cli.cli.auth import _read_key
+    from phantom_cli.cli.common import CLIError, stdin_is_tty
+
+    monkeypatch.setattr(sys, "stdin", None)
+    assert stdin_is_tty() is False
+    with pytest.raises(CLIError, match="no API key given"):
+        _read_key(prompt=True)
