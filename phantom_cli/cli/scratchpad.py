@@ -301,17 +301,10 @@ def recovery_dir() -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``text`` to ``path`` through a temp file and a rename, mode 0600 (recovery files)."""
+    from phantom_cli.config.settings import atomic_write
+
+    atomic_write(path, text.encode("utf-8"), mode=0o600)
 
 
 @dataclass

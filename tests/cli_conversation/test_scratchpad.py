@@ -162,6 +162,7 @@ def test_edit_conflict_abort_keeps_the_edit(cli, live_server, uid, editor, phant
     files = recovery_files(phantom_home)
     assert len(files) == 1
     assert files[0].read_text(encoding="utf-8") == "base line\nmy line\n"
+    assert files[0].stat().st_mode & 0o777 == 0o600  # the user's text is private
     assert str(files[0]) in r.stderr
     assert "--recover" in r.stderr
 
