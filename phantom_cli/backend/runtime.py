@@ -55,6 +55,18 @@ def log_file() -> Path:
     return _dirs()[1] / "server.log"
 
 
+def _last_log_line(limit: int = 300) -> str:
+    """The log's last non-blank line (why a server that exited during start-up stopped)."""
+    try:
+        with open(log_file(), "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 4096))
+            lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:limit] if lines else ""
+
+
 # --------------------------------------------------------------------------- runtime file
 
 
@@ -301,8 +313,11 @@ def ensure_server(options: Mapping[str, Any] | None = None, timeout: float = STA
         while time.monotonic() < deadline:
             code = proc.poll()
             if code is not None:
+                why = _last_log_line()
                 raise RuntimeErrorBackend(
-                    f"the local server exited during start-up (code {code}); see {log_file()}"
+                    f"the local server exited during start-up (code {code})"
+                    + (f": {why}" if why else "")
+                    + f"; see {log_file()}"
                 )
             info = read_runtime()
             if info is not None and info["pid"] == proc.pid and health_ok(info["base_url"]):

@@ -66,6 +66,10 @@ class ServerSettings:
             from .faults import parse_faults  # stdlib only
 
             parse_faults(self.faults)  # ValueError names the faulty item
+        if self.moderation_policy:
+            from .moderation import get_policy  # stdlib only; cached for the first turn
+
+            get_policy(self)  # ValueError names the file (was a 500 on the first companion turn)
 
     @classmethod
     def for_home(cls, home: Path | str, **overrides: Any) -> ServerSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -141,3 +142,21 @@ def test_a_cut_npc_stream_releases_the_session(fresh_server) -> None:  # type: i
         fresh_server.app.state.fault_state.faults = None
         r = c.post("/api/v1/chat/abc123/message", json=body)  # would time out while locked
         assert r.status_code == 200
+
+
+def test_a_bad_moderation_policy_stops_the_server_at_start(tmp_path: Path) -> None:
+    """It was accepted at start and every companion turn then answered 500."""
+    from phantom_cli.backend.settings import ServerSettings
+
+    bad = tmp_path / "policy.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match=f"(?i)moderation_policy: {re.escape(str(bad))} is not valid json"):
+        ServerSettings.for_home(tmp_path, moderation_policy=str(bad))
+    with pytest.raises(ValueError, match="moderation_policy: cannot read"):
+        ServerSettings.for_home(tmp_path, moderation_policy=str(tmp_path / "missing.json"))
+    # the background server says why in the error, not only in its log
+    with pytest.raises(runtime.RuntimeErrorBackend) as err:
+        runtime.ensure_server({"idle_timeout": 60, "moderation_policy": str(bad)})
+    assert "exited during start-up (code 2)" in str(err.value)
+    assert re.search(f"(?i)moderation_policy: {re.escape(str(bad))} is not valid json", str(err.value))
+    assert runtime.status() is None
