@@ -11,12 +11,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _phantom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PHANTOM_HOME", str(home))
-    for var in ("PHANTOM_BASE_URL", "PHANTOM_API_KEY", "PHANTOM_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    return home
+def _phantom_home(phantom_home: Path) -> Path:
+    """tests/conftest.py's ``phantom_home``, for every test here."""
+    return phantom_home
 
 
 _counter = itertools.count(1)

@@ -9,12 +9,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
-def _phantom_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PHANTOM_HOME", str(home))
-    for var in ("PHANTOM_PROFILE", "PHANTOM_BASE_URL", "PHANTOM_API_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    return home
+def _phantom_home(phantom_home: Path) -> Path:
+    """tests/conftest.py's ``phantom_home``, for every test here."""
+    return phantom_home
 
 
 @pytest.fixture
