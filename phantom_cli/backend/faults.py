@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import CODES
+
 SKIP_PATHS = frozenset({"/health"})
 STREAM_TYPES = (b"text/plain", b"text/event-stream")
 
@@ -103,10 +105,6 @@ def parse_faults(spec: str) -> FaultSpec:
     return out
 
 
-_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 402: "PAYMENT_REQUIRED", 403: "FORBIDDEN",
-          404: "NOT_FOUND", 409: "CONFLICT", 429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE"}
-
-
 class _CutStream(Exception):
     """Raised into the handler's ``send`` to abort a streamed response mid-way."""
 
@@ -147,7 +145,7 @@ class FaultMiddleware:
 
     @staticmethod
     async def _fail(send: Any, status: int, retry_after: int) -> None:
-        code = _CODES.get(status, "SERVICE_UNAVAILABLE" if status >= 500 else "INVALID_REQUEST")
+        code = CODES.get(status, "SERVICE_UNAVAILABLE" if status >= 500 else "INVALID_REQUEST")
         body = json.dumps({"error": {"code": code, "message": f"injected fault: {status} {code}"}}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"x-phantom-fault", str(status).encode())]

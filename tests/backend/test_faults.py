@@ -63,6 +63,9 @@ def test_statuses_have_envelope_and_retry_after_never_on_health(fresh_server) ->
         set_faults(fresh_server, "402:1")
         r = c.get("/api/v1/skins")
         assert r.status_code == 402 and error_of(r)["code"] == "PAYMENT_REQUIRED"
+        set_faults(fresh_server, "500:1")  # the envelope's code is the one of errors.CODES
+        r = c.get("/api/v1/skins")
+        assert r.status_code == 500 and error_of(r)["code"] == "INTERNAL_ERROR"
     set_faults(fresh_server, "402:1")
     with fresh_server.client(max_retries=3) as cl, pytest.raises(E.PaymentRequiredError):
         cl.skins.list()
