@@ -13,10 +13,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ApiError
+from phantom_cli.client.models import PAGE_LIMIT_DEFAULT as DEFAULT_LIMIT
+from phantom_cli.client.models import PAGE_LIMIT_MAX as MAX_LIMIT
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
+from .errors import ApiError
 
 
 def encode_cursor(created_at: str, ident: str) -> str:
