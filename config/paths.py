@@ -18,6 +18,11 @@ HOME_ENV = "PHANTOM_HOME"
 _KINDS = ("config", "data", "state", "runtime", "cache")
 
 
+class ConfigError(Exception):
+    """A settings problem the user must fix; the message names the file, key and profile.
+    (Defined here, the bottom of the package, so that paths can raise it too.)"""
+
+
 def phantom_home() -> Path | None:
     """The ``PHANTOM_HOME`` directory when set (expanded, absolute), else None."""
     value = os.environ.get(HOME_ENV, "").strip()
@@ -47,7 +52,14 @@ def _platform_dir(kind: str) -> Path:
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (and parents) if missing; a directory phantom creates is mode 0700."""
     if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            home = os.environ.get(HOME_ENV, "").strip()
+            where = f" ({HOME_ENV}={home})" if home else ""
+            raise ConfigError(
+                f"cannot create the directory {path}{where}: {exc.strerror or exc}"
+            ) from None
         try:
             os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
         except OSError:

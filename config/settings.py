@@ -87,8 +87,7 @@ TOP_LEVEL_KEYS = ("default_profile", "profiles")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
-class ConfigError(Exception):
-    """A settings problem the user must fix; the message names the file, key and profile."""
+ConfigError = paths.ConfigError  # defined in paths (which raises it too); re-exported here
 
 
 # --------------------------------------------------------------------------- validation

@@ -68,3 +68,20 @@ def test_key_source_is_keyring_when_the_keyring_holds_it(memory_keyring: object)
     secrets.set_key("k", "sk-ring")
     eff = resolve(profile="k")
     assert eff.api_key == "sk-ring" and eff.sources["api_key"] == "keyring"
+
+
+def test_a_phantom_home_that_is_a_file_is_a_config_error(tmp_path, monkeypatch) -> None:
+    """It was 'unexpected error: NotADirectoryError' (exit 1) from every command."""
+    from phantom_cli.config import ConfigError, config_dir
+    from typer.testing import CliRunner
+
+    from phantom_cli.cli.main import app
+
+    afile = tmp_path / "home-file"
+    afile.write_text("")
+    monkeypatch.setenv("PHANTOM_HOME", str(afile))
+    with pytest.raises(ConfigError, match=r"cannot create the directory .*\(PHANTOM_HOME=.*\): Not a directory"):
+        config_dir()
+    r = CliRunner().invoke(app, ["config", "list"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: cannot create the directory ") and "Traceback" not in r.stderr
