@@ -412,6 +412,8 @@ class PlaygroundScreen(Screen[None]):
         from phantom_cli.client.models import CompanionPersona
 
         self.sending = True
+        bar = self.query_one(StatusBar)
+        bar.set(request="sending…")  # shown until the answer (or the error) is in
         body = self.request_body()
         try:
             persona = CompanionPersona.model_validate(body["persona"])
@@ -427,6 +429,7 @@ class PlaygroundScreen(Screen[None]):
             return
         finally:
             self.sending = False
+            bar.drop("request")
         self.response = response
         self.exchange = getattr(self.ctx.client, "last_exchange", None)
         reply = str(_get(response, "reply", ""))

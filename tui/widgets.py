@@ -248,6 +248,15 @@ class StatusBar(Static):
     def set(self, **fields: Any) -> None:
         for key, value in fields.items():
             self.fields[key] = "—" if value is None else clean(value)
+        self._render_fields()
+
+    def drop(self, *keys: str) -> None:
+        """Remove fields shown for a while (e.g. a request in flight)."""
+        for key in keys:
+            self.fields.pop(key, None)
+        self._render_fields()
+
+    def _render_fields(self) -> None:
         parts = [f"{k}: {v}" for k, v in self.fields.items()]
         self.update(Text(" · ".join(parts)))
 

@@ -71,6 +71,7 @@ class Script:
     moderation: dict[str, Any] = field(default_factory=dict)
     delay: float = 0.0  # seconds between chunks
     gate: asyncio.Event | None = None  # if set, streaming waits for it after the first chunk
+    # (a non-streamed companion answer waits for it before answering)
 
 
 class _Base:
@@ -110,6 +111,8 @@ class _Companion(_Base):
         )
         root.record("POST", "/api/v1/companion/chat", body, resp.model_dump(mode="json"))
         if not stream:
+            if root.script.gate is not None:  # a one-shot answer waits for the whole gate
+                await root.script.gate.wait()
             return resp
         return root.stream(words(reply), resp)
 

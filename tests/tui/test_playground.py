@@ -28,6 +28,28 @@ async def test_playground_send_and_copy(ctx, fake):
         assert json.loads(app.clipboard)["reply"].startswith("Morning")
 
 
+async def test_playground_shows_a_request_in_flight(ctx, fake):
+    """Long work shows progress: the status bar says a turn is on its way until it is in."""
+    import asyncio
+
+    from phantom_cli.tui.widgets import StatusBar
+
+    fake.script.gate = asyncio.Event()
+    app = PhantomApp(ctx, start="playground")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#msg-content", TextArea).text = "Still there?"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        bar = screen.query_one(StatusBar)
+        assert screen.sending and "request: sending…" in str(bar.render())
+        fake.script.gate.set()
+        await _settle(app, pilot)
+        assert not screen.sending and screen.window[-1]["role"] == "assistant"
+        assert "request" not in str(bar.render()) and "latency" in str(bar.render())
+
+
 async def test_playground_live_validation(ctx):
     app = PhantomApp(ctx, start="playground")
     async with app.run_test(size=(100, 40)) as pilot:
