@@ -31,6 +31,8 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
+from phantom_cli.client.models import CHAT_ID_PATTERN, MAX_CONTENT, MAX_MESSAGES, MAX_TOKENS
+
 from .conversations import _get
 from .errors import describe
 from .modals import AskModal
@@ -130,8 +132,7 @@ class PlaygroundScreen(Screen[None]):
                         yield Input(id=f"pf-{name}", compact=True)
                     yield Static("", id=f"pe-{name}", classes="field-error", markup=False)
             with TabPane("Turn", id="tab-turn"), VerticalScroll(id="turn-form"):
-                yield Label("chat_id (required, pattern ^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$)",
-                            markup=False)
+                yield Label(f"chat_id (required, pattern {CHAT_ID_PATTERN})", markup=False)
                 yield Input(f"playground-{self.ctx.profile}", id="opt-chat_id", compact=True)
                 yield Static("", id="oe-chat_id", classes="field-error", markup=False)
                 with Horizontal(classes="opts"):
@@ -142,15 +143,15 @@ class PlaygroundScreen(Screen[None]):
                         yield Label("temperature (0–2)")
                         yield Input(id="opt-temperature", placeholder="0.8", compact=True)
                     with Vertical():
-                        yield Label("max_tokens (1–32000)")
+                        yield Label(f"max_tokens (1–{MAX_TOKENS})")
                         yield Input(id="opt-max_tokens", placeholder="model limit", compact=True)
                     with Vertical():
                         yield Label("extract_memory")
                         yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
                                      id="opt-extract_memory", compact=True)
                 yield Static("", id="oe-options", classes="field-error", markup=False)
-                yield Label("Message window (1–100 turns, last from the user; enter loads a turn "
-                            "below)", markup=False)
+                yield Label(f"Message window (1–{MAX_MESSAGES} turns, last from the user; enter "
+                            "loads a turn below)", markup=False)
                 yield OptionList(id="window")
                 with Horizontal(classes="composer"):
                     yield Select([("user", "user"), ("assistant", "assistant")], value="user",
@@ -227,12 +228,10 @@ class PlaygroundScreen(Screen[None]):
         return error
 
     def validate_options(self) -> list[str]:
-        from phantom_cli.client.models import CHAT_ID_PATTERN
-
         errors: list[str] = []
         chat_id = self.query_one("#opt-chat_id", Input).value
         if not re.match(CHAT_ID_PATTERN, chat_id):
-            errors.append("chat_id: 1–128 characters matching ^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+            errors.append(f"chat_id: 1–128 characters matching {CHAT_ID_PATTERN}")
         self._show("#oe-chat_id", errors[0] if errors else "")
         opt_errors: list[str] = []
         model = self.query_one("#opt-model", Input).value
@@ -248,14 +247,14 @@ class PlaygroundScreen(Screen[None]):
                 opt_errors.append("temperature: a number between 0 and 2")
         mt = self.query_one("#opt-max_tokens", Input).value.strip()
         if mt:
-            if not mt.isdigit() or not 1 <= int(mt) <= 32000:
-                opt_errors.append("max_tokens: a whole number between 1 and 32000")
+            if not mt.isdigit() or not 1 <= int(mt) <= MAX_TOKENS:
+                opt_errors.append(f"max_tokens: a whole number between 1 and {MAX_TOKENS}")
         self._show("#oe-options", "; ".join(opt_errors))
         msg_errors: list[str] = []
         if not self.window:
-            msg_errors.append("messages: 1–100 turns; add a user message")
-        elif len(self.window) > 100:
-            msg_errors.append(f"messages: at most 100 turns (now {len(self.window)})")
+            msg_errors.append(f"messages: 1–{MAX_MESSAGES} turns; add a user message")
+        elif len(self.window) > MAX_MESSAGES:
+            msg_errors.append(f"messages: at most {MAX_MESSAGES} turns (now {len(self.window)})")
         elif self.window[-1]["role"] != "user":
             msg_errors.append('messages: the last message must have role "user"')
         self._show("#oe-messages", "; ".join(msg_errors))
@@ -353,10 +352,10 @@ class PlaygroundScreen(Screen[None]):
         content = self.query_one("#msg-content", TextArea).text
         role = str(self.query_one("#msg-role", Select).value)
         if not content.strip():
-            self._show("#oe-messages", "content: 1–16000 characters")
+            self._show("#oe-messages", f"content: 1–{MAX_CONTENT} characters")
             return
-        if len(content) > 16000:
-            self._show("#oe-messages", f"content: at most 16000 characters (now {len(content)})")
+        if len(content) > MAX_CONTENT:
+            self._show("#oe-messages", f"content: at most {MAX_CONTENT} characters (now {len(content)})")
             return
         self.window.append({"role": role, "content": content})
         self.query_one("#msg-content", TextArea).text = ""
