@@ -362,6 +362,14 @@ def test_admin_import_validates_and_serves(http: Any, live_server: Any, sid: str
         assert c.put("/api/v1/local/admin/npcs/merchant2", json=doc).status_code == 403
     ok(http.delete("/api/v1/local/admin/npcs/merchant2"))
     assert init(http, sid + "x", persona="merchant2").status_code == 404
+    # the body is read like every other: bad JSON is a 400 naming the body, too much is a 413
+    r = http.put("/api/v1/local/admin/npcs/merchant2", content=b"{nope",
+                 headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["loc"] == ["body"]
+    big = b'{"persona": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    r = http.put("/api/v1/local/admin/npcs/merchant2", content=big,
+                 headers={"content-type": "application/json"})
+    assert r.status_code == 413
 
 
 def test_abandoned_stream_leaves_no_half_turn_and_no_stuck_session(live_server: Any, http: Any, sid: str) -> None:

@@ -11,7 +11,6 @@ transaction. Concurrent messages to one session are serialised.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from pydantic import Field
 from phantom_cli.client import models as m
 
 from ..db import new_id
-from ..endpoints import Ctx, endpoint, sse, sse_response
+from ..endpoints import Ctx, endpoint, read_json, sse, sse_response
 from ..errors import ApiError, not_found
 from ..npc import rules as npc_rules
 from ..npc import store
@@ -420,11 +419,7 @@ async def get_npc(ctx: Ctx) -> Any:
 @endpoint("PUT", "/api/v1/local/admin/npcs/{persona_id}", scope="admin", errors=(400,),
           summary="Import an NPC persona with its machines (phantom-npc/1 document; local extension)")
 async def put_npc(ctx: Ctx) -> Any:
-    raw = await ctx.request.body()
-    try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, message=f"body: not valid JSON ({exc})") from None
+    data = await read_json(ctx.request)  # 413 over MAX_BODY, 400 (with details) if not JSON
     pid = ctx.params["persona_id"]
     if isinstance(data, dict) and isinstance(data.get("persona"), dict) and data["persona"].get("id") != pid:
         raise ApiError(400, message=f"persona.id: {data['persona'].get('id')!r} does not match the path's {pid!r}",
