@@ -10,11 +10,7 @@ from typing import Any
 import typer
 
 from phantom_cli.cli.common import (
-    EXIT_API,
-    EXIT_AUTH,
-    EXIT_CONFLICT,
-    EXIT_NOT_FOUND,
-    EXIT_USAGE,
+    exit_for_status,
     fail,
     get_client,
     handle_errors,
@@ -70,18 +66,6 @@ def _read_input(source: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         fail(f"--input: {source!r} is not valid JSON: {exc}")
-
-
-def _status_exit(status: int) -> int:
-    if status in (401, 402, 403):
-        return EXIT_AUTH
-    if status == 404:
-        return EXIT_NOT_FOUND
-    if status == 409:
-        return EXIT_CONFLICT
-    if status == 400:
-        return EXIT_USAGE
-    return EXIT_API
 
 
 @handle_errors
@@ -162,4 +146,4 @@ def api(
     if not response.is_success:
         message = f"{method} {path} → HTTP {response.status_code}"
         print(f"error: {visible(message)}", file=sys.stderr)
-        raise typer.Exit(_status_exit(response.status_code))
+        raise typer.Exit(exit_for_status(response.status_code))

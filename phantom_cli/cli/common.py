@@ -293,24 +293,22 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
     if isinstance(exc, E.APIConnectionError):
         return _connection_error(exc, state, timeout=isinstance(exc, E.APITimeoutError))
     if isinstance(exc, E.APIStatusError):
-        msg = str(exc)
+        hint: str | None = None
         if isinstance(exc, E.AuthenticationError):
-            return msg, _auth_hint(state), EXIT_AUTH
-        if isinstance(exc, E.PaymentRequiredError):
-            return msg, "insufficient credit: top up your Phantom account", EXIT_AUTH
-        if isinstance(exc, E.PermissionDeniedError):
-            return msg, "the API key lacks the scope for this call", EXIT_AUTH
-        if isinstance(exc, E.NotFoundError):
-            return msg, "check the id ('list' shows what exists)", EXIT_NOT_FOUND
-        if isinstance(exc, E.ConflictError):
-            return msg, None, EXIT_CONFLICT
-        if isinstance(exc, E.BadRequestError):
-            return msg, "the server refused the input", EXIT_USAGE
-        if isinstance(exc, E.RateLimitError):
-            return msg, "rate limited after retries: wait and try again", EXIT_API
-        if isinstance(exc, E.ServiceUnavailableError):
-            return msg, "the service is unavailable after retries: try again later", EXIT_API
-        return msg, None, EXIT_API
+            hint = _auth_hint(state)
+        elif isinstance(exc, E.PaymentRequiredError):
+            hint = "insufficient credit: top up your Phantom account"
+        elif isinstance(exc, E.PermissionDeniedError):
+            hint = "the API key lacks the scope for this call"
+        elif isinstance(exc, E.NotFoundError):
+            hint = "check the id ('list' shows what exists)"
+        elif isinstance(exc, E.BadRequestError):
+            hint = "the server refused the input"
+        elif isinstance(exc, E.RateLimitError):
+            hint = "rate limited after retries: wait and try again"
+        elif isinstance(exc, E.ServiceUnavailableError):
+            hint = "the service is unavailable after retries: try again later"
+        return str(exc), hint, exit_for_status(exc.status)
     if isinstance(exc, E.PhantomError):
         return str(exc), None, EXIT_API
     # the local backend's start-up failures (phantom_cli.connect) are OSError/RuntimeError
@@ -318,6 +316,14 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
     if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):
         return str(exc), "see 'phantom serve --help' and the server log", EXIT_NETWORK
     return None
+
+
+def exit_for_status(status: int) -> int:
+    """The exit code of an API error answer: 400 → 2, 401/402/403 → 4, 404 → 5, 409 → 6,
+    anything else (429/5xx after retries, other 4xx) → 1."""
+    if status in (401, 402, 403):
+        return EXIT_AUTH
+    return {400: EXIT_USAGE, 404: EXIT_NOT_FOUND, 409: EXIT_CONFLICT}.get(status, EXIT_API)
 
 
 def _auth_hint(state: State) -> str:

@@ -91,6 +91,13 @@ def test_hosted_error_statuses(cli: Cli, status: int, code: int, needle: str) ->
         mock.get("/api/v1/skins").respond(status, json=body, headers={"Retry-After": "0"})
         r = cli("skins", "list", env={"PHANTOM_BASE_URL": HOSTED, "PHANTOM_API_KEY": "sk-hosted"})
     _assert_clean(r, code, needle)
+    # `phantom api` prints the error body and exits with the same code (common.exit_for_status)
+    with respx.mock(base_url=HOSTED, assert_all_called=False) as mock:
+        mock.get("/api/v1/skins").respond(status, json=body, headers={"Retry-After": "0"})
+        raw = cli("api", "GET", "/api/v1/skins",
+                  env={"PHANTOM_BASE_URL": HOSTED, "PHANTOM_API_KEY": "sk-hosted"})
+    assert raw.exit_code == code, (raw.stdout, raw.stderr)
+    assert f"status {status}" in raw.stdout + raw.stderr
 
 
 def test_html_error_page_is_readable(cli: Cli) -> None:
