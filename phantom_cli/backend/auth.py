@@ -214,12 +214,6 @@ def ensure_local_key(conn: sqlite3.Connection, key_file: Path) -> str:
 
 def write_secret(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically with mode 0600 (never world-readable, not even briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, (text + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    os.chmod(path, 0o600)
+    from phantom_cli.config.settings import atomic_write
+
+    atomic_write(path, (text + "\n").encode("utf-8"), mode=0o600)

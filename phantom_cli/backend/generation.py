@@ -530,17 +530,12 @@ def write_media_file(media_dir: Any, data: bytes, ext: str, prefix: str = "gen")
     import secrets
     from pathlib import Path
 
+    from phantom_cli.config.settings import atomic_write
+
     d = Path(media_dir)
     d.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}_{secrets.token_hex(16)}.{ext}"
-    tmp = d / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, d / name)
+    atomic_write(d / name, data, mode=0o600)
     try:
         dfd = os.open(d, os.O_RDONLY)
         try:

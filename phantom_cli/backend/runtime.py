@@ -71,13 +71,10 @@ def _last_log_line(limit: int = 300) -> str:
 
 
 def write_runtime(info: Mapping[str, Any], path: Path | None = None) -> Path:
+    from phantom_cli.config.settings import atomic_write
+
     path = path or runtime_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(dict(info), fh)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(dict(info)).encode("utf-8"), mode=0o600)
     return path
 
 
