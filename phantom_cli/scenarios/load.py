@@ -199,9 +199,10 @@ def validate(parsed: Parsed, file: str) -> None:
     errors = list(_validator().iter_errors(parsed.data))
     if not errors:
         return
-    errs = [_schema_error(e, parsed, file) for e in errors]
-    errs.sort(key=lambda e: (e.line or 0))
-    raise errs[0]
+    # an unknown key first (a typo explains a "required" error beside it), then document order
+    ranked = sorted(errors, key=lambda e: (e.validator != "additionalProperties",
+                                           _schema_error(e, parsed, file).line or 0))
+    raise _schema_error(ranked[0], parsed, file)
 
 
 # --------------------------------------------------------------------------- building the model
