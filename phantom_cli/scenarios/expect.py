@@ -47,6 +47,8 @@ def _as_list(v: Any) -> list[str]:
 
 
 def _short(v: Any, n: int = 120) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)  # the model's 1.0 is the wire's 1
     s = repr(v)
     return s if len(s) <= n else s[: n - 1] + "…"
 
