@@ -25,7 +25,9 @@ def failure_line(r: ScenarioResult) -> str:
     step = f" › step {r.failed_step}" if r.failed_step else ""
     attempt = f" (attempt {r.attempt})" if r.attempt > 1 else ""
     msg = " ".join(_clean(f.message).split())
-    return f"{r.file}:{line}: {r.name}{attempt}{step}: {f.expectation}: {msg}"
+    if not msg.startswith(f"{f.expectation}:"):
+        msg = f"{f.expectation}: {msg}"
+    return f"{_clean(r.file)}:{line}: {_clean(r.name)}{attempt}{step}: {msg}"
 
 
 def to_json(summary: RunSummary) -> dict[str, Any]:

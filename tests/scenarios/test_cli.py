@@ -151,3 +151,49 @@ def test_ctrl_c_stops_cleanly_and_writes_reports(live_server, tmp_path: Path) ->
     statuses = [x["status"] for x in data["results"]]
     assert "passed" in statuses and "interrupted" in statuses
     assert ET.parse(junit).getroot().get("skipped") is not None
+
+
+def test_tty_shows_a_live_display_and_plain_text_names(run_test, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")
+    monkeypatch.setenv("COLUMNS", "250")
+    f = write(tmp_path, FAILING.replace("merchant passes", "merchant [bold]passes[/bold]"))
+    r = run_test(str(f), "-k", "merchant", "-j", "1")
+    assert r.exit_code == 1
+    assert "PASS" in r.output and "merchant [bold]passes[/bold]" in r.output  # no markup applied
+    assert "FAIL" in r.output and "expected >=5, got 1" in r.output
+
+
+def test_toml_and_json_suites_run(run_test, tmp_path: Path) -> None:
+    import tomli_w
+    import yaml
+
+    data = yaml.safe_load(FAILING)
+    data["scenarios"] = data["scenarios"][:1]
+    (tmp_path / "a.toml").write_text(tomli_w.dumps(data))
+    (tmp_path / "b.json").write_text(json.dumps(data))
+    r = run_test(str(tmp_path), "--json", str(tmp_path / "r.json"))
+    assert r.exit_code == 0, r.output
+    files = sorted(x["file"] for x in json.loads((tmp_path / "r.json").read_text())["results"])
+    assert files == [str(tmp_path / "a.toml"), str(tmp_path / "b.json")]
+
+
+def test_extraction_pending_endpoint_counts_the_callers_jobs(live_server) -> None:
+    from phantom_cli.client import paths
+
+    with live_server.http() as c:
+        r = c.get(paths.LOCAL_EXTRACTION_PENDING, params={"chat_id": "scn-none-123"})
+        assert r.status_code == 200 and r.json() == {"pending": 0, "chat_id": "scn-none-123"}
+    conn = live_server.db()
+    try:
+        me = conn.execute("SELECT id FROM users WHERE name = 'local'").fetchone()[0]
+        with conn:  # 'running' rows are never picked up by the worker (it takes 'queued' ones)
+            for jid, user in (("job_scn_mine", me), ("job_scn_other", "usr_other")):
+                conn.execute(
+                    "INSERT INTO jobs(id, kind, payload, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                    (jid, "memory.extract", json.dumps({"user_id": user, "chat_id": "scn-x"}), "running",
+                     "2026-01-01", "2026-01-01"))
+    finally:
+        conn.close()
+    with live_server.http() as c:  # the caller's job counts, another user's does not
+        assert c.get(paths.LOCAL_EXTRACTION_PENDING, params={"chat_id": "scn-x"}).json()["pending"] == 1
+        assert c.get(paths.LOCAL_EXTRACTION_PENDING, params={"chat_id": "scn-y"}).json()["pending"] == 0
