@@ -252,6 +252,13 @@ class ActivityDriver(Driver):
         await self.open()  # a new instance: a fresh conversation
 
 
+class BrokenTarget(Driver):
+    async def open(self) -> None:
+        raise TargetUnavailable(self.target.error or "unusable target")
+
+
 def make_driver(client: Any, target: Target, ids: Ids, seed: int | None = None) -> Driver:
+    if target.error:
+        return BrokenTarget(client, target, ids, seed)
     cls = {"npc": NpcDriver, "persona": CompanionDriver, "activity": ActivityDriver}[target.kind]
     return cls(client, target, ids, seed)

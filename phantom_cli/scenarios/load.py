@@ -232,12 +232,14 @@ def _target(sc: dict[str, Any], base: Path, file: str, line: int | None) -> Targ
         from phantom_cli.personafile import PersonaFileError, read_persona
 
         p = (base / persona) if not Path(persona).is_absolute() else Path(persona)
+        name = str(persona)
         try:
             pf = read_persona(p)
         except (PersonaFileError, OSError) as exc:
-            raise ScenarioFileError(file, line, f"persona {persona!r}: {exc}") from None
+            # fails this scenario when it runs, not the whole run (like an unknown NPC)
+            return Target(kind="persona", id=name, chat_id=sc.get("chat_id"),
+                          error=f"unknown persona {persona!r}: {exc}")
         data = pf.persona.model_dump(exclude_none=True)
-        name = str(persona)
     else:
         # inline personas are sent as written: the API checks them (a scenario may expect a 400)
         data = dict(persona)

@@ -33,6 +33,7 @@ class Target:
     player_gender: str | None = None
     persona: dict[str, Any] | None = None  # companion persona (validated)
     chat_id: str | None = None  # a prefix; the run adds a unique suffix
+    error: str | None = None  # the target cannot be used (a persona file that does not load)
 
     def label(self) -> str:
         if self.kind == "npc":
