@@ -29,7 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Run scenario tests (phantom-scenario/1 files) that check NPC state, score, outcome, "
-    "companion flags and replies. 'phantom test SUITE' is 'phantom test run SUITE'.",
+    "companion flags and replies. 'phantom test SUITE' is 'phantom test run SUITE' (options: "
+    "phantom test run --help).",
     epilog="Examples: phantom test examples/scenarios; phantom test s.yaml -k 'merchant and not vault' "
     "-j 4 --junit out.xml; phantom test schema > scenario.schema.json. Exit codes: 0 all passed, "
     "1 a scenario failed, 2 bad scenario file or usage, 130 interrupted.",
@@ -59,15 +60,15 @@ def _err(msg: str) -> None:
 @handle_errors
 def run_cmd(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(..., metavar="SUITE...", help="Scenario files or folders."),
-    jobs: int | None = typer.Option(None, "-j", "--jobs", help="Scenarios run at once (default: CPU count)."),
+    paths: list[str] = typer.Argument(..., metavar="SUITE", help="Scenario files or folders."),
+    jobs: int | None = typer.Option(None, "-j", "--jobs", metavar="N", help="Scenarios run at once (default: CPU count)."),
     seed: int | None = typer.Option(None, "--seed", help="Reproducible run: ids (and the scripted engine) follow it."),
     repeat: int = typer.Option(1, "--repeat", help="Run every scenario N times; report a pass rate."),
     min_pass_rate: float = typer.Option(1.0, "--min-pass-rate", help="With --repeat: the pass rate a scenario needs (0..1)."),
-    keyword: str | None = typer.Option(None, "-k", help="Select scenarios by name: substrings with and/or/not."),
+    keyword: str | None = typer.Option(None, "-k", metavar="EXPR", help="Select scenarios by name: substrings with and/or/not."),
     exitfirst: bool = typer.Option(False, "-x", "--exitfirst", help="Stop at the first failure."),
     shard: str | None = typer.Option(None, "--shard", metavar="I/N", help="Run only shard I of N (stable split)."),
-    profile: str | None = typer.Option(None, "-p", "--profile", help="Settings profile: local or hosted (or any)."),
+    profile: str | None = typer.Option(None, "-p", "--profile", metavar="PROFILE", help="Settings profile: local or hosted (or any)."),
     junit: str | None = typer.Option(None, "--junit", metavar="FILE", help="Write JUnit XML for CI."),
     json_out: str | None = typer.Option(None, "--json", metavar="FILE", help="Write the results as JSON."),
     keep_steps: bool = typer.Option(False, "--steps", help="Keep every step's actual values in --json (not only failures)."),
