@@ -186,6 +186,9 @@ def _schema_error(err: Any, parsed: Parsed, file: str) -> ScenarioFileError:
         return ScenarioFileError(file, parsed.line(path), f"{where}: {err.schema['x-message']}")
     if err.validator == "dependentSchemas" or err.validator == "dependentRequired":
         return ScenarioFileError(file, parsed.line(path), f"{where}: {err.message}")
+    if err.validator in ("oneOf", "anyOf") and "description" in err.schema and not isinstance(err.instance, dict):
+        return ScenarioFileError(file, parsed.line(path),
+                                 f"{where}: {err.instance!r} is not valid: expected {err.schema['description']}")
     if err.validator in ("oneOf", "anyOf") and err.context:
         # the alternative that got furthest explains best
         best = max(err.context, key=lambda e: len(e.absolute_path))

@@ -64,7 +64,7 @@ def test_yaml_lines_are_tracked(tmp_path: Path) -> None:
     ("scenarios:\n  - name: a\n    npc: x\n    steps:\n      - say: hi\n        expect:\n          reply: {contians: x}\n",
      7, "'contians'"),
     ("scenarios:\n  - name: a\n    npc: x\n    steps:\n      - say: hi\n        expect: {score: 'about 3'}\n",
-     6, "score"),
+     6, "score: 'about 3' is not valid: expected a number, or a comparison string such as \">=3\""),
     ("scenarios:\n  - name: a\n    steps:\n      - say: hi\n", 2, "exactly one target"),
     ("scenarios:\n  - name: a\n    npc: x\n    persona: y.toml\n    steps:\n      - say: hi\n", 2, "exactly one target"),
     ("scenarios:\n  - name: a\n    npc: x\n    steps:\n      - say: hi\n        reset: true\n", 5, "exactly one of"),
