@@ -520,3 +520,12 @@ def reset(
     from phantom_cli.cli.output import visible
 
     _note(f"reset session {visible(resp.session_id)} ({visible(pid)})")
+
+
+def _register_tools() -> None:
+    from phantom_cli.cli import npctools  # typer + stdlib at module level, like this module
+
+    npctools.register(app)
+
+
+_register_tools()

@@ -183,3 +183,147 @@ def _run(client: Any, scenarios: list[Any], jobs: int, seed: int | None, repeat:
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return 0 if summary.ok else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- record
+
+
+@app.command(
+    "record",
+    epilog="Examples: phantom test record --npc abc123 -o merchant.yaml; "
+    "phantom test record --persona luna.toml -o luna.yaml < lines.txt. In the line mode: "
+    "/reset records a reset step, /save (or Ctrl-D) writes the file, /quit leaves without writing.",
+)
+@handle_errors
+def record_cmd(
+    ctx: typer.Context,
+    out: str = typer.Option(..., "-o", "--output", metavar="FILE", help="The scenario file to write (YAML)."),
+    npc: str | None = typer.Option(None, "--npc", metavar="PERSONA_ID", help="Record a conversation with this NPC."),
+    persona: str | None = typer.Option(None, "--persona", metavar="FILE", help="Record a companion chat with this persona file."),
+    activity: str | None = typer.Option(None, "--activity", metavar="ID", help="Record a chat in a new instance of this activity."),
+    machine: str | None = typer.Option(None, "--machine", "-m", metavar="ID", help="With --npc: the state machine."),
+    player_name: str = typer.Option("Tester", "--player-name", metavar="NAME", help="With --npc: the player's name."),
+    player_gender: str = typer.Option("non-binary", "--player-gender", metavar="GENDER", help="female, male or non-binary."),
+    name: str | None = typer.Option(None, "--name", metavar="NAME", help="The scenario's name."),
+    profile: str | None = typer.Option(None, "-p", "--profile", metavar="PROFILE", help="Settings profile."),
+) -> None:
+    """Record a conversation (one message per line from stdin) as a scenario whose expectations
+    are what actually happened: state, decision, score, outcome, unlocks, moderation flags and a
+    fragment of each reply. Trim it, then run it with 'phantom test FILE'."""
+    from phantom_cli.scenarios.model import Target
+
+    chosen = [x for x in (npc, persona, activity) if x]
+    if len(chosen) != 1:
+        _err("give exactly one target: --npc PERSONA_ID, --persona FILE or --activity ID")
+        raise typer.Exit(EXIT_USAGE)
+    if player_gender not in ("female", "male", "non-binary"):
+        _err(f"--player-gender: must be female, male or non-binary, got {player_gender!r}")
+        raise typer.Exit(EXIT_USAGE)
+    persona_ref = None
+    if npc:
+        target = Target(kind="npc", id=npc, machine=machine, player_name=player_name, player_gender=player_gender)
+    elif activity:
+        target = Target(kind="activity", id=activity)
+    else:
+        from phantom_cli.personafile import PersonaFileError, read_persona
+
+        try:
+            pf = read_persona(persona)
+        except (PersonaFileError, OSError) as exc:
+            _err(f"--persona: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        data = pf.persona.model_dump(exclude_none=True)
+        target = Target(kind="persona", id=str(data.get("name", persona)), persona=data)
+        persona_ref = persona
+    state = get_state(ctx)
+    if profile:
+        state.profile, state._effective = profile, None
+    from phantom_cli.cli.common import _open
+
+    client = _open(ctx, "connect_async", {})
+    code = _record(client, target, out, name or f"recorded {target.label()}", persona_ref)
+    raise typer.Exit(code)
+
+
+def _record(client: Any, target: Any, out: str, name: str, persona_ref: str | None) -> int:
+    import asyncio
+    import uuid
+
+    from phantom_cli.cli.common import EXIT_NOT_FOUND
+    from phantom_cli.client import errors as E
+    from phantom_cli.scenarios.drive import Ids, TargetUnavailable, make_driver
+    from phantom_cli.scenarios.load import ScenarioFileError
+    from phantom_cli.scenarios.record import Recorder, turn_summary
+    from phantom_cli.scenarios.report import _clean
+
+    tty = sys.stdin.isatty()
+    rec = Recorder(target, name, persona_ref)
+    ids = Ids(session=f"rec-{uuid.uuid4().hex[:12]}")
+    driver = make_driver(client, target, ids)
+    write = True
+    with asyncio.Runner() as loop:
+        try:
+            loop.run(client.__aenter__())
+            try:
+                loop.run(driver.open())
+            except TargetUnavailable as exc:
+                _err(f"error: {exc}")
+                return EXIT_NOT_FOUND
+            if tty:
+                _err(f"recording {target.label()} → {out}: one message per line; /reset, /save (or Ctrl-D), /quit")
+            while True:
+                if tty:
+                    print("you> ", end="", file=sys.stderr, flush=True)
+                line = sys.stdin.readline()
+                if not line:
+                    break
+                text = line.rstrip("\r\n")
+                cmd = text.strip()
+                if not cmd:
+                    continue
+                if cmd == "/save":
+                    break
+                if cmd == "/quit":
+                    write = False
+                    break
+                if cmd == "/reset":
+                    loop.run(driver.reset())
+                    rec.reset()
+                    print("-- reset", flush=True)
+                    continue
+                if cmd.startswith("/") and cmd in ("/help", "/?"):
+                    _err("/reset records a reset step; /save (or Ctrl-D) writes the file; /quit leaves without writing")
+                    continue
+                turn = loop.run(driver.say(text))
+                rec.say(text, turn.actual)
+                reply = turn.actual.get("reply")
+                if reply is not None:
+                    print(_clean(str(reply)), flush=True)
+                summary = turn_summary(target.kind, turn.actual)
+                if summary:
+                    print(_clean(summary), flush=True)
+        except KeyboardInterrupt:
+            _err("interrupted: writing what was recorded")
+        except E.PhantomError as exc:
+            _err(f"error: {exc}; writing what was recorded")
+        finally:
+            try:
+                loop.run(client.__aexit__(None, None, None))
+            except Exception:  # noqa: BLE001 - closing the client must not hide the recording
+                pass
+    if not write:
+        _err("left without writing")
+        return 0
+    if not rec.steps:
+        _err("nothing recorded: no file written")
+        return 0
+    try:
+        path = rec.write(out)
+    except ScenarioFileError as exc:  # pragma: no cover - the recorder writes valid files
+        _err(f"error: the recorded scenario does not validate: {exc}")
+        return EXIT_USAGE
+    except OSError as exc:
+        _err(f"cannot write {out}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    _err(f"wrote {path} ({rec.turns} turns): run it with 'phantom test {path}'")
+    return 0
