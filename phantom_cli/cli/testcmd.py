@@ -73,6 +73,7 @@ def run_cmd(
     json_out: str | None = typer.Option(None, "--json", metavar="FILE", help="Write the results as JSON."),
     keep_steps: bool = typer.Option(False, "--steps", help="Keep every step's actual values in --json (not only failures)."),
     extraction_timeout: float = typer.Option(10.0, "--extraction-timeout", help="Seconds wait_for_extraction polls at most."),
+    coverage: bool = typer.Option(False, "--coverage", help="Report which transitions of each NPC machine the suite exercised (also in --json)."),
 ) -> None:
     """Run scenario files and check every expectation."""
     from phantom_cli.scenarios.load import ScenarioFileError, discover, load_suite
@@ -122,13 +123,13 @@ def run_cmd(
 
     client = _open(ctx, "connect_async", {})
     code = _run(client, scenarios, jobs or os.cpu_count() or 1, seed, repeat, min_pass_rate,
-                exitfirst, keep_steps, extraction_timeout, junit, json_out, state.no_color)
+                exitfirst, keep_steps, extraction_timeout, junit, json_out, state.no_color, coverage)
     raise typer.Exit(code)
 
 
 def _run(client: Any, scenarios: list[Any], jobs: int, seed: int | None, repeat: int, min_pass_rate: float,
          exitfirst: bool, keep_steps: bool, extraction_timeout: float, junit: str | None,
-         json_out: str | None, no_color: bool) -> int:
+         json_out: str | None, no_color: bool, coverage: bool = False) -> int:
     import asyncio
     import signal
 
@@ -140,9 +141,23 @@ def _run(client: Any, scenarios: list[Any], jobs: int, seed: int | None, repeat:
     total = len(scenarios) * repeat
     view = View(total, no_color=no_color)
     opts = RunOptions(jobs=jobs, seed=seed, repeat=repeat, min_pass_rate=min_pass_rate,
-                      fail_fast=exitfirst, keep_steps=keep_steps,
+                      fail_fast=exitfirst, keep_steps=keep_steps or coverage,
                       extraction_timeout=extraction_timeout)
-    runner = Runner(client, opts, on_start=view.started, on_result=view.finished)
+    cov: Any = None
+    on_result = view.finished
+    if coverage:
+        from phantom_cli.scenarios.coverage import Coverage
+
+        cov = Coverage()
+        by_id = {sc.id: sc for sc in scenarios}
+
+        def on_result(result: Any) -> None:
+            cov.add(by_id[result.id], result)
+            if not keep_steps and result.status == "passed":
+                result.steps = None  # steps were kept for coverage only (memory stays flat)
+            view.finished(result)
+
+    runner = Runner(client, opts, on_start=view.started, on_result=on_result)
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
@@ -155,6 +170,14 @@ def _run(client: Any, scenarios: list[Any], jobs: int, seed: int | None, repeat:
                 pass  # not the main thread (tests in-process): KeyboardInterrupt still ends the run
         try:
             async with client:
+                if cov is not None:
+                    from phantom_cli.scenarios.coverage import fetch_definitions
+
+                    npcs = {sc.target.id for sc in scenarios if sc.target.kind == "npc"}
+                    cov.definitions = await fetch_definitions(client, npcs)
+                    for sc in scenarios:
+                        if sc.target.kind == "npc":
+                            cov.declare(sc.target.id, sc.target.machine)
                 return await runner.run(scenarios)
         finally:
             for sig in installed:
@@ -175,11 +198,13 @@ def _run(client: Any, scenarios: list[Any], jobs: int, seed: int | None, repeat:
         if junit:
             write_junit(summary, junit)
         if json_out:
-            write_json(summary, json_out)
+            write_json(summary, json_out, extra={"coverage": cov.to_dict()} if cov is not None else None)
     except OSError as exc:
         _err(f"cannot write the report: {exc}")
         return EXIT_USAGE
     view.summary(summary)
+    if cov is not None:
+        print("\ncoverage of NPC machine transitions:\n" + (cov.table() or "  (no NPC scenarios)"), flush=True)
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return 0 if summary.ok else EXIT_FAILED

@@ -58,8 +58,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_json(summary: RunSummary, path: str | Path) -> None:
-    _atomic_write(Path(path), (json.dumps(to_json(summary), indent=2, ensure_ascii=False, default=str) + "\n").encode())
+def write_json(summary: RunSummary, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    data = {**to_json(summary), **(extra or {})}
+    _atomic_write(Path(path), (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode())
 
 
 def to_junit(summary: RunSummary) -> ET.Element:
