@@ -352,3 +352,183 @@ def _record(client: Any, target: Any, out: str, name: str, persona_ref: str | No
         return EXIT_USAGE
     _err(f"wrote {path} ({rec.turns} turns): run it with 'phantom test {path}'")
     return 0
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@app.command(
+    "compare",
+    epilog="Examples: phantom test compare examples/scenarios -p local -p hosted; "
+    "phantom test compare s.yaml --engine scripted --engine openai; "
+    "phantom test compare luna.yaml --persona a.toml --persona b.toml --report md -o compare.md. "
+    "Exit codes: 0 no difference, 1 the sides differ (latency alone does not count), 2 bad usage or file.",
+)
+@handle_errors
+def compare_cmd(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., metavar="SUITE", help="Scenario files or folders."),
+    profiles: list[str] = typer.Option([], "-p", "--profile", metavar="PROFILE", help="A side: a settings profile (give two)."),
+    engines: list[str] = typer.Option([], "--engine", metavar="ENGINE", help="A side: a local backend spawned with this engine (give two)."),
+    personas: list[str] = typer.Option([], "--persona", metavar="FILE", help="A side: this persona file replaces the companion scenarios' persona (give two)."),
+    keyword: str | None = typer.Option(None, "-k", metavar="EXPR", help="Select scenarios by name."),
+    seed: int = typer.Option(0, "--seed", help="The seed both sides run with (same ids on both)."),
+    jobs: int | None = typer.Option(None, "-j", "--jobs", metavar="N", help="Scenarios run at once per side."),
+    report: str = typer.Option("text", "--report", metavar="text|md|json", help="Output format."),
+    out: str | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Write the report to FILE."),
+    show_all: bool = typer.Option(False, "--all", help="Text report: list scenarios that are the same too."),
+) -> None:
+    """Run the same suite against two sides (profiles, engines or persona files) and show, step
+    by step, what differs: reply text, state, decision, score, outcome, flags, status, latency."""
+    from phantom_cli.scenarios.load import ScenarioFileError, discover, load_suite
+    from phantom_cli.scenarios.select import SelectError, select
+
+    if report not in ("text", "md", "json"):
+        _err(f"--report: must be text, md or json, got {report!r}")
+        raise typer.Exit(EXIT_USAGE)
+    dims = {"-p": profiles, "--engine": engines, "--persona": personas}
+    two = [k for k, v in dims.items() if len(v) == 2]
+    if len(two) != 1 or any(len(v) > 2 for v in dims.values()) or any(
+            len(v) > 1 for k, v in dims.items() if k != two[0]):
+        _err("give two sides of one kind: -p A -p B, --engine A --engine B or --persona A --persona B "
+             "(another option at most once)")
+        raise typer.Exit(EXIT_USAGE)
+    files = discover(paths)
+    if not files:
+        _err(f"no scenario files in {', '.join(paths)}")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        suites = [load_suite(f) for f in files]
+        scenarios = select([sc for s in suites for sc in s.scenarios], keyword)
+    except ScenarioFileError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except SelectError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    if not scenarios:
+        _err("no scenarios selected")
+        raise typer.Exit(EXIT_USAGE)
+    sides = _sides(ctx, two[0], profiles, engines, personas)
+    try:
+        comparison = _compare(sides, scenarios, seed, jobs or os.cpu_count() or 1, share_backend=two[0] == "--persona")
+    finally:
+        for s in sides:
+            if s.closer:
+                s.closer()
+    if comparison is None:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    import json
+
+    from phantom_cli.scenarios import compare as C
+
+    body = {"text": lambda: C.text(comparison, show_all) + "\n", "md": lambda: C.markdown(comparison),
+            "json": lambda: json.dumps(comparison.to_dict(), indent=2, default=str) + "\n"}[report]()
+    if out:
+        from pathlib import Path
+
+        from config.settings import atomic_write
+
+        try:
+            atomic_write(Path(out), body.encode("utf-8"), mode=0o644)
+        except OSError as exc:
+            _err(f"cannot write {out}: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        _err(f"wrote {out}")
+        if report != "text":
+            typer.echo(C.text(comparison, show_all))
+    else:
+        typer.echo(body, nl=False)
+    raise typer.Exit(EXIT_FAILED if comparison.differing else 0)
+
+
+def _sides(ctx: typer.Context, kind: str, profiles: list[str], engines: list[str], personas: list[str]) -> list[Any]:
+    from phantom_cli.cli.common import _open
+    from phantom_cli.scenarios.compare import Side
+
+    state = get_state(ctx)
+
+    def client_for(profile: str | None) -> Any:
+        if profile:
+            state.profile, state._effective = profile, None
+        return _open(ctx, "connect_async", {})
+
+    if kind == "-p":
+        return [Side(label=f"profile {p}", client=client_for(p)) for p in profiles]
+    if kind == "--persona":
+        from phantom_cli.personafile import PersonaFileError, read_persona
+
+        out = []
+        for f in personas:
+            try:
+                data = read_persona(f).persona.model_dump(exclude_none=True)
+            except (PersonaFileError, OSError) as exc:
+                _err(f"--persona {f}: {exc}")
+                raise typer.Exit(EXIT_USAGE) from None
+            out.append(Side(label=f"persona {f}", client=client_for(profiles[0] if profiles else None),
+                            persona=data, persona_label=str(data.get("name", f))))
+        return out
+    return [_engine_side(ctx, e, profiles[0] if profiles else None) for e in engines]
+
+
+def _engine_side(ctx: typer.Context, engine: str, profile: str | None) -> Any:
+    """A local backend of its own (a temporary home, loopback, free port) with ``engine`` and the
+    profile's other local-backend settings."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from phantom_cli import connect
+    from phantom_cli.cli.common import get_settings
+    from phantom_cli.scenarios.compare import Side
+
+    state = get_state(ctx)
+    if profile:
+        state.profile, state._effective = profile, None
+    opts = dict(connect.server_options(get_settings(ctx)))
+    opts.pop("idle_timeout", None)
+    opts["engine"] = engine
+    env_name = opts.get("engine_api_key_env")
+    if env_name and os.environ.get(str(env_name)):
+        opts["engine_api_key"] = os.environ[str(env_name)]
+    home = Path(tempfile.mkdtemp(prefix=f"phantom-compare-{engine}-"))
+    try:
+        from phantom_cli.backend.testing import LiveServer
+
+        server = LiveServer(home, **opts).start()
+    except (ValueError, RuntimeError, OSError) as exc:
+        shutil.rmtree(home, ignore_errors=True)
+        _err(f"--engine {engine}: cannot start a local backend: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+    def close() -> None:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+    return Side(label=f"engine {engine}", client=server.async_client(), closer=close)
+
+
+def _compare(sides: list[Any], scenarios: list[Any], seed: int, jobs: int, share_backend: bool) -> Any:
+    import asyncio
+
+    from phantom_cli.scenarios.compare import compare, with_persona
+    from phantom_cli.scenarios.runner import Runner, RunOptions
+
+    summaries = []
+    for i, side in enumerate(sides):
+        # on one shared backend the sides need ids of their own (else B would continue A's chats)
+        opts = RunOptions(jobs=jobs, seed=seed + (1_000_003 * i if share_backend else 0), keep_steps=True)
+        runner = Runner(side.client, opts)
+        scs = with_persona(scenarios, side.persona, side.persona_label)
+        _err(f"running {len(scs)} scenarios against {side.label}…")
+
+        async def main(client: Any = side.client, runner: Any = runner, scs: Any = scs) -> Any:
+            async with client:
+                return await runner.run(scs)
+
+        try:
+            summaries.append(asyncio.run(main()))
+        except KeyboardInterrupt:
+            _err("interrupted")
+            return None
+    return compare(summaries[0], summaries[1], sides[0].label, sides[1].label)
