@@ -19,7 +19,6 @@ from phantom_cli.cli.common import (
     handle_errors,
     list_or_stream,
     output_mode,
-    parse_bool,
 )
 from phantom_cli.client import paths
 
@@ -53,12 +52,14 @@ def _columns() -> list:
     ]
 
 
-@app.command("list", epilog="Example: phantom media list --type image --favorite true")
+@app.command("list", epilog="Example: phantom media list --type image --favorite")
 @handle_errors
 def list_(
     ctx: typer.Context,
     type_: str | None = typer.Option(None, "--type", help="image, video or other."),
-    favorite: str | None = typer.Option(None, "--favorite", metavar="BOOL", help="true or false."),
+    favorite: bool | None = typer.Option(
+        None, "--favorite/--no-favorite", help="Only favorites / only non-favorites."
+    ),
     relation: str | None = typer.Option(
         None, "--relation", help="generated, favorited, uploaded or unlocked."
     ),
@@ -80,7 +81,7 @@ def list_(
         cursor,
         all_,
         type=type_,
-        favorite=parse_bool(favorite, "--favorite"),
+        favorite=favorite,
         relation_type=relation,
         wire={"relation_type": "relationType"},
     )
