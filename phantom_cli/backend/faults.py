@@ -105,6 +105,40 @@ def parse_faults(spec: str) -> FaultSpec:
     return out
 
 
+def half_of_first_chunk(body: bytes, sse: bool) -> bytes | None:
+    """What a cut stream sends of the first chunk of its reply before the connection drops.
+
+    A plain-text chunk: its first half, cut between characters (never inside a UTF-8
+    sequence). An SSE ``delta`` event: a whole, well-formed delta event with the first half of
+    its text — half of the event's *bytes* would be an unparsable event, and the client would
+    see a reply cut "after 0 characters". Another SSE event (no reply text): None, sent as is.
+    The cut comes at the handler's first send of reply text, so the handler sees a failed send
+    and saves nothing half-written (the server cannot know a reply's length before it has
+    finished it, and by then it has saved it)."""
+    if sse:
+        import json
+
+        text = body.decode("utf-8", "replace")
+        event = next((ln[6:].strip() for ln in text.splitlines() if ln.startswith("event:")), "")
+        data = "".join(ln[5:].strip() for ln in text.splitlines() if ln.startswith("data:"))
+        if event not in ("delta", "message", ""):
+            return None
+        try:
+            payload = json.loads(data)
+            piece = payload["text"]
+        except (ValueError, KeyError, TypeError):
+            return b""
+        if not isinstance(piece, str) or not piece:
+            return None
+        payload["text"] = piece[: max(1, len(piece) // 2)]
+        head = f"event: {event}\n" if event else ""
+        return f"{head}data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+    text = body.decode("utf-8", "replace")
+    if len(text) <= 1:
+        return b""
+    return text[: len(text) // 2].encode()
+
+
 class _CutStream(Exception):
     """Raised into the handler's ``send`` to abort a streamed response mid-way."""
 
@@ -156,18 +190,23 @@ class FaultMiddleware:
 
     async def _cut(self, scope: Any, receive: Any, send: Any) -> None:
         streaming = False
+        sse = False
 
         async def cutting_send(message: Any) -> None:
-            nonlocal streaming
+            nonlocal streaming, sse
             if message["type"] == "http.response.start":
                 ctype = dict(message.get("headers") or []).get(b"content-type", b"")
                 streaming = ctype.startswith(STREAM_TYPES)
+                sse = ctype.startswith(b"text/event-stream")
                 await send(message)
                 return
             if streaming and message["type"] == "http.response.body":
                 body = message.get("body", b"")
                 if body:
-                    half = body[: max(1, len(body) // 2)] if len(body) > 1 else b""
+                    half = half_of_first_chunk(body, sse)
+                    if half is None:  # an SSE event that carries no reply text: as it is
+                        await send(message)
+                        return
                     if half:
                         await send({"type": "http.response.body", "body": half, "more_body": True})
                     raise _CutStream()

@@ -65,7 +65,15 @@ def describe(exc: Any, args: Sequence[str] | None = None) -> tuple[str, str | No
     arguments (for the ``… list ID`` suggestion)."""
     ctx = getattr(exc, "ctx", None)
     raw = str(getattr(exc, "message", "") or exc)
-    where = command_path(ctx) if ctx is not None else "phantom"
+    if ctx is not None:
+        where = command_path(ctx)
+    else:  # some parser errors carry no context: the command words typed
+        words = []
+        for arg in args or ():
+            if not arg.replace("-", "").isalpha() or arg.startswith("-"):
+                break
+            words.append(arg)
+        where = " ".join(["phantom", *words[:2]])
     see = f"see '{where} --help'"
     hints: list[str] = []
     m = _NO_COMMAND.match(raw)
@@ -74,14 +82,15 @@ def describe(exc: Any, args: Sequence[str] | None = None) -> tuple[str, str | No
         typo = m.group("name")
         message = f"no such command {typo!r} in '{where}'"
         names = _command_names(ctx)
-        close = _closest(typo, names)
+        looks_like_an_id = not typo.replace("-", "").isalpha()
+        close = [] if looks_like_an_id else _closest(typo, names)
         if close:
             hints.append(f"did you mean {_or([f'{where} {c}' for c in close])}?")
         elif "list" in names:
             rest = list(args or [])
             tail = rest[rest.index(typo):] if typo in rest else [typo]
             hints.append(f"did you mean '{where} list {' '.join(tail)}'?")
-        if names:
+        elif names:
             hints.append(f"commands: {', '.join(names)}")
     elif o and ctx is not None:
         typo = o.group("name")
@@ -91,9 +100,12 @@ def describe(exc: Any, args: Sequence[str] | None = None) -> tuple[str, str | No
             hints.append(f"did you mean {_or(close)}?")
     else:
         message = exc.format_message() if hasattr(exc, "format_message") else raw
-        message = message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message
-    hints.append(see)
-    return message, "; ".join(hints)
+        if message[:1].isupper() and not message[1:2].isupper():
+            message = message[:1].lower() + message[1:]
+        message = message.rstrip(".")
+    if not hints:
+        return message, see
+    return message, f"{' '.join(hints)} ({see})"
 
 
 def report(exc: Any, args: Sequence[str] | None = None) -> int:

@@ -133,15 +133,18 @@ class LazyGroup(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         import sys
 
-        from phantom_cli.cli import _usage
-
         argv = list(sys.argv[1:] if args is None else args)
         try:
             code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except Exception as exc:
             from phantom_cli.cli.common import _is_click_exception
 
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as before
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(2)
             if _is_click_exception(exc):
+                from phantom_cli.cli import _usage
+
                 sys.exit(_usage.report(exc, argv))
             if type(exc).__name__ == "Abort":
                 print("error: aborted", file=sys.stderr)
