@@ -26,8 +26,8 @@ from phantom_cli.backend.testing import LiveServer
 SEED_DIR = Path(__file__).resolve().parents[1] / "data" / "spec" / "seeds"
 HOSTED = "https://api.phantomrouter.ai"
 
-# The request body of seed 000's curl example, verbatim (checked against the seed file below
-# when the spec is available).
+# The request body of seed 000's curl example, verbatim (checked against the vendored seed
+# file below).
 SEED_000_BODY = """{
 "chat_id": "user-42",
 "persona": {
