@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_NOT_FOUND,
@@ -20,6 +21,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
 app = typer.Typer(
@@ -56,12 +58,15 @@ def _columns() -> list:
 @handle_errors
 def list_(
     ctx: typer.Context,
-    type_: str | None = typer.Option(None, "--type", help="image, video or other."),
+    type_: str | None = typer.Option(
+        None, "--type", callback=one_of(E.MEDIA_TYPES), help="image, video or other."
+    ),
     favorite: bool | None = typer.Option(
         None, "--favorite/--no-favorite", help="Only favorites / only non-favorites."
     ),
     relation: str | None = typer.Option(
-        None, "--relation", help="generated, favorited, uploaded or unlocked."
+        None, "--relation", callback=one_of(E.RELATION_TYPES),
+        help="generated, favorited, uploaded or unlocked."
     ),
     limit: LimitOpt = None,
     cursor: CursorOpt = None,
@@ -95,7 +100,8 @@ def add(
         ..., metavar="MEDIA_ID", help="Media id (from a generation job or a list)."
     ),
     relation: str = typer.Option(
-        "favorited", "--relation", help="generated, favorited, uploaded or unlocked."
+        "favorited", "--relation", callback=one_of(E.RELATION_TYPES),
+        help="generated, favorited, uploaded or unlocked."
     ),
     json_: JsonOpt = False,
     jq: JqOpt = None,
@@ -273,7 +279,9 @@ def generate_image(
     skin: str = _SKIN,
     category: str = _CATEGORY,
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed for reproducible output."),
-    nsfw: str | None = typer.Option(None, "--nsfw", help="none, suggestive or explicit."),
+    nsfw: str | None = typer.Option(
+        None, "--nsfw", callback=one_of(E.NSFW_LEVELS), help="none, suggestive or explicit."
+    ),
     activity: str | None = _ACTIVITY,
     instance: str | None = _INSTANCE,
     wait: bool = _WAIT,
@@ -302,7 +310,9 @@ def generate_video(
     skin: str = _SKIN,
     category: str = _CATEGORY,
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed for reproducible output."),
-    nsfw: str | None = typer.Option(None, "--nsfw", help="none, suggestive or explicit."),
+    nsfw: str | None = typer.Option(
+        None, "--nsfw", callback=one_of(E.NSFW_LEVELS), help="none, suggestive or explicit."
+    ),
     first_frame: str | None = typer.Option(
         None, "--first-frame", help="generate or skin_reference."
     ),
