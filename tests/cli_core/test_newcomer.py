@@ -241,3 +241,39 @@ def test_no_test_reads_outside_the_repository() -> None:
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert offenders == []
     assert sorted((ROOT / "tests" / "data" / "spec" / "seeds").glob("000_*.txt"))
+
+
+# --------------------------------------------------------------------------- 6. job progress
+
+
+def test_generate_wait_reports_status_and_elapsed_time(cli: Cli) -> None:
+    skin = cli("skins", "list", "--jq", ".data[0].id").stdout.strip()
+    r = cli("media", "generate", "image", "--skin", skin, "--category", "portrait", "--wait",
+            "--jq", ".mediaId")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("med_")
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("job ")]
+    assert re.fullmatch(r"job \S+: queued \(\d+\.\ds\)", lines[0]), lines
+    assert re.fullmatch(r"job \S+: done \(\d+\.\ds\)", lines[-1]), lines
+    assert len(lines) == len({ln.split(": ")[1].split(" (")[0] for ln in lines})  # one per change
+
+
+def test_job_progress_at_a_terminal_is_a_rich_progress_display() -> None:
+    import io
+
+    from rich.console import Console
+
+    from phantom_cli.cli.media import JobProgress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100, color_system=None)
+    with JobProgress("image", "job_1", tty=True, console=console) as p:
+        for status in ("queued", "running"):
+            p.update(status)
+            p.progress.refresh()
+            assert status in buf.getvalue()
+        p.update("succeeded")
+        assert p.progress.tasks[0].completed == 2 and p.progress.tasks[0].fields["status"] == "done"
+    out = buf.getvalue()
+    assert "generating image (job job_1)" in out and "done" in out
+    assert re.search(r"\d:\d\d:\d\d", out)  # the elapsed time column
