@@ -214,17 +214,40 @@ def test_cut_position_is_half_of_the_reply_text() -> None:
     assert half_of_first_chunk(b"x", sse=False) == b""
 
 
-def test_a_cut_sse_reply_delivers_text(fresh_server: Any) -> None:
-    """Before: half of the first event's *bytes* was sent, an unparsable event, so the client
-    saw the reply cut 'after 0 characters'."""
-    fresh_server.app.state.fault_state.faults = parse_faults("cut-stream:1")
+def _set_faults(server: Any, spec: str | None) -> None:
+    server.app.state.fault_state.faults = parse_faults(spec) if spec else None
+
+
+def test_a_cut_reply_stops_half_way(fresh_server: Any) -> None:
+    """Before: half of the first chunk was sent (half an SSE event: 'after 0 characters').
+    Now the reply is cut at half its length; the retry (nothing was saved) gives the whole
+    reply, of which the cut one is exactly the first half."""
+    aid = fresh_server.add_activity(title="Cutter", first_message="Hello there")
     with fresh_server.client(max_retries=0) as c:
+        inst = c.instances.create(aid)
+        _set_faults(fresh_server, "cut-stream:1")
         with pytest.raises(E.StreamInterruptedError) as info:
-            list(c.companion.chat(chat_id="cut-1", persona={"name": "Luna"},
-                                  messages=[{"role": "user", "content": "Tell me about stars"}],
-                                  stream=True))
-        assert info.value.partial, "nothing of the reply arrived before the cut"
-    fresh_server.app.state.fault_state.faults = None
+            "".join(c.instances.chat_stream(inst.id, "Tell me a long story"))
+        partial = info.value.partial
+        _set_faults(fresh_server, None)
+        full = "".join(c.instances.chat_stream(inst.id, "Tell me a long story"))
+    assert len(full) > 20
+    assert partial == full[: len(full) // 2]
+
+
+def test_a_cut_sse_reply_stops_half_way(fresh_server: Any) -> None:
+    body = dict(chat_id="cut-1", persona={"name": "Luna"},
+                messages=[{"role": "user", "content": "Tell me about the stars tonight"}])
+    with fresh_server.client(max_retries=0) as c:
+        _set_faults(fresh_server, "cut-stream:1")
+        with pytest.raises(E.StreamInterruptedError) as info:
+            list(c.companion.chat(**body, stream=True))
+        partial = info.value.partial
+        _set_faults(fresh_server, None)
+        full = c.companion.chat(**body).reply
+    assert partial and full.startswith(partial)
+    # whole words only (the route sends words): at most half, and not much less
+    assert len(full) // 2 - 20 <= len(partial) <= len(full) // 2, (len(partial), len(full))
 
 
 # --------------------------------------------------------------------------- 11. no outside paths
