@@ -2,7 +2,7 @@
 
 ``typer.Option(None, "--gender", callback=one_of(enums.PLAYER_GENDERS))`` refuses a value
 outside the API's enum before anything is sent, with the same message everywhere
-(``invalid value for '--gender': 'robot' is not one of female, male, non-binary``, exit 2),
+(``--gender: must be one of 'female', 'male' or 'non-binary', got 'robot'``, exit 2),
 whether the command lists (``skins list``) or creates (``personas create``). The values come
 from :mod:`phantom_cli.client.enums`, the tuples the client models are built from.
 
@@ -26,9 +26,12 @@ def one_of(values: Sequence[str]) -> Callable[[Any], Any]:
         if value is None:
             return value
         if value not in allowed:
+            quoted = [repr(v) for v in allowed]
+            choices = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
             close = difflib.get_close_matches(str(value), allowed, n=1)
             extra = f" (did you mean {close[0]!r}?)" if close else ""
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}{extra}")
+            # the client models' wording: "--gender: must be one of 'female', 'male' or …"
+            raise typer.BadParameter(f"must be one of {choices}, got {value!r}{extra}")
         return value
 
     return check

@@ -22,6 +22,7 @@ from typing import Any
 
 _NO_COMMAND = re.compile(r"^No such command (['\"])(?P<name>.*)\1\.")
 _NO_OPTION = re.compile(r"^No such option: (?P<name>\S+)")
+_BAD_VALUE = re.compile(r"^Invalid value for (?P<name>'[^']*'(?: / '[^']*')*|\S+): (?P<why>.*)$", re.S)
 
 
 def command_path(ctx: Any) -> str:
@@ -100,6 +101,10 @@ def describe(exc: Any, args: Sequence[str] | None = None) -> tuple[str, str | No
             hints.append(f"did you mean {_or(close)}?")
     else:
         message = exc.format_message() if hasattr(exc, "format_message") else raw
+        b = _BAD_VALUE.match(message)
+        if b:  # "--limit: must be between 1 and 100, got 0" — the client's wording
+            name = re.findall(r"'([^']*)'", b.group("name")) or [b.group("name")]
+            message = f"{name[0]}: {b.group('why')}"
         if message[:1].isupper() and not message[1:2].isupper():
             message = message[:1].lower() + message[1:]
         message = message.rstrip(".")

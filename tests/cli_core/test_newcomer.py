@@ -137,7 +137,7 @@ def test_enum_values_are_checked_alike_everywhere(cli: Cli) -> None:
     listing = cli("skins", "list", "--gender", "robot")
     creating = cli("personas", "create", "Ash", "--gender", "robot")
     assert listing.exit_code == creating.exit_code == 2
-    expected = "invalid value for '--gender': 'robot' is not one of female, male, non-binary"
+    expected = "--gender: must be one of 'female', 'male' or 'non-binary', got 'robot'"
     assert expected in listing.stderr and expected in creating.stderr
     assert listing.stdout == creating.stdout == ""
     styled = cli("skins", "list", "--style", "animee")
