@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 import typer
+from phantom_cli.config import ConfigError, parse_value
+from phantom_cli.config.booleans import FALSE_WORDS, TRUE_WORDS, parse_bool
 
 from phantom_cli.backend.settings import _coerce as server_env
 from phantom_cli.cli._coerce import _to_bool as cli_param
 from phantom_cli.cli.common import parse_bool as cli_flag
-from phantom_cli.config import ConfigError, parse_value
-from phantom_cli.config.booleans import FALSE_WORDS, TRUE_WORDS, parse_bool
 
 TRUE = sorted(TRUE_WORDS) + ["TRUE", " Yes ", "On"]
 FALSE = sorted(FALSE_WORDS) + ["FALSE", " No ", "Off"]
