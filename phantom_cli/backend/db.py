@@ -40,6 +40,15 @@ class Migration:
     body: MigrationBody
 
 
+def register_migration(area: str, version: int, name: str, body: MigrationBody) -> None:
+    """Gone: migrations are listed, not registered on import. Kept only to say where they go."""
+    raise RuntimeError(
+        f"register_migration({area!r}, {version}, …) is gone: add db.Migration({area!r}, {version}, …)"
+        " to the owning module's MIGRATIONS tuple, and list a new area in"
+        " registry.MIGRATION_AREAS (see phantom_cli/backend/README.md, 'Migrations')"
+    )
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """A connection with the project's pragmas, autocommit mode (use ``transaction()``).
 
