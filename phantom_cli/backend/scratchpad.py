@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .db import new_id, now, register_migration, transaction
+from .db import Migration, new_id, now, transaction
 from .memory.embedder import content_words, default_embedder
 
 SCRATCHPAD_V1 = """
@@ -35,8 +35,6 @@ CREATE TABLE scratchpads (
     UNIQUE (user_id, type, key)
 );
 """
-
-register_migration("scratchpad", 1, "scratchpads", SCRATCHPAD_V1)
 
 # The extraction job's bookkeeping — which line holds the fact of which key — lives here, not
 # in the text the user reads and edits (it used to be a ``<!-- fact:KEY -->`` marker at the end
@@ -65,7 +63,10 @@ def _migrate_v2(conn: sqlite3.Connection) -> None:
         _store_facts(conn, sid, found)
 
 
-register_migration("scratchpad", 2, "scratchpad facts out of the text", _migrate_v2)
+MIGRATIONS = (
+    Migration("scratchpad", 1, "scratchpads", SCRATCHPAD_V1),
+    Migration("scratchpad", 2, "scratchpad facts out of the text", _migrate_v2),
+)
 
 MAX_CONTENT = 64000  # mirrors phantom_cli.client.models.MAX_SCRATCHPAD
 

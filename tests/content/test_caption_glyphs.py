@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from phantom_cli.backend.generation import _drawable, _font, render_image
+from phantom_cli.backend.generation.render import _drawable, _font, render_image
 
 SKINS = Path(__file__).resolve().parents[2] / "phantom_cli" / "backend" / "content" / "skins.json"
 
