@@ -19,9 +19,9 @@ each entry's ``extensions`` (as SillyTavern writes them when it embeds a book in
   and ``an_bottom`` (3) go after it too (there is no author's note); ``at_depth`` (4, with
   ``extensions.depth``) as a system message that many messages before the end; ``em_top`` (5) /
   ``em_bottom`` (6) around the example dialogue.
-- **recursion**: the content of activated entries is scanned again for other entries' keys (not
-  for entries with ``exclude_recursion``; content of entries with ``prevent_recursion`` is not
-  added), at most ``MAX_RECURSION`` rounds.
+- **recursion**: the content of activated entries is added to the scanned text (the chat) and
+  scanned again for the other entries (not for entries with ``exclude_recursion``; content of
+  entries with ``prevent_recursion`` is not added), at most ``MAX_RECURSION`` rounds.
 
 :func:`activate` returns the activated entries with what fired them (key, secondary key,
 recursion round), which the prompt record keeps.
@@ -217,7 +217,9 @@ def activate(
                 continue
             if round_no == 0 and _opt(e, "delay_until_recursion"):
                 continue
-            text = chat_text(depth, e) if round_no == 0 else recursion_text
+            # a recursion round scans the chat plus the lore activated so far (SillyTavern's
+            # recurse buffer), so secondary keys and NOT logic still see the chat
+            text = chat_text(depth, e) if round_no == 0 else chat_text(depth, e) + "\n" + recursion_text
             cs = bool(_opt(e, "case_sensitive"))
             ww = bool(_opt(e, "match_whole_words"))
             rx = bool(e.get("use_regex"))
@@ -261,11 +263,10 @@ def activate(
             break
         for a in new:
             activated[(a.lorebook_id, a.entry_id)] = a
-        recursion_text = "\n".join(
-            a.content for a in new if not _opt(a.entry, "prevent_recursion")
-        )
-        if not recursion_text:
+        added = "\n".join(a.content for a in new if not _opt(a.entry, "prevent_recursion"))
+        if not added:
             break
+        recursion_text = f"{recursion_text}\n{added}" if recursion_text else added
 
     # the budget serves constant entries, then the highest order first; overflow stops it
     ranked = sorted(activated.values(), key=lambda a: (a.key is not None, -a.order))
