@@ -356,6 +356,9 @@ def parse_card_obj(obj: Any, *, source: str = "json") -> ImportedCard:
         where = "data"
         if not isinstance(data, dict):
             raise CardError("data", f"required object for spec {spec!r}")
+    elif spec == "chara_card_v1" and isinstance(obj.get("data"), dict):
+        # a V1 card wrapped like V2 (some converters, e.g. tavern-card, write this)
+        spec, data, where = "chara_card_v1", obj["data"], "data"
     else:
         raise CardError("spec", f'{spec!r} is not "chara_card_v2" or "chara_card_v3"')
 
