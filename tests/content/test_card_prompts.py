@@ -194,3 +194,18 @@ def test_instance_prompt_is_private_to_its_user(server: LiveServer, player: http
     other = server.make_key(user="someone-else")
     with server.http(other) as c:
         assert c.get(f"/api/v1/local/prompts/{turn_id}").status_code == 404
+
+
+def test_player_name_given_at_creation_is_user(player: httpx.Client) -> None:
+    iid = new_instance(player, player_name="Brann")
+    assert [m["content"] for m in messages_of(player, iid)] == ["*Seraphina kneels beside Brann.* Rest now."]
+    _, rec = turn(player, iid, "Hello")
+    assert rec["context"]["user_name"] == "Brann"
+    assert "Seraphina guards the glade where Brann woke." in rec["messages"][0]["content"]
+
+
+def test_without_persona_user_is_user(server: LiveServer, player: httpx.Client) -> None:
+    key = server.make_key(user="no-persona")
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        iid = new_instance(c)
+        assert [m["content"] for m in messages_of(c, iid)] == ["*Seraphina kneels beside User.* Rest now."]

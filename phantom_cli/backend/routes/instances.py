@@ -113,6 +113,9 @@ async def create_instance(ctx: Ctx) -> Any:
     snap = snapshot(activity)
     if choice:
         snap["snapshot_greeting_index"] = choice
+    player_name = getattr(b, "player_name", None)
+    if player_name and player_name.strip():
+        snap["snapshot_player_name"] = player_name.strip()
     with transaction(ctx.db):
         ctx.db.execute(
             "INSERT INTO activity_instances(id, user_id, activity_id, data, status, assigned_voice_id,"
@@ -127,27 +130,24 @@ async def create_instance(ctx: Ctx) -> Any:
             from phantom_cli.backend import prompts
             from phantom_cli.backend.macros import substitute
 
-            env = prompts.instance_macro_env({"id": iid, **snap}, **_user_identity(ctx.db, ctx.user))
+            env = prompts.instance_macro_env({"id": iid, **snap}, **_user_identity(ctx.db, ctx.user, snap))
             text = substitute(greeting, env).strip()
             if text:
                 insert_message(ctx.db, iid, "assistant", "text", text)
     return instance_wire(own_instance(ctx.db, ctx.user.id, iid))
 
 
-def _user_identity(conn: sqlite3.Connection, user: Any) -> dict[str, str]:
-    """``{{user}}`` and ``{{persona}}``: the user's default persona (name, description), else
-    the user's name."""
+def _user_identity(conn: sqlite3.Connection, user: Any, snap: dict[str, Any]) -> dict[str, str]:
+    """``{{user}}`` and ``{{persona}}``: the player name the instance was created with, else the
+    user's default persona's name; ``{{persona}}`` that persona's description; with neither,
+    ``User`` (SillyTavern's default name)."""
     row = conn.execute(
         "SELECT name, description FROM personas WHERE user_id = ? ORDER BY is_default DESC,"
         " created_at LIMIT 1", (user.id,),
     ).fetchone()
-    if row is not None:
-        return {"user_name": row["name"], "persona": row["description"] or ""}
-    name = getattr(user, "name", None)
-    if not name:
-        urow = conn.execute("SELECT name FROM users WHERE id = ?", (user.id,)).fetchone()
-        name = urow["name"] if urow is not None else "User"
-    return {"user_name": name, "persona": ""}
+    persona = (row["description"] or "") if row is not None else ""
+    name = snap.get("snapshot_player_name") or (row["name"] if row is not None else None) or "User"
+    return {"user_name": name, "persona": persona}
 
 
 @endpoint("GET", "/api/v1/activity-instances/{id}", scope="instances", response=m.ActivityInstance,
@@ -265,7 +265,7 @@ async def chat(ctx: Ctx) -> Any:
     ).fetchall()
     wire = instance_wire(inst)
     settings = ctx.settings
-    env = prompts.instance_macro_env(wire, **_user_identity(ctx.db, ctx.user))
+    env = prompts.instance_macro_env(wire, **_user_identity(ctx.db, ctx.user, wire))
     user_turns = sum(1 for r in recent if r["role"] == "user")
     activated = lore.activate(
         lorebooks_of(ctx.db, wire.get("snapshot_lorebook_ids")),
