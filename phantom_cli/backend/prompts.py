@@ -266,7 +266,12 @@ def instance_prompt(
     if extra_system:
         sections.append("Notes:\n" + "\n".join(extra_system))
     msgs = _messages(recent_messages, window)
-    history: list[PromptMessage] = list(msgs)
+    # a greeting swapped in by a client (the TUI's greeting cycle) may arrive with its macros
+    # unexpanded: the character's own lines are expanded too (the user's are left as typed)
+    history: list[PromptMessage] = [
+        PromptMessage(m.role, substitute(m.content, env)) if m.role == "assistant" and "{{" in m.content
+        else m for m in msgs
+    ]
     for a in sorted((a for a in lore if a.position == "at_depth" and a.content.strip()),
                     key=lambda a: a.depth):
         at = max(0, len(history) - max(0, int(a.depth)))

@@ -209,3 +209,13 @@ def test_without_persona_user_is_user(server: LiveServer, player: httpx.Client) 
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as c:
         iid = new_instance(c)
         assert [m["content"] for m in messages_of(c, iid)] == ["*Seraphina kneels beside User.* Rest now."]
+
+
+def test_a_greeting_swapped_in_raw_is_expanded_in_the_prompt(player: httpx.Client) -> None:
+    iid = new_instance(player)
+    first = messages_of(player, iid)[0]
+    r = player.patch(f"/api/v1/activity-instances/{iid}/messages/{first['id']}",
+                     json={"content": "{{char}} hums a tune for {{user}}."})
+    assert r.status_code == 200
+    _, rec = turn(player, iid, "Nice.")
+    assert rec["messages"][1] == {"role": "assistant", "content": "Seraphina hums a tune for Ada."}
