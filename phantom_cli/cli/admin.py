@@ -384,6 +384,7 @@ lorebook_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     help="Lorebooks (world info) on the local backend: list an activity's, show one's entries.",
+    epilog="Examples:\n\n  phantom admin lorebook list act_luna\n\n  phantom admin lorebook show act_luna",
 )
 app.add_typer(lorebook_app, name="lorebook")
 
