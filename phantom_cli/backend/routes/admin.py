@@ -584,7 +584,8 @@ async def get_lorebook_route(ctx: Ctx) -> Any:
     return {"id": row["id"], "activity_id": row["activity_id"], **book}
 
 
-async def startup(app: Any) -> None:
+async def load_seed_on_start(app: Any) -> None:
+    """Start-up hook (registry.STARTUP): load the shipped seed content."""
     if app.state.settings.load_seed_content:
         ct.load_seed(app.state.db)
 
