@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("serve", "app", "Run the embedded local backend, or manage the background one."),
     "keys": ("keys", "app", "API keys of the local backend (local extension)."),
     "admin": ("admin", "app", "Author content on the local backend (local only)."),
+    "test": ("testcmd", "app", "Run scenario tests: NPC state, score, outcome, flags, replies."),
 }
 
 
@@ -75,6 +76,8 @@ EXAMPLES: dict[str, str] = {
     "keys": "Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
     "admin": "Examples: phantom admin activities; phantom admin import-card mira.png; "
     "phantom admin publish act_123",
+    "test": "Examples: phantom test examples/scenarios; phantom test s.yaml -k merchant --junit out.xml; "
+    "phantom test schema",
 }
 
 
