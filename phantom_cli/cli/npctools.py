@@ -102,7 +102,7 @@ def walk_cmd(
     machine: str | None = typer.Option(None, "--machine", "-m", metavar="ID",
                                        help="The machine (default: the one with that outcome)."),
     out: str | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Write the scenario to FILE."),
-    player: str = typer.Option("Tester", "--player-name", help="The player's name in the scenario."),
+    player: str = typer.Option("Tester", "--player-name", metavar="NAME", help="The player's name in the scenario."),
 ) -> None:
     """Write the shortest scenario (phantom-scenario/1) that reaches OUTCOME, with a line that
     triggers each rule and the state, decision, score and outcome it must show."""
