@@ -1,10 +1,10 @@
-"""Core tables (area ``core``). Other areas register their own in their own modules."""
+"""Core tables (area ``core``). Other areas list their own in their own modules (see ``registry``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .db import register_migration
+from .db import Migration
 
 CORE_V1 = """
 CREATE TABLE users (
@@ -102,9 +102,6 @@ CREATE TABLE media_collection (
 CREATE INDEX media_collection_user_order ON media_collection(user_id, created_at DESC, id DESC);
 """
 
-register_migration("core", 1, "users, keys, activities, instances, messages, personas, skins, media", CORE_V1)
-
-
 # Core 2 (issue 13, least privilege): "*" used to mean every scope, admin included, and was stored
 # for every key minted without scopes, so any such key could mint owner keys and revoke others.
 # Keys of the owner (user "local", who holds the first-start key) keep every scope, admin
@@ -132,4 +129,7 @@ def _core_v2_least_privilege(conn: Any) -> None:
         conn.execute("UPDATE api_keys SET scopes = ? WHERE id = ?", (json.dumps(new), kid))
 
 
-register_migration("core", 2, "least privilege: '*' keys lose admin except the owner's", _core_v2_least_privilege)
+MIGRATIONS = (
+    Migration("core", 1, "users, keys, activities, instances, messages, personas, skins, media", CORE_V1),
+    Migration("core", 2, "least privilege: '*' keys lose admin except the owner's", _core_v2_least_privilege),
+)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .db import new_id, now, register_migration, transaction
+from .db import Migration, new_id, now, transaction
 from .memory.embedder import content_words, default_embedder
 
 SCRATCHPAD_V1 = """
@@ -36,7 +36,7 @@ CREATE TABLE scratchpads (
 );
 """
 
-register_migration("scratchpad", 1, "scratchpads", SCRATCHPAD_V1)
+MIGRATIONS = (Migration("scratchpad", 1, "scratchpads", SCRATCHPAD_V1),)
 
 MAX_CONTENT = 64000  # mirrors phantom_cli.client.models.MAX_SCRATCHPAD
 
