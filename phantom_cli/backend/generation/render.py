@@ -80,6 +80,39 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
+# ASCII stand-ins for glyphs a caption font may lack (Pillow's default font has no dashes)
+_ASCII = {"—": "-", "–": "-", "‒": "-", "―": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
+          "…": "...", "•": "*"}
+
+
+def _drawable(text: str, font: Any) -> str:
+    """``text`` with each character ``font`` has no glyph for (it would draw the missing-glyph
+    box) replaced by an ASCII stand-in: "—" → "-", "é" → "e", else "?". A glyph is missing
+    when the font renders it exactly like a private-use character (its .notdef glyph)."""
+    import unicodedata
+
+    def shape(ch: str) -> Any:
+        try:
+            mask = font.getmask(ch)
+            return mask.size, bytes(mask)
+        except Exception:  # noqa: BLE001 - a bitmap font that cannot encode it
+            return None
+
+    notdef = shape("\ue000")
+
+    def has(ch: str) -> bool:
+        return ch.isspace() or (ch.isprintable() and (got := shape(ch)) is not None and got != notdef)
+
+    out = []
+    for ch in text:
+        if has(ch):
+            out.append(ch)
+            continue
+        alt = _ASCII.get(ch) or unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+        out.append(alt if alt and all(has(c) for c in alt) else "?")
+    return "".join(out)
+
+
 def _figure(
     draw: Any,
     pal: Palette,
@@ -336,14 +369,16 @@ def _compose(
     band = int(h * 0.1)
     draw.rectangle([0, h - band, w, h], fill=(12, 10, 16))
     name = str(skin.get("name") or skin.get("id") or "skin")[:40]
+    name_font, category_font = _font(max(10, band // 3)), _font(max(9, band // 4))
     draw.text(
-        (w * 0.04, h - band * 0.88), name, fill=(255, 255, 255), font=_font(max(10, band // 3))
+        (w * 0.04, h - band * 0.88), _drawable(name, name_font), fill=(255, 255, 255),
+        font=name_font,
     )
     draw.text(
         (w * 0.04, h - band * 0.42),
-        category.replace("_", " "),
+        _drawable(category.replace("_", " "), category_font),
         fill=pal.accent,
-        font=_font(max(9, band // 4)),
+        font=category_font,
     )
     return img
 

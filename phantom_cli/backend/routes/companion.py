@@ -37,7 +37,7 @@ from phantom_cli.client import paths
 from ..db import new_id, now, transaction
 from ..endpoints import Ctx, endpoint, sse, sse_response
 from ..engines import Engine, EngineUnavailable, Prompt, get_engine
-from ..errors import ApiError
+from ..errors import ApiError, in_context
 from ..memory.service import Retrieval, memory_service
 from ..moderation import Policy, get_policy
 from ..prompts import companion_prompt
@@ -198,7 +198,7 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
 
 
 def _unavailable(exc: EngineUnavailable) -> ApiError:
-    return ApiError(503, message=f"model provider: {exc.message}")
+    return ApiError(503, message=in_context("model provider", exc.message))
 
 
 async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memory: bool = True) -> CompanionChatOut:
