@@ -247,10 +247,12 @@ def _decode_b64_json(text: str, where: str) -> Any:
 def _loads(raw: bytes | str, where: str) -> Any:
     if len(raw) > MAX_CARD_BYTES:
         raise CardError(where, f"card is {len(raw)} bytes; the limit is {MAX_CARD_BYTES}")
+    from .safejson import JSONInputError, loads
+
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CardError(where, f"not valid JSON ({exc})") from None
+        return loads(raw)  # bounded: no RecursionError or 10,000-digit integer gets through
+    except JSONInputError as exc:
+        raise CardError(where, str(exc)) from None
 
 
 def _str(data: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
