@@ -85,10 +85,10 @@ def _emit(text: str, out: str | None) -> None:
         return
     from pathlib import Path
 
-    from config.settings import atomic_write
+    from phantom_cli.scenarios.report import write_file
 
     try:
-        atomic_write(Path(out), text.encode("utf-8"), mode=0o644)
+        write_file(Path(out), text.encode("utf-8"))
     except OSError as exc:
         _err(f"cannot write {out}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_USAGE) from None

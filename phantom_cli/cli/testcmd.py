@@ -427,10 +427,10 @@ def compare_cmd(
     if out:
         from pathlib import Path
 
-        from config.settings import atomic_write
+        from phantom_cli.scenarios.report import write_file
 
         try:
-            atomic_write(Path(out), body.encode("utf-8"), mode=0o644)
+            write_file(Path(out), body.encode("utf-8"))
         except OSError as exc:
             _err(f"cannot write {out}: {exc.strerror or exc}")
             raise typer.Exit(EXIT_USAGE) from None

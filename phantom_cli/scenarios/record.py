@@ -115,8 +115,9 @@ class Recorder:
         self.target, self.name, self.persona_ref = target, name, persona_ref
         self.steps: list[dict[str, Any]] = []
 
-    def say(self, text: str, actual: dict[str, Any]) -> None:
-        exp = expect_from(actual, self.target.kind, text, self.target.player_name or "")
+    def say(self, text: str, actual: dict[str, Any] | None) -> None:
+        """A turn; ``actual`` None: a line replayed without expectations (earlier history)."""
+        exp = expect_from(actual, self.target.kind, text, self.target.player_name or "") if actual else {}
         step: dict[str, Any] = {"say": text}
         if exp:
             step["expect"] = _nest(exp)
@@ -128,6 +129,10 @@ class Recorder:
     @property
     def turns(self) -> int:
         return sum(1 for s in self.steps if "say" in s)
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
 
     def document(self, out_path: str | Path | None = None) -> dict[str, Any]:
         t = self.target
@@ -169,10 +174,10 @@ class Recorder:
         return text
 
     def write(self, out_path: str | Path) -> Path:
-        from config.settings import atomic_write
+        from .report import write_file
 
         p = Path(out_path)
-        atomic_write(p, self.text(p).encode("utf-8"), mode=0o644)
+        write_file(p, self.text(p).encode("utf-8"))
         return p
 
 

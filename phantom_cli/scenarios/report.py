@@ -52,10 +52,18 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file beside ``path`` (folders created); OSError on failure, no temp left."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+write_file = _atomic_write  # for the other tools of this package (record, compare, walk)
 
 
 def write_json(summary: RunSummary, path: str | Path, extra: dict[str, Any] | None = None) -> None:

@@ -92,6 +92,8 @@ def test_record_usage_errors(run_test, tmp_path: Path) -> None:
     assert r.exit_code == 5 and "unknown NPC" in r.output and not out.exists()
     r = _record(run_test, "--npc", "abc123", "-o", str(out), input="/quit\n")
     assert r.exit_code == 0 and not out.exists()
+    r = _record(run_test, "--npc", "abc123", "-o", "/proc/no/such/dir/x.yaml", input="hello\n")
+    assert r.exit_code == 2 and "cannot write /proc/no/such/dir/x.yaml" in r.output
 
 
 def test_fragment_prefers_distinctive_words() -> None:
