@@ -174,3 +174,57 @@ def test_walk_errors(cli) -> None:
     assert r.exit_code == 2 and "no machine of 'abc123' has outcome 'nope'" in r.output
     r = cli("npc", "walk", seed, "--to", "vault_opened")
     assert r.exit_code == 2 and "locked" in r.output
+
+
+RIDDLE = {
+    "format": "phantom-npc/1",
+    "persona": {"id": "sphinx_walk", "name": "Sphinx"},
+    "intents": {"greet": ["hello", "greetings"]},
+    "machines": [{
+        "id": "m", "initial_state": "gate", "opening": ["Speak, {player_name}."],
+        "states": {
+            "gate": {
+                "redirect_lines": ["Speak the word."],
+                "on_redirect_limit": {"decision": "fail", "to": "gate", "lines": ["Again."]},
+                "transitions": [
+                    {"id": "hello", "decision": "redirect", "when": {"intents": ["greet"]}, "lines": ["Hm."]},
+                    {"id": "word", "decision": "pass", "to": "inner",
+                     "when": {"patterns": [r"\bopen (sesame|now)\b"]}, "lines": ["It opens."]},
+                ],
+            },
+            "inner": {
+                "redirect_lines": ["Choose."],
+                "on_redirect_limit": {"decision": "fail", "to": "lost", "lines": ["Lost."]},
+                "transitions": [
+                    {"id": "take", "decision": "pass", "to": "won", "score": 5,
+                     "when": {"keywords": ["take"], "all": ["gold"], "none": ["silver"]}, "lines": ["Yours."]},
+                ],
+            },
+            "won": {"terminal": True, "outcome": "treasure"},
+            "lost": {"terminal": True, "outcome": "lost"},
+        },
+    }],
+}
+
+
+def test_walk_a_custom_machine_with_patterns_and_all_words(cli, live_cli, live_server, tmp_path: Path) -> None:
+    f = tmp_path / "sphinx.json"
+    f.write_text(json.dumps(RIDDLE), encoding="utf-8")
+    lint_out = cli("npc", "lint", str(f))
+    assert lint_out.exit_code == 1 and "on_redirect_limit goes back to the same state" in lint_out.output
+    with live_server.http() as c:  # the backend must know the persona to run the walk
+        assert c.put("/api/v1/local/admin/npcs/sphinx_walk", json=RIDDLE).status_code == 200
+    out = tmp_path / "t.yaml"
+    r = cli("npc", "walk", str(f), "--to", "treasure", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    steps = yaml.safe_load(out.read_text())["scenarios"][0]["steps"]
+    assert len(steps) == 2
+    assert "open sesame" in steps[0]["say"].lower()
+    assert "take" in steps[1]["say"].lower() and "gold" in steps[1]["say"].lower()
+    assert steps[1]["expect"]["score"] == 5
+    assert live_cli("test", str(out)).exit_code == 0
+    out2 = tmp_path / "lost.yaml"
+    assert cli("npc", "walk", str(f), "--to", "lost", "-o", str(out2)).exit_code == 0
+    steps = yaml.safe_load(out2.read_text())["scenarios"][0]["steps"]
+    assert len(steps) == 1 + 3 and [s["expect"]["decision"] for s in steps[1:]] == ["redirect", "redirect", "fail"]
+    assert live_cli("test", str(out2)).exit_code == 0

@@ -275,6 +275,9 @@ def _lint_state(p: NpcPersona, m: Machine, sname: str, st: State, add: Any) -> N
     if st.on_redirect_limit is None:
         add(sname, "redirect-limit", f"no on_redirect_limit: after {st.redirect_limit} redirects the "
             "player is redirected forever (add on_redirect_limit with decision and to)")
+    elif st.on_redirect_limit.to == sname:
+        add(sname, "redirect-limit", "on_redirect_limit goes back to the same state: the player is "
+            "redirected forever")
     intents = {k: tuple(v) for k, v in p.intents.items()}
     ts = st.transitions
     for j, later in enumerate(ts):
