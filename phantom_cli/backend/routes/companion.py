@@ -161,6 +161,13 @@ def _pick(turn: Turn) -> int:
     return sum(map(ord, turn.body.chat_id)) + len(turn.body.messages)
 
 
+def _seed(app: Any, body: m.CompanionChatRequest) -> int:
+    """The turn's attempt seed: the request's ``seed`` (local extension), else the setting."""
+    if body.seed is not None:
+        return int(body.seed)
+    return int(getattr(app.state.settings, "seed", 0) or 0)
+
+
 def _temperature(body: m.CompanionChatRequest) -> float:
     return DEFAULT_TEMPERATURE if body.temperature is None else float(body.temperature)
 
@@ -181,7 +188,7 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
     }
     prompt_json["params"] = {
         "temperature": _temperature(turn.body), "max_tokens": turn.body.max_tokens,
-        "seed": int(getattr(settings, "seed", 0) or 0), "model": turn.body.model,
+        "seed": _seed(app, turn.body), "model": turn.body.model,
         "extract_memory": turn.body.extract_memory is not False,
     }
     prompt_json["timings"] = {k: round(v, 3) for k, v in turn.timings.items()}
@@ -212,7 +219,7 @@ async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memo
         try:
             async for chunk in turn.engine.stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
-                seed=int(getattr(app.state.settings, "seed", 0) or 0),
+                seed=_seed(app, body),
             ):
                 parts.append(chunk)
         except EngineUnavailable as exc:
@@ -248,7 +255,7 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
             t0 = time.perf_counter()
             gen = turn.engine.stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
-                seed=int(getattr(app.state.settings, "seed", 0) or 0),
+                seed=_seed(app, body),
             )
             try:
                 async for chunk in gen:
