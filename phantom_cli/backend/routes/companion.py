@@ -335,6 +335,10 @@ async def companion_chat(ctx: Ctx) -> Any:
 # --------------------------------------------------------------------------- debug route
 
 
+# what an NPC turn's stored record says about its decision (routes/npc.py writes them)
+NPC_TURN_PARAMS = ("choice", "decide", "decision_source", "structured_output", "decision_detail", "max_tokens")
+
+
 @endpoint("GET", paths.LOCAL_PROMPT, scope=None, response=PromptTurnOut, errors=(404,),
           summary="The prompt the engine was given for a companion or NPC turn (local extension)")
 async def local_prompt(ctx: Ctx) -> Any:
@@ -355,7 +359,7 @@ async def local_prompt(ctx: Ctx) -> Any:
     if npc is not None:
         return PromptTurnOut(turn_id=turn_id, kind="npc", engine=npc.get("engine"), model=npc.get("model"),
                              messages=npc.get("messages") or [], context=npc.get("context") or {},
-                             reply=npc.get("reply"))
+                             params={k: npc.get(k) for k in NPC_TURN_PARAMS if k in npc}, reply=npc.get("reply"))
     raise ApiError(404, message=f"turn_id: no stored prompt for turn {turn_id!r} of this user")
 
 
