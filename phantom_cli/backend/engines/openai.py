@@ -94,8 +94,22 @@ def _provider_message(status: int, body: bytes) -> str:
             text = _pydantic_details(err) or text
     except ValueError:
         pass
-    text = clean_provider_text(text)
+    text = _python_repr_details(text) or clean_provider_text(text)
     return f"model provider answered HTTP {status}" + (f": {text}" if text else "")
+
+
+_REPR_ERROR = re.compile(
+    r"'loc': \(([^)]*)\).*?'msg': (?:\"([^\"]*)\"|'([^']*)')(?:, 'input': '([^']*)')?", re.S)
+
+
+def _python_repr_details(text: str) -> str | None:
+    """Validation errors printed as Python reprs (llama-cpp-python's server does that) in words:
+    ``response_format.type: Input should be 'text' or 'json_object' (got 'json_schema')``."""
+    out = []
+    for loc, msg1, msg2, got in _REPR_ERROR.findall(text):
+        where = ".".join(x.strip(" '") for x in loc.split(",") if x.strip(" '") and x.strip(" '") != "body")
+        out.append((f"{where}: " if where else "") + (msg1 or msg2) + (f" (got {got!r})" if got else ""))
+    return clean_provider_text("; ".join(out)) if out else None
 
 
 class ProviderError(EngineUnavailable):
