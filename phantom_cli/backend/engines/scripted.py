@@ -61,7 +61,7 @@ _LEMMA = {
     "saw": "see", "seen": "see", "ate": "eat", "eaten": "eat", "bought": "buy", "met": "meet",
     "had": "have", "has": "have", "made": "make", "took": "take", "taken": "take", "got": "get",
     "came": "come", "told": "tell", "said": "say", "gave": "give", "given": "give", "found": "find",
-    "called": "call", "named": "name", "lives": "live", "lived": "live", "living": "live",
+    "called": "call", "named": "call", "name": "call", "names": "call", "lives": "live", "lived": "live", "living": "live",
     "visited": "visit", "played": "play", "watched": "watch", "cooked": "cook", "moved": "move",
     "children": "child", "kids": "kid", "was": "be", "were": "be", "is": "be", "are": "be",
 }
@@ -71,7 +71,7 @@ _FUNCTION = frozenset(
     our ours he him his she her hers it its they them their theirs to of in on at by for with from
     about as into over under be am do have not no yes what who whom which when where why how did
     does can could would should will shall may might must just really very too also there here
-    remember recall again tell say know think""".split()
+    remember recall again tell say know think user user's""".split()
 )
 _WH = re.compile(r"^\s*(where|when|who|what|which|how|why|did|do|does|is|are|was|were|can|could|have|has)\b", re.I)
 _POSITIVE = re.compile(
@@ -540,7 +540,9 @@ class ScriptedEngine:
     model = "scripted"
     DEFAULT_PACE = 40.0  # words per second
 
-    def __init__(self, pace: float = DEFAULT_PACE) -> None:
+    def __init__(self, pace: float = 0.0) -> None:
+        """``pace``: words per second when streaming (0 = no delay). The server passes its
+        ``scripted_pace`` setting (default :attr:`DEFAULT_PACE`)."""
         if pace < 0:
             raise ValueError("scripted_pace: must be >= 0 words per second")
         self.pace = float(pace)
