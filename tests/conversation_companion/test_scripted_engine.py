@@ -205,3 +205,29 @@ def test_scripted_pace_setting_reaches_the_server(monkeypatch: object) -> None:
         mp.undo()
     with pytest.raises(ValueError, match="scripted_pace"):
         ServerSettings(scripted_pace=-1)
+
+
+def test_the_request_seed_picks_the_attempt(live_server: object) -> None:
+    """Local extension: ``seed`` in the companion request (a retry sends the next one)."""
+    from .conftest import PERSONA as persona
+
+    def ask(seed: int | None) -> dict:
+        body = {"chat_id": "seeded-1", "persona": persona, "extract_memory": False,
+                "messages": [{"role": "user", "content": "I finally finished my pottery class!"}]}
+        if seed is not None:
+            body["seed"] = seed
+        with live_server.http() as http:  # type: ignore[attr-defined]
+            r = http.post("/api/v1/companion/chat", json=body)
+            assert r.status_code == 200, r.text
+            out = r.json()
+            out["params"] = http.get(f"/api/v1/local/prompts/{out['turn_id']}").json()["params"]
+        return out
+
+    a, b, a2 = ask(1), ask(2), ask(1)
+    assert a["reply"] != b["reply"] and a["reply"] == a2["reply"]
+    assert a["params"]["seed"] == 1 and b["params"]["seed"] == 2
+    assert ask(None)["params"]["seed"] == 0  # the server's setting
+    with live_server.http() as http:  # type: ignore[attr-defined]
+        r = http.post("/api/v1/companion/chat", json={"chat_id": "seeded-1", "persona": persona, "seed": -1,
+                                                      "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 400 and "seed" in r.text
