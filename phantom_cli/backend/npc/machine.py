@@ -1,7 +1,7 @@
 """The NPC state-machine format: data files (JSON or TOML), parsed and validated on load.
 
-A file holds one NPC persona and its machines (see ``README.md`` beside this module for the
-full format with an example)::
+A file holds one NPC persona and its machines (``phantom_cli/backend/README.md``, "NPC chat",
+describes the decision mode and the reply cap)::
 
     {
       "format": "phantom-npc/1",
@@ -9,6 +9,8 @@ full format with an example)::
       "intents": {"purchase": ["buy", "sale", "rare", "trade*"]},
       "machines": [
         {"id": "machine_main", "initial_state": "greeting", "scoring_mode": "scoring",
+         "decide": "rules-then-model",   # or "rules" | "model" (who picks a transition)
+         "max_tokens": 60,               # cap of an LLM-written line (a state may set its own)
          "opening": ["Well, well... what brings you here, {player_name}?"],
          "states": {
             "greeting": {"goal": "...", "redirect_limit": 2,
@@ -127,7 +129,7 @@ class Machine(_Model):
     locked: bool = False  # true: only reachable through another machine's unlock rule
     states: dict[str, State]
     unlocks: tuple[Unlock, ...] = ()
-    # Who decides a turn's transition (README "Decision mode"): the authored rules only, the
+    # Who decides a turn's transition (backend README "Decision mode"): the authored rules only, the
     # model only, or the rules first and the model only when no rule matches.
     decide: Literal["rules", "model", "rules-then-model"] = "rules-then-model"
     max_tokens: int | None = Field(default=None, ge=1, le=4096)  # None: DEFAULT_REPLY_MAX_TOKENS
