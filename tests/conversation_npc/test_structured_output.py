@@ -191,3 +191,19 @@ def test_engine_error_shown_to_the_user_has_no_paths(server: Any, fake: FakeStru
     assert "openai engine" in msg and "reply failed" in msg and "HTTP 500" in msg
     assert "Input should be 'text' or 'json_object'" in msg
     assert "/opt/venv" not in msg and "Traceback" not in msg
+
+
+async def test_a_server_that_fails_everything_is_down_not_refusing(fake: FakeStructured) -> None:
+    from phantom_cli.backend.prompts import npc_prompt
+
+    engine = OpenAIEngine(fake.base_url, "m")
+    p = npc_prompt(npc_name="M", state="s", history=[{"role": "player", "content": "hi"}])
+    fake.mode = "broken"
+    with pytest.raises(EngineUnavailable, match="HTTP 500"):
+        await engine.decide_info(p, ["accept", "redirect"])
+    assert fake.forms() == ["json_schema", "json_object", "prompt"]
+    fake.mode = "json_schema"  # it recovered: json_schema was not written off
+    fake.requests.clear()
+    d = await engine.decide_info(p, ["accept", "redirect"])
+    assert (d.choice, d.source, d.structured_output) == ("accept", "model", "json_schema")
+    assert fake.forms() == ["json_schema"]

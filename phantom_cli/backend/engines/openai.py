@@ -15,7 +15,8 @@ are tried strongest first — ``json_schema`` → ``json_object`` (with the sche
 ``response_format``; the schema is described in the prompt and the answer parsed from the text).
 An HTTP 400/415/422/500/501 answer to a request with ``response_format`` counts as a refusal of
 that form; an answer that does not parse moves on to the next form too. What worked (and what was
-refused) is remembered per chat-completions URL for the life of the process. When no form gives
+refused, once the server has answered another form) is remembered per chat-completions URL for
+the life of the process. When no form gives
 a valid answer, :meth:`decide_info` falls back to the machine's authored rules and says so
 (``source="rules-fallback"``); ``complete_json`` returns None (extraction then uses its rules).
 
@@ -285,6 +286,8 @@ class OpenAIEngine:
         """
         url = endpoint(self.base_url, "chat/completions")
         notes: list[str] = []
+        refused: list[str] = []  # remembered only once the server answers another form (a
+        # server that fails every request is down, not refusing formats)
         for form in _form_order(url):
             p = _with_schema_hint(prompt, schema) if form == "prompt" else prompt
             body = self._body(p, temperature=0.0, max_tokens=max_tokens, seed=0, stream=False)
@@ -296,9 +299,12 @@ class OpenAIEngine:
             except ProviderError as exc:
                 if rf is None or exc.status not in _FORMAT_REFUSALS:
                     raise
-                _remember(url, form, ok=False)
+                refused.append(form)
                 notes.append(f"{form}: refused (HTTP {exc.status})")
                 continue
+            for r in refused:
+                _remember(url, r, ok=False)
+            refused.clear()
             value = parse(_message_text(data))
             if value is not None:
                 _remember(url, form, ok=True)
