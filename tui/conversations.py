@@ -261,7 +261,7 @@ class CompanionConversation(Conversation):
             messages = messages[1:]
         seeded = self.attempt and getattr(self.ctx, "backend", None) == "local"
         call = self.client.companion.chat(
-            {"seed": self.attempt} if seeded else None,
+            *([{"seed": self.attempt}] if seeded else []),
             chat_id=self.chat_id,
             persona=self.persona,
             messages=[dict(m) for m in messages],
