@@ -81,8 +81,10 @@ async def test_instance_prompt_and_reply() -> None:
                               {"role": "user", "content": "What about the sails?"}])
     sys = p.messages[0].content
     assert sys.startswith("You are Captain Reyes.") and "A storm hits" in sys and "crew is tired" in sys
-    assert sys.rstrip().endswith("Keep replies short.")
-    assert [m.role for m in p.messages] == ["system", "user"]
+    # post-history instructions come last, after the history (SillyTavern's order, issue 15)
+    assert "Keep replies short." not in sys
+    assert [(m.role, m.content) for m in p.messages[1:]] == [
+        ("user", "What about the sails?"), ("system", "Keep replies short.")]
     assert await complete(ScriptedEngine(), p)
 
 
