@@ -262,7 +262,10 @@ class Settings:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same dir and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temp file in the same dir and ``os.replace``.
+
+    The temp file is ``.<name>.<random>.tmp``; ``atomic_temp_target`` recognises such names
+    (start-up clean-up of files a kill left behind)."""
     paths.ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -278,6 +281,31 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         except OSError:
             pass
         raise
+
+
+_USERINFO_RE = None
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``
+    (base URLs with credentials must never be echoed: errors, --debug, config list)."""
+    global _USERINFO_RE
+    if "@" not in text:
+        return text
+    if _USERINFO_RE is None:
+        import re
+
+        _USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+    return _USERINFO_RE.sub(r"\1:***@", text)
+
+
+def atomic_temp_target(name: str) -> str | None:
+    """The file name an ``atomic_write`` temp file named ``name`` was for, or None when
+    ``name`` is not such a temp file (``.gen_1f.png.k2x9_a0b.tmp`` → ``gen_1f.png``)."""
+    import re
+
+    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]+\.tmp", name)
+    return m.group(1) if m else None
 
 
 def _parse(path: Path, data: Mapping[str, Any]) -> Settings:

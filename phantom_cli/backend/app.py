@@ -235,7 +235,9 @@ def _open_db(app: Starlette) -> None:
     dbmod.migrate(conn)
     app.state.db = conn
     app.state.api_key = ensure_local_key(conn, settings.key_file)
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    from phantom_cli.config.paths import private_dir
+
+    private_dir(settings.media_dir)  # 0700, an existing 0755 one fixed too
 
 
 async def _start(app: Starlette) -> None:

@@ -530,10 +530,10 @@ def write_media_file(media_dir: Any, data: bytes, ext: str, prefix: str = "gen")
     import secrets
     from pathlib import Path
 
+    from phantom_cli.config.paths import private_dir
     from phantom_cli.config.settings import atomic_write
 
-    d = Path(media_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    d = private_dir(Path(media_dir))
     name = f"{prefix}_{secrets.token_hex(16)}.{ext}"
     atomic_write(d / name, data, mode=0o600)
     try:
@@ -578,6 +578,8 @@ def recover(conn: Any, media_dir: Any) -> dict[str, int]:
         ).rowcount
     import re
 
+    from phantom_cli.config.settings import atomic_temp_target
+
     known = {r[0] for r in conn.execute("SELECT file FROM media WHERE file IS NOT NULL")}
     removed = 0
     d = Path(media_dir)
@@ -586,9 +588,9 @@ def recover(conn: Any, media_dir: Any) -> dict[str, int]:
         for f in d.iterdir():
             # only names this module generates: never touch anyone else's files
             name = f.name
-            if name.startswith(".") and name.endswith(".tmp"):
-                name = name[1:-4]
-                orphan = bool(ours.match(name))
+            target = atomic_temp_target(name)
+            if target is not None:  # a temp file of atomic_write (a kill mid-write)
+                orphan = bool(ours.match(target))
             else:
                 orphan = bool(ours.match(name)) and name not in known
             if orphan and f.is_file():

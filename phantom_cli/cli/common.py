@@ -115,11 +115,13 @@ def get_settings(ctx: typer.Context | None, **overrides: Any) -> Effective:
 
 
 def redact(text: str, state: State | None = None) -> str:
-    """Replace any known secret in ``text`` with ``***``."""
+    """Replace any known secret in ``text`` with ``***`` (and URL passwords: ``user:***@``)."""
+    from phantom_cli.config.settings import redact_credentials
+
     for secret in state._secrets if state else ():
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return redact_credentials(text)
 
 
 def _debug_line(state: State, text: str) -> None:
