@@ -103,6 +103,13 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    from phantom_cli.config.settings import storage_problem
+
+    disk = storage_problem(exc, request.app.state.settings.db_path)
+    if disk is not None:  # full disk, read-only folder: say it to the caller too, not only the log
+        log.error("%s %s: %s (%s)", request.method, request.url.path, disk, exc)
+        return error_response(ApiError(500, message=f"the local server {disk}",
+                                       details={"storage": disk}))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(ApiError(500, message="internal server error (see the server log)"))
 

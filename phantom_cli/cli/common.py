@@ -313,6 +313,15 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
         return str(exc), hint, exit_for_status(exc.status)
     if isinstance(exc, E.PhantomError):
         return str(exc), None, EXIT_API
+    from phantom_cli.config.settings import storage_problem
+
+    disk = storage_problem(exc)
+    if disk is not None:  # a full disk or a read-only PHANTOM_HOME: say what and where
+        return (
+            disk,
+            "free some space, or point PHANTOM_HOME at a writable folder ('phantom config path')",
+            EXIT_NETWORK,
+        )
     # the local backend's start-up failures (phantom_cli.connect) are OSError/RuntimeError
     # subclasses with a message for a person
     if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):
