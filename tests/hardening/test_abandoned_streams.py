@@ -139,3 +139,38 @@ def test_npc_stream_abandoned_after_first_chunk(fresh_server, slow) -> None:
     replay = _retry(fresh_server, path, body, "npc-1", {"stream": "true"})
     assert "event: done" in replay
     assert len(history()) == before + 2 and slow.finished == started + 1
+
+
+def test_cli_retry_after_a_cut_stream_is_not_a_second_exchange(fresh_server, phantom_home, memory_keyring) -> None:
+    """`phantom instances chat` cut mid-stream (as by Ctrl-C or a dropped connection), then
+    run again: the second run sends the same Idempotency-Key and gets the stored reply."""
+    from typer.testing import CliRunner
+
+    from phantom_cli.backend.faults import parse_faults
+    from phantom_cli.cli.main import app
+
+    aid = fresh_server.add_activity(title="A", first_message="Hello")
+    with fresh_server.http() as c:
+        iid = c.post("/api/v1/activity-instances", json={"activity_id": aid}).json()["id"]
+    env = {"PHANTOM_BASE_URL": fresh_server.base_url, "PHANTOM_API_KEY": fresh_server.api_key,
+           "PHANTOM_FORCE_TTY": "0"}
+    fresh_server.app.state.fault_state.faults = parse_faults("cut-stream:1")
+    first = CliRunner().invoke(app, ["instances", "chat", iid, "tell me more"], env=env)
+    assert first.exit_code == 3, first.output
+    fresh_server.app.state.fault_state.faults = None
+
+    def msgs() -> list[tuple[str, str]]:
+        with fresh_server.http() as c:
+            return [(m["role"], m["content"]) for m in
+                    c.get(f"/api/v1/activity-instances/{iid}/messages").json()["data"]]
+
+    assert _wait(lambda: len(msgs()) == 2), msgs()
+    stored = msgs()[0][1]
+    again = CliRunner().invoke(app, ["instances", "chat", iid, "tell me more"], env=env)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == stored.strip()
+    assert len(msgs()) == 2  # no second exchange
+    # once answered, the same text sent again is a new message
+    third = CliRunner().invoke(app, ["instances", "chat", iid, "tell me more"], env=env)
+    assert third.exit_code == 0
+    assert len(msgs()) == 4
