@@ -177,7 +177,8 @@ def say(
 
     Prints the reply on stdout; moderation flags and memory figures on stderr (all of it with
     --json). A failed turn is kept as unanswered and is not sent again as context; retrying the
-    same text does not duplicate it.
+    same text does not duplicate it: running the same command again reuses the send's
+    Idempotency-Key, so the server replays the reply it generated.
     """
     from pydantic import ValidationError
 

@@ -172,7 +172,11 @@ def chat(
         help="Skin id for play-mode XP scoping (XP is awarded to this skin); no image is made.",
     ),
 ) -> None:
-    """Send a message and stream the reply to stdout as it arrives."""
+    """Send a message and stream the reply to stdout as it arrives.
+
+    If it fails or is interrupted, run the same command again: it reuses the send's
+    Idempotency-Key, so the server replays the reply it saved instead of a second exchange.
+    """
     import sys
 
     if text == "-":

@@ -320,7 +320,11 @@ def say(
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
-    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr)."""
+    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr).
+
+    If it fails or is interrupted, run the same command again: it reuses the send's
+    Idempotency-Key, so the server replays the turn it played instead of a second one.
+    """
     if len(args) == 1:
         persona_id, text = None, args[0]
         if text == get_settings(ctx).get("npc_persona"):
