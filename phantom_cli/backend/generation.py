@@ -588,9 +588,11 @@ def recover(conn: Any, media_dir: Any) -> dict[str, int]:
         for f in d.iterdir():
             # only names this module generates: never touch anyone else's files
             name = f.name
-            target = atomic_temp_target(name)
-            if target is not None:  # a temp file of atomic_write (a kill mid-write)
-                orphan = bool(ours.match(target))
+            if name.startswith(".") and name.endswith(".tmp"):
+                # a temp file a kill left: atomic_write's `.<name>.<random>.tmp`, or the
+                # `.<name>.tmp` of older versions
+                target = atomic_temp_target(name)
+                orphan = bool(target and ours.match(target)) or bool(ours.match(name[1:-4]))
             else:
                 orphan = bool(ours.match(name)) and name not in known
             if orphan and f.is_file():

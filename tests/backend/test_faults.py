@@ -111,23 +111,26 @@ def test_cut_stream_then_retry_does_not_duplicate(fresh_server) -> None:
         inst = c.instances.create(aid)
         set_faults(fresh_server, "cut-stream:1")
         with pytest.raises(E.StreamInterruptedError) as info:
-            "".join(c.instances.chat_stream(inst.id, "hello?"))
+            "".join(c.instances.chat_stream(inst.id, "hello?", idempotency_key="send-1"))
         assert info.value.partial  # some text arrived before the cut
         set_faults(fresh_server, None)
-        time.sleep(0.1)
-        assert [m.role for m in c.instances.messages.list(inst.id).data] == ["user"]  # nothing half-written
+        time.sleep(0.3)
+        # the reply was generated and saved whole (never half-written), though the client left
+        msgs = c.instances.messages.list(inst.id).data
+        assert [m.role for m in msgs] == ["assistant", "user"]
+        assert msgs[0].content.startswith(info.value.partial) and len(msgs[0].content) > len(info.value.partial)
 
-        # retries on a 50% cut rate until a reply completes: still one user message per turn
+        # retries (same key) on a 50% cut rate until one completes: the stored reply, no new turn
         set_faults(fresh_server, "cut-stream:0.5,seed:3")
-        done, attempts = False, 0
+        done, attempts, text = False, 0, ""
         while not done and attempts < 30:
             attempts += 1
             try:
-                "".join(c.instances.chat_stream(inst.id, "hello?"))
+                text = "".join(c.instances.chat_stream(inst.id, "hello?", idempotency_key="send-1"))
                 done = True
             except E.StreamInterruptedError:
                 continue
-        assert done
+        assert done and text == msgs[0].content
         set_faults(fresh_server, None)
         roles = [m.role for m in c.instances.messages.list(inst.id, limit=100).data]
     assert roles == ["assistant", "user"], roles

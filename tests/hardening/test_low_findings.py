@@ -69,7 +69,15 @@ def test_spawned_server_gets_only_what_it_needs(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     proc = runtime.spawn({"engine": "scripted", "engine_api_key_env": "MY_ENGINE_KEY", "idle_timeout": 5})
     try:
-        raw = Path(f"/proc/{proc.pid}/environ").read_bytes()
+        import time
+
+        raw = b""
+        deadline = time.monotonic() + 5
+        while not raw and time.monotonic() < deadline:  # empty while the exec is under way
+            raw = Path(f"/proc/{proc.pid}/environ").read_bytes()
+            if not raw:
+                time.sleep(0.01)
+        assert raw, "could not read the server's environment"
     finally:
         proc.kill()
         proc.wait(10)
