@@ -129,7 +129,7 @@ def _prune(conn: Any) -> None:
     if t - _last_prune < 60:
         return
     _last_prune = t
-    conn.execute("DELETE FROM idempotency_key WHERE created_ts < ? AND state = 'done'", (t - TTL_SECONDS,))
+    conn.execute("DELETE FROM idempotency_key WHERE created_ts < ?", (t - TTL_SECONDS,))
 
 
 async def claim_or_replay(conn: Any, user_id: str, key: str, route: str, fp: str) -> Claim | Stored:
