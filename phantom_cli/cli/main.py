@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("serve", "app", "Run the embedded local backend, or manage the background one."),
     "keys": ("keys", "app", "API keys of the local backend (local extension)."),
     "admin": ("admin", "app", "Author content on the local backend (local only)."),
+    "test": ("testcmd", "app", "Run scenario tests: NPC state, score, outcome, flags, replies."),
 }
 
 
@@ -52,7 +53,7 @@ EXAMPLES: dict[str, str] = {
     "phantom chat --activity act_luna",
     "playground": "Example: phantom playground --persona luna.toml",
     "api": "Example: phantom api GET /api/v1/skins -f limit=5",
-    "activities": "Examples: phantom activities list --featured true; phantom activities get act_luna",
+    "activities": "Examples: phantom activities list --companion --featured; phantom activities get act_luna",
     "instances": 'Examples: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
     "personas": 'Examples: phantom personas list; phantom personas create "Ash" --gender non-binary',
     "skins": "Examples: phantom skins list --gender female; phantom skins get skin_1",
@@ -75,6 +76,8 @@ EXAMPLES: dict[str, str] = {
     "keys": "Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
     "admin": "Examples: phantom admin activities; phantom admin import-card mira.png; "
     "phantom admin publish act_123",
+    "test": "Examples: phantom test examples/scenarios; phantom test s.yaml -k merchant --junit out.xml; "
+    "phantom test schema",
 }
 
 
@@ -114,6 +117,43 @@ class LazyGroup(TyperGroup):
                 return None
             self.commands[cmd_name] = cmd
         return self.commands[cmd_name]
+
+    def invoke(self, ctx: Any) -> Any:
+        super().invoke(ctx)
+        return None  # main() reads an int as an exit code: a command's return value is not one
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's main, with usage errors printed in the project's ``error:``/``hint:`` style
+        and "did you mean" suggestions (phantom_cli.cli._usage); exit codes unchanged."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        import sys
+
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as exc:
+            from phantom_cli.cli.common import _is_click_exception
+
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as before
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(2)
+            if _is_click_exception(exc):
+                from phantom_cli.cli import _usage
+
+                sys.exit(_usage.report(exc, argv))
+            if type(exc).__name__ == "Abort":
+                print("error: aborted", file=sys.stderr)
+                sys.exit(1)
+            raise
+        sys.exit(code if isinstance(code, int) else 0)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         # short help from the registry: listing commands must not build them all

@@ -115,9 +115,10 @@ def test_cut_stream_then_retry_does_not_duplicate(fresh_server) -> None:
         assert info.value.partial  # some text arrived before the cut
         set_faults(fresh_server, None)
         time.sleep(0.3)
-        # the reply was generated and saved whole (never half-written), though the client left
+        # the reply was generated and saved whole (never half-written), though the client left;
+        # newest first, the greeting the instance opened with last
         msgs = c.instances.messages.list(inst.id).data
-        assert [m.role for m in msgs] == ["assistant", "user"]
+        assert [m.role for m in msgs] == ["assistant", "user", "assistant"]
         assert msgs[0].content.startswith(info.value.partial) and len(msgs[0].content) > len(info.value.partial)
 
         # retries (same key) on a 50% cut rate until one completes: the stored reply, no new turn
@@ -133,7 +134,7 @@ def test_cut_stream_then_retry_does_not_duplicate(fresh_server) -> None:
         assert done and text == msgs[0].content
         set_faults(fresh_server, None)
         roles = [m.role for m in c.instances.messages.list(inst.id, limit=100).data]
-    assert roles == ["assistant", "user"], roles
+    assert roles == ["assistant", "user", "assistant"], roles  # newest first; the greeting last
 
 
 def test_faults_through_serve_flag_and_profile_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
