@@ -259,8 +259,20 @@ def stream_response(request: Request, body: Any, *, media_type: str,
     """
     queue: asyncio.Queue[Any] = asyncio.Queue()
     claim = getattr(request.state, "idempotency", None)
+    started = False
+
+    def start() -> None:
+        """Start generating: when the response starts streaming, or when it ends without
+        having streamed (the client left before the headers): either way, exactly once."""
+        nonlocal started
+        if not started:
+            started = True
+            from .app import spawn
+
+            spawn(request.app, pump())
 
     async def relay() -> AsyncIterator[Any]:
+        start()
         while True:
             item = await queue.get()
             if item is _END:
@@ -269,8 +281,8 @@ def stream_response(request: Request, body: Any, *, media_type: str,
                 raise item.exc
             yield item
 
-    response = ClosingStreamingResponse(relay(), media_type=media_type, headers=headers)
-    response.detached = True  # type: ignore[attr-defined]
+    response = _DetachedStreamingResponse(relay(), media_type=media_type, headers=headers)
+    response.start = start  # type: ignore[attr-defined]
     ctype = response.headers.get("content-type", media_type)
 
     async def pump() -> None:
@@ -281,8 +293,11 @@ def stream_response(request: Request, body: Any, *, media_type: str,
                 chunks.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
                 queue.put_nowait(chunk)
             ok = True
-        except Exception as exc:  # noqa: BLE001 - relayed to the client's side
-            queue.put_nowait(_Failed(exc))
+        except asyncio.CancelledError:  # server shutdown: nothing saved
+            queue.put_nowait(_Failed(ConnectionAbortedError("the server is shutting down")))
+            raise
+        except BaseException as exc:  # noqa: BLE001 - relayed to the client's side (a fault
+            queue.put_nowait(_Failed(exc))  # mode ReplyCut too: it drops the connection there)
         finally:
             queue.put_nowait(_END)
             aclose = getattr(body, "aclose", None)
@@ -294,10 +309,21 @@ def stream_response(request: Request, body: Any, *, media_type: str,
                 else:
                     claim.release()
 
-    from .app import spawn
-
-    spawn(request.app, pump())
     return response
+
+
+class _DetachedStreamingResponse(ClosingStreamingResponse):
+    """``stream_response``'s response: its generation runs on when the response stops."""
+
+    detached = True
+    start: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.start is not None:
+                self.start()
 
 
 def sse(event: str, data: Any) -> bytes:

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .db import now, register_migration, transaction
+from .db import Migration, now, transaction
 from .errors import ApiError
 
 log = logging.getLogger("phantom.backend.idempotency")
@@ -36,7 +36,7 @@ TTL_SECONDS = 24 * 3600
 MAX_KEY = 255
 WAIT_SECONDS = 600.0  # the longest a repeat waits for the first request to finish
 
-register_migration("idempotency", 1, "idempotency keys", """
+MIGRATIONS = (Migration("idempotency", 1, "idempotency keys", """
 CREATE TABLE idempotency_key (
     user_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -51,7 +51,7 @@ CREATE TABLE idempotency_key (
     PRIMARY KEY (user_id, key)
 );
 CREATE INDEX idempotency_key_age ON idempotency_key(created_ts);
-""")
+"""),)
 
 # (id(conn), user_id, key) -> set when the running first request stores or releases its outcome
 _running: dict[tuple[int, str, str], asyncio.Event] = {}

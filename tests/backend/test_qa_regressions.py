@@ -142,9 +142,7 @@ def test_a_cut_npc_stream_releases_the_session(fresh_server) -> None:  # type: i
                         pass
         fresh_server.app.state.fault_state.faults = None
         r = c.post("/api/v1/chat/abc123/message", json=body)  # would time out while locked
-        # answered at once; the cut turns were played out (a stream's reply is generated and
-        # saved even when the client is gone), so the machine may be completed by now: 409
-        assert r.status_code in (200, 409), r.text
+        assert r.status_code == 200
 
 
 def test_a_bad_moderation_policy_stops_the_server_at_start(tmp_path: Path) -> None:
