@@ -170,6 +170,7 @@ class CompanionConversation(Conversation):
         self.transcript = transcript
         self.pending_turn: str | None = None
         self.panel = {"persona": self.title, "chat_id": chat_id}
+        self.attempt = 0  # retries of the current turn (the attempt seed sent to a local backend)
 
     async def open(self) -> list[Turn]:
         """The conversation so far from the local transcript (if any): reopening resumes it."""
@@ -195,6 +196,7 @@ class CompanionConversation(Conversation):
 
     def send(self, text: str) -> AsyncIterator[Delta | Done]:
         self.window.append({"role": "user", "content": text})
+        self.attempt = 0
         return self._run()
 
     def _truncate_to_last_user(self) -> None:
@@ -205,8 +207,12 @@ class CompanionConversation(Conversation):
         self._truncate_to_last_user()
         if not self.window:
             raise ValueError("nothing to retry yet")
-        # unanswered: the same send (same key); answered: a new reply (new key)
+        # unanswered: the same send (same key and attempt: the server replays a reply it has);
+        # answered: another attempt, a new key (the local backend takes the attempt as seed and
+        # answers differently; the same attempt seed gives the same scripted reply again)
         self._keep_key = not self._key_answered
+        if self._key_answered:
+            self.attempt += 1
         return self._run(reuse=self._answered_turn(self.window[-1]["content"]))
 
     def _answered_turn(self, text: str) -> str | None:
@@ -273,7 +279,9 @@ class CompanionConversation(Conversation):
         messages = fit_window(self.window[:-1], self.window[-1]["content"])
         while messages and messages[0]["role"] != "user" and len(messages) > 1:
             messages = messages[1:]
+        seeded = self.attempt and getattr(self.ctx, "backend", None) == "local"
         call = self.client.companion.chat(
+            *([{"seed": self.attempt}] if seeded else []),
             chat_id=self.chat_id,
             persona=self.persona,
             messages=[dict(m) for m in messages],

@@ -85,7 +85,7 @@ class _Base:
 
 
 class _Companion(_Base):
-    async def chat(self, *, chat_id: str, persona: Any, messages: list[dict[str, str]],
+    async def chat(self, given: Any = None, /, *, chat_id: str, persona: Any, messages: list[dict[str, str]],
                    model: str | None = None, temperature: float | None = None,
                    max_tokens: int | None = None, extract_memory: bool | None = None,
                    stream: bool = False, idempotency_key: str | None = None) -> Any:
@@ -96,6 +96,7 @@ class _Companion(_Base):
             "chat_id": chat_id,
             "persona": persona.model_dump(exclude_none=True) if hasattr(persona, "model_dump") else persona,
             "messages": messages,
+            **(given or {}),  # the attempt seed of a retry (local extension)
         }
         for k, v in (("model", model), ("temperature", temperature), ("max_tokens", max_tokens),
                      ("extract_memory", extract_memory)):
