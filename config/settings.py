@@ -261,7 +261,10 @@ class Settings:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same dir and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temp file in the same dir and ``os.replace``.
+
+    The temp file is ``.<name>.<random>.tmp``; ``atomic_temp_target`` recognises such names
+    (start-up clean-up of files a kill left behind)."""
     paths.ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -277,6 +280,60 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         except OSError:
             pass
         raise
+
+
+_USERINFO_RE = None
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``
+    (base URLs with credentials must never be echoed: errors, --debug, config list)."""
+    global _USERINFO_RE
+    if "@" not in text:
+        return text
+    if _USERINFO_RE is None:
+        import re
+
+        _USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+    return _USERINFO_RE.sub(r"\1:***@", text)
+
+
+def storage_problem(exc: BaseException, path: object = None) -> str | None:
+    """One line saying what is wrong with the disk and where, for an error writing local files
+    (an ``OSError`` such as ENOSPC/EROFS/EACCES, or sqlite's disk errors); None otherwise.
+    ``path``: where, when ``exc`` does not say (sqlite never does)."""
+    import errno
+
+    reasons = {
+        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }
+    reason = None
+    where = path
+    if isinstance(exc, OSError) and exc.errno in reasons:
+        reason = reasons[exc.errno]
+        where = exc.filename or path
+    elif type(exc).__name__ == "OperationalError":  # sqlite3 (not imported here: start-up)
+        text = str(exc).lower()
+        if "disk is full" in text or "disk i/o" in text:
+            reason = "the disk is full (or failing)" if "i/o" in text else "the disk is full"
+        elif "readonly" in text or "read-only" in text:
+            reason = "the file system is read-only"
+        elif "unable to open database" in text:
+            reason = "the database file cannot be opened (missing folder, read-only or no permission)"
+    if reason is None:
+        return None
+    return f"cannot write {where}: {reason}" if where else f"cannot write local files: {reason}"
+
+
+def atomic_temp_target(name: str) -> str | None:
+    """The file name an ``atomic_write`` temp file named ``name`` was for, or None when
+    ``name`` is not such a temp file (``.gen_1f.png.k2x9_a0b.tmp`` → ``gen_1f.png``)."""
+    import re
+
+    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]+\.tmp", name)
+    return m.group(1) if m else None
 
 
 def _parse(path: Path, data: Mapping[str, Any]) -> Settings:

@@ -225,7 +225,9 @@ class Transcript:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[int]:
-        self.root.mkdir(parents=True, exist_ok=True)
+        from phantom_cli.config.paths import private_dir
+
+        private_dir(self.root)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             if fcntl is not None:

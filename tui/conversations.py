@@ -101,7 +101,24 @@ class Conversation:
     def retry(self) -> AsyncIterator[Delta | Done]:
         if self.last_user is None:
             raise ValueError("nothing to retry yet")
+        # an unanswered turn: the same logical send (the server replays a reply it has)
+        self._keep_key = not self.last_answered
         return self._resend(self.last_user)
+
+    _send_key: str | None = None
+    _keep_key: bool = False
+    _key_answered: bool = False  # the send of _send_key got its whole reply
+
+    def _idempotency_key(self) -> str:
+        """The ``Idempotency-Key`` of this send: the previous one on a retry of an unanswered
+        turn (a cut or failed send is not played twice), else a new one."""
+        from phantom_cli.client._common import new_idempotency_key
+
+        if not self._keep_key or self._send_key is None:
+            self._send_key = new_idempotency_key()
+            self._key_answered = False
+        self._keep_key = False
+        return self._send_key
 
     def edit_last(self, text: str) -> AsyncIterator[Delta | Done]:
         return self._resend(text)
@@ -190,9 +207,12 @@ class CompanionConversation(Conversation):
         self._truncate_to_last_user()
         if not self.window:
             raise ValueError("nothing to retry yet")
-        # each retry is another attempt: the local backend takes its seed (an extension) and
-        # answers differently; the same attempt seed gives the same scripted reply again
-        self.attempt += 1
+        # unanswered: the same send (same key and attempt: the server replays a reply it has);
+        # answered: another attempt, a new key (the local backend takes the attempt as seed and
+        # answers differently; the same attempt seed gives the same scripted reply again)
+        self._keep_key = not self._key_answered
+        if self._key_answered:
+            self.attempt += 1
         return self._run(reuse=self._answered_turn(self.window[-1]["content"]))
 
     def _answered_turn(self, text: str) -> str | None:
@@ -266,11 +286,13 @@ class CompanionConversation(Conversation):
             persona=self.persona,
             messages=[dict(m) for m in messages],
             stream=True,
+            idempotency_key=self._idempotency_key(),
             **{k: v for k, v in self.options.items() if v is not None},
         )
         streamed: list[str] = []
         async for item in aiterate(call):
             if _is_final(item):
+                self._key_answered = True
                 reply = str(_get(item, "reply", "".join(streamed)))
                 moderation = _get(item, "moderation")
                 memory = _get(item, "memory")
@@ -440,6 +462,7 @@ class NpcConversation(Conversation):
             message=text,
             user_session_id=self.session_id,
             stream=True,
+            idempotency_key=self._idempotency_key(),
             **self._machine_kw(),
         )
         streamed: list[str] = []
@@ -582,7 +605,10 @@ class InstanceConversation(Conversation):
         self.last_answered = False
         t0 = time.perf_counter()
         parts: list[str] = []
-        async for chunk in aiterate(self.client.instances.chat_stream(self.instance_id, text)):
+        call = self.client.instances.chat_stream(
+            self.instance_id, text, idempotency_key=self._idempotency_key()
+        )
+        async for chunk in aiterate(call):
             piece = chunk if isinstance(chunk, str) else str(_get(chunk, "text", ""))
             parts.append(piece)
             yield Delta(piece)

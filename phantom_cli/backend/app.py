@@ -71,6 +71,13 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    from phantom_cli.config.settings import storage_problem
+
+    disk = storage_problem(exc, request.app.state.settings.db_path)
+    if disk is not None:  # full disk, read-only folder: say it to the caller too, not only the log
+        log.error("%s %s: %s (%s)", request.method, request.url.path, disk, exc)
+        return error_response(ApiError(500, message=f"the local server {disk}",
+                                       details={"storage": disk}))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(ApiError(500, message="internal server error (see the server log)"))
 
@@ -97,6 +104,70 @@ class ActivityMiddleware:
         finally:
             st.inflight -= 1
             st.last_request = time.monotonic()
+
+
+class BodyTimeoutMiddleware:
+    """Answers 408 and closes the connection when a request body stalls: each piece of the
+    body must arrive within ``settings.body_timeout`` seconds (a half-sent body held a
+    connection, a handler and the idle exit for ever). A client that goes away mid-upload is
+    one INFO line, not an ERROR with a traceback."""
+
+    def __init__(self, app: ASGIApp, settings: Any) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        timeout = float(getattr(self.settings, "body_timeout", 30.0))
+        body_done = False
+        started = False
+
+        async def timed_receive() -> Any:
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise _BodyStalled(timeout) from None
+            if message["type"] == "http.disconnect":
+                body_done = True
+                raise _ClientGone()
+            if not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def tracked_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except _BodyStalled as exc:
+            log.info("%s %s: request body stalled for %.0f s: answered 408 and closed",
+                     scope.get("method"), scope.get("path"), exc.timeout)
+            if not started:
+                err = ApiError(408, code="REQUEST_TIMEOUT",
+                               message=f"body: nothing received for {exc.timeout:g} s; send the whole body",
+                               headers={"Connection": "close"})
+                await error_response(err)(scope, receive, send)
+        except _ClientGone:
+            log.info("%s %s: the client went away before sending the whole body",
+                     scope.get("method"), scope.get("path"))
+
+
+class _BodyStalled(Exception):
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"body stalled for {timeout} s")
+        self.timeout = timeout
+
+
+class _ClientGone(Exception):
+    pass
 
 
 # --------------------------------------------------------------------------- health / openapi
@@ -167,6 +238,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     middleware = [
         Middleware(ActivityMiddleware, state=activity),
         Middleware(FaultMiddleware, state=_FaultState),
+        Middleware(BodyTimeoutMiddleware, settings=settings),
     ]
 
     app = Starlette(
@@ -200,7 +272,9 @@ def _open_db(app: Starlette) -> None:
     dbmod.migrate(conn)
     app.state.db = conn
     app.state.api_key = ensure_local_key(conn, settings.key_file)
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    from phantom_cli.config.paths import private_dir
+
+    private_dir(settings.media_dir)  # 0700, an existing 0755 one fixed too
 
 
 async def _start(app: Starlette) -> None:

@@ -42,6 +42,7 @@ MIGRATION_AREAS: tuple[tuple[str, str], ...] = (
     ("generation", "phantom_cli.backend.generation.jobs"),  # v2 moves its rows into ``jobs``
     ("npc", "phantom_cli.backend.npc.store"),
     ("scratchpad", "phantom_cli.backend.scratchpad"),
+    ("idempotency", "phantom_cli.backend.idempotency"),  # Idempotency-Key outcomes
 )
 
 JOB_KINDS: tuple[str, ...] = (

@@ -52,6 +52,11 @@ class ServerSettings:
     key_file: Path = field(default_factory=key_file_path)
     runtime_file: Path | None = None  # written by the background server (runtime.py)
     load_seed_content: bool = True
+    # stalled connections (slowloris): seconds to send the request head / each piece of a body;
+    # an idle keep-alive connection is closed after keep_alive_timeout
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         self.db_path = Path(self.db_path)
@@ -63,6 +68,9 @@ class ServerSettings:
             raise ValueError("scripted_pace: must be >= 0 words per second (0 = no delay)")
         if self.idle_timeout < 0:
             raise ValueError("idle_timeout: must be >= 0 seconds")
+        for name in ("header_timeout", "body_timeout", "keep_alive_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0 seconds")
         if not 0 <= int(self.port) <= 65535:
             raise ValueError("port: must be between 0 and 65535")
         if self.faults:
@@ -104,7 +112,7 @@ class ServerSettings:
 
 
 _INTS = {"port", "memory_cadence", "seed", "fault_seed"}
-_FLOATS = {"idle_timeout", "scripted_pace"}
+_FLOATS = {"idle_timeout", "scripted_pace", "header_timeout", "body_timeout", "keep_alive_timeout"}
 _BOOLS = {"vector_store", "load_seed_content"}
 
 

@@ -16,13 +16,14 @@ class ThreadedServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", log_level: str = "warning") -> None:
         import uvicorn
 
-        from .server import bind
+        from .server import bind, uvicorn_config
 
         self.app = app
         self.host = host
         self.sock = bind(host, 0)
         self.port = self.sock.getsockname()[1]
-        self.config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
+        settings = getattr(app.state, "settings", None) or ServerSettings.__new__(ServerSettings)
+        self.config = uvicorn_config(app, settings, log_level=log_level,
                                      timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, name=f"phantom-server-{self.port}", daemon=True)

@@ -115,11 +115,13 @@ def get_settings(ctx: typer.Context | None, **overrides: Any) -> Effective:
 
 
 def redact(text: str, state: State | None = None) -> str:
-    """Replace any known secret in ``text`` with ``***``."""
+    """Replace any known secret in ``text`` with ``***`` (and URL passwords: ``user:***@``)."""
+    from phantom_cli.config.settings import redact_credentials
+
     for secret in state._secrets if state else ():
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return redact_credentials(text)
 
 
 def _debug_line(state: State, text: str) -> None:
@@ -311,6 +313,15 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
         return str(exc), hint, exit_for_status(exc.status)
     if isinstance(exc, E.PhantomError):
         return str(exc), None, EXIT_API
+    from phantom_cli.config.settings import storage_problem
+
+    disk = storage_problem(exc)
+    if disk is not None:  # a full disk or a read-only PHANTOM_HOME: say what and where
+        return (
+            disk,
+            "free some space, or point PHANTOM_HOME at a writable folder ('phantom config path')",
+            EXIT_NETWORK,
+        )
     # the local backend's start-up failures (phantom_cli.connect) are OSError/RuntimeError
     # subclasses with a message for a person
     if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):

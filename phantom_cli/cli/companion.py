@@ -177,7 +177,8 @@ def say(
 
     Prints the reply on stdout; moderation flags and memory figures on stderr (all of it with
     --json). A failed turn is kept as unanswered and is not sent again as context; retrying the
-    same text does not duplicate it.
+    same text does not duplicate it: running the same command again reuses the send's
+    Idempotency-Key, so the server replays the reply it generated.
     """
     from pydantic import ValidationError
 
@@ -215,12 +216,17 @@ def say(
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
     turn_id = transcript.begin(message, persona=who.name)
     streamed = ""
+    from phantom_cli import pending
+
+    # a failed or interrupted turn, run again, reuses its Idempotency-Key (no second exchange)
+    key, sent = pending.begin(client.base_url, f"companion:{use_stream}",
+                              req.to_wire() if hasattr(req, "to_wire") else req)
     try:
         if use_stream:
             from phantom_cli.client.models import StreamDelta
 
             resp = None
-            for event in client.companion.chat(req, stream=True):
+            for event in client.companion.chat(req, stream=True, idempotency_key=key):
                 if isinstance(event, StreamDelta):
                     out.write_chunk(event.text)
                     streamed += event.text
@@ -229,7 +235,7 @@ def say(
             if resp is None:  # pragma: no cover - the client raises on a stream without `done`
                 fail("the stream ended without a final response", code=EXIT_API)
         else:
-            resp = client.companion.chat(req)
+            resp = client.companion.chat(req, idempotency_key=key)
     except BaseException as exc:
         try:
             transcript.fail(turn_id, f"{type(exc).__name__}: {exc}")
@@ -239,6 +245,7 @@ def say(
             sys.stdout.write("\n")
             sys.stdout.flush()
         raise
+    pending.finish(sent)
     transcript.answer(
         turn_id,
         resp.reply,

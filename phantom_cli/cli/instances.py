@@ -178,18 +178,29 @@ def chat(
         help="Skin id for play-mode XP scoping (XP is awarded to this skin); no image is made.",
     ),
 ) -> None:
-    """Send a message and stream the reply to stdout as it arrives."""
+    """Send a message and stream the reply to stdout as it arrives.
+
+    If it fails or is interrupted, run the same command again: it reuses the send's
+    Idempotency-Key, so the server replays the reply it saved instead of a second exchange.
+    """
     import sys
 
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
     out = output_mode(ctx)
+    from phantom_cli.pending import pending_send
+
     client = get_client(ctx)
     ended_with_newline = True
-    for chunk in client.instances.chat_stream(instance_id, text, medium=medium, skin_id=skin):
-        if chunk:
-            out.write_chunk(chunk)
-            ended_with_newline = chunk.endswith("\n")
+    body = {"content": text, "medium": medium, "skin_id": skin}
+    # an interrupted send, run again, reuses its Idempotency-Key: the server replays its reply
+    with pending_send(client.base_url, f"chat:{instance_id}", body) as key:
+        for chunk in client.instances.chat_stream(
+            instance_id, text, medium=medium, skin_id=skin, idempotency_key=key
+        ):
+            if chunk:
+                out.write_chunk(chunk)
+                ended_with_newline = chunk.endswith("\n")
     if not ended_with_newline:
         out.write_chunk("\n")
 

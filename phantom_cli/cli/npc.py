@@ -320,7 +320,11 @@ def say(
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
-    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr)."""
+    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr).
+
+    If it fails or is interrupted, run the same command again: it reuses the send's
+    Idempotency-Key, so the server replays the turn it played instead of a second one.
+    """
     if len(args) == 1:
         persona_id, text = None, args[0]
         if text == get_settings(ctx).get("npc_persona"):
@@ -344,6 +348,11 @@ def say(
     sid = _session(ctx, session)
     client = get_client(ctx)
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
+    from phantom_cli import pending
+
+    # a failed or interrupted send, run again, reuses its Idempotency-Key (no second turn)
+    key, sent = pending.begin(client.base_url, f"npc:{pid}:{machine}:{use_stream}",
+                              {"message": text, "user_session_id": sid})
     if use_stream:
         from phantom_cli.client.models import StreamDelta
 
@@ -354,7 +363,8 @@ def say(
             nonlocal wrote
             final = None
             for event in client.npc.message(
-                pid, message=text, user_session_id=sid, machine_id=machine, stream=True
+                pid, message=text, user_session_id=sid, machine_id=machine, stream=True,
+                idempotency_key=key,
             ):
                 if isinstance(event, StreamDelta):
                     out.write_chunk(event.text)
@@ -364,6 +374,7 @@ def say(
             return final
 
         resp = _session_errors(pid, consume, client=client, session=session, machine=machine)
+        pending.finish(sent)
         if resp is None:  # pragma: no cover - the client raises on a stream without `done`
             fail("the stream ended without a final response", code=1)
         if not wrote:
@@ -375,11 +386,13 @@ def say(
     else:
         resp = _session_errors(
             pid,
-            lambda: client.npc.message(pid, message=text, user_session_id=sid, machine_id=machine),
+            lambda: client.npc.message(pid, message=text, user_session_id=sid, machine_id=machine,
+                                       idempotency_key=key),
             client=client,
             session=session,
             machine=machine,
         )
+        pending.finish(sent)
         if out.json:
             out.item(resp)
             return

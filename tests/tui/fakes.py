@@ -88,7 +88,8 @@ class _Companion(_Base):
     async def chat(self, given: Any = None, /, *, chat_id: str, persona: Any, messages: list[dict[str, str]],
                    model: str | None = None, temperature: float | None = None,
                    max_tokens: int | None = None, extract_memory: bool | None = None,
-                   stream: bool = False) -> Any:
+                   stream: bool = False, idempotency_key: str | None = None) -> Any:
+        self.root.__dict__.setdefault("idempotency_keys", []).append(idempotency_key)
         self._check("companion.chat")
         root = self.root
         body: dict[str, Any] = {
@@ -143,7 +144,9 @@ class _Npc(_Base):
         return {"reset": True, "session_id": "sess_1"}
 
     async def message(self, persona_id: str, *, message: str, user_session_id: str,
-                      machine_id: str | None = None, stream: bool = False) -> Any:
+                      machine_id: str | None = None, stream: bool = False,
+                      idempotency_key: str | None = None) -> Any:
+        self.root.__dict__.setdefault("idempotency_keys", []).append(idempotency_key)
         self._check("npc.message")
         root = self.root
         script = root.script.npc_replies
@@ -230,7 +233,8 @@ class _Instances(_Base):
         return inst
 
     async def chat_stream(self, instance_id: str, content: str, medium: str | None = None,
-                          skin_id: str | None = None) -> Any:
+                          skin_id: str | None = None, idempotency_key: str | None = None) -> Any:
+        self.root.__dict__.setdefault("idempotency_keys", []).append(idempotency_key)
         self._check("instances.chat_stream")
         root = self.root
         msgs = root.message_data.setdefault(instance_id, [])

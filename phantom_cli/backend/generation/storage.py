@@ -93,10 +93,10 @@ def write_media_file(media_dir: Any, data: bytes, ext: str, prefix: str = "gen")
     import secrets
     from pathlib import Path
 
+    from phantom_cli.config.paths import private_dir
     from phantom_cli.config.settings import atomic_write
 
-    d = Path(media_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    d = private_dir(Path(media_dir))  # 0700
     name = f"{prefix}_{secrets.token_hex(16)}.{ext}"
     atomic_write(d / name, data, mode=0o600)
     try:
@@ -126,6 +126,8 @@ def recover_files(conn: Any, media_dir: Any) -> int:
     import re
     from pathlib import Path
 
+    from phantom_cli.config.settings import atomic_temp_target
+
     known = {r[0] for r in conn.execute("SELECT file FROM media WHERE file IS NOT NULL")}
     removed = 0
     d = Path(media_dir)
@@ -135,8 +137,10 @@ def recover_files(conn: Any, media_dir: Any) -> int:
             # only names this module generates: never touch anyone else's files
             name = f.name
             if name.startswith(".") and name.endswith(".tmp"):
-                name = name[1:-4]
-                orphan = bool(ours.match(name))
+                # a temp file a kill left: atomic_write's `.<name>.<random>.tmp`, or the
+                # `.<name>.tmp` of older versions
+                target = atomic_temp_target(name)
+                orphan = bool(target and ours.match(target)) or bool(ours.match(name[1:-4]))
             else:
                 orphan = bool(ours.match(name)) and name not in known
             if orphan and f.is_file():

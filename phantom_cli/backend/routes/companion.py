@@ -320,7 +320,7 @@ def _words(text: str) -> list[str]:
 
 
 @endpoint("POST", paths.COMPANION_CHAT, scope="chat:companion", query=ChatQuery, body=m.CompanionChatRequest,
-          response=CompanionChatOut, errors=(400, 401, 403, 503),
+          response=CompanionChatOut, errors=(400, 401, 403, 503), idempotent=True,
           summary="One in-character companion reply with memory and moderation (?stream=true: SSE)")
 async def companion_chat(ctx: Ctx) -> Any:
     check_vector_store(ctx.settings)
@@ -328,7 +328,7 @@ async def companion_chat(ctx: Ctx) -> Any:
     if not ctx.query.stream:
         return await run_turn(ctx.app, ctx.user.id, body)
     turn = await prepare(ctx.app, ctx.user.id, body)  # errors here are plain JSON errors
-    return sse_response(stream_turn(ctx.app, turn))
+    return sse_response(stream_turn(ctx.app, turn), ctx.request)
 
 
 # --------------------------------------------------------------------------- debug route

@@ -64,6 +64,7 @@ def _queue(ctx: Ctx, kind: str) -> dict[str, str]:
     response=m.GenerateResponse,
     status=202,
     errors=(400, 404),
+    idempotent=True,
     summary="Generate an image from a skin + category (queued job)",
 )
 async def generate_image(ctx: Ctx) -> Any:
@@ -78,6 +79,7 @@ async def generate_image(ctx: Ctx) -> Any:
     response=m.GenerateResponse,
     status=202,
     errors=(400, 404),
+    idempotent=True,
     summary="Generate a video (animated image) from a skin + category (queued job)",
 )
 async def generate_video(ctx: Ctx) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from phantom_cli.client import models as m
 
 from ..db import new_id, now, transaction
-from ..endpoints import ClosingStreamingResponse, Ctx, endpoint, page_json
+from ..endpoints import Ctx, endpoint, page_json, stream_response
 from ..errors import ApiError, in_context, not_found
 from ..pagination import page, where_eq
 from .activities import get_published
@@ -98,7 +98,7 @@ async def list_instances(ctx: Ctx) -> Any:
 
 
 @endpoint("POST", "/api/v1/activity-instances", scope="instances", body=m.InstanceCreate,
-          response=m.ActivityInstance, status=201, errors=(404,),
+          response=m.ActivityInstance, status=201, errors=(404,), idempotent=True,
           summary="Start an instance of a published activity (snapshots the activity)")
 async def create_instance(ctx: Ctx) -> Any:
     b: m.InstanceCreate = ctx.body
@@ -188,7 +188,7 @@ async def list_messages(ctx: Ctx) -> Any:
 
 
 @endpoint("POST", MSGS, scope="instances", body=m.MessageCreate, response=m.Message, status=201,
-          errors=(404, 409), summary="Add a message (archived instance → 409)")
+          errors=(404, 409), idempotent=True, summary="Add a message (archived instance → 409)")
 async def create_message(ctx: Ctx) -> Any:
     b: m.MessageCreate = ctx.body
     inst = own_instance(ctx.db, ctx.user.id, ctx.params["instance_id"])
@@ -225,22 +225,25 @@ async def update_message(ctx: Ctx) -> Any:
 
 
 def _user_turn(conn: sqlite3.Connection, inst_id: str, content: str, medium: str) -> dict[str, Any]:
-    """Save the user's message — unless it is a retry of the last, still unanswered one.
+    """Save the user's message of a turn; ``_drop_turn`` removes it if no reply follows.
 
-    A stream cut mid-way saves no assistant message; the client's retry sends the same text
-    again, which then reuses that message instead of duplicating it.
+    Every send is its own turn: two sends of the same text are two messages. A retry of the
+    same send is recognised by its ``Idempotency-Key`` only (see ``idempotency``).
     """
     with transaction(conn):
-        last = conn.execute(
-            "SELECT * FROM messages WHERE instance_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (inst_id,)
-        ).fetchone()
-        if last is not None and last["role"] == "user" and last["content"] == content and last["medium"] == medium:
-            return message_wire(last)
         return insert_message(conn, inst_id, "user", medium, content)
 
 
+def _drop_turn(conn: sqlite3.Connection, message_id: str) -> None:
+    """A turn that got no reply (engine failure) leaves nothing: its user message goes too."""
+    try:
+        conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+    except Exception:  # noqa: BLE001 - the db may be closed at shutdown
+        log.debug("could not drop unanswered message %s", message_id, exc_info=True)
+
+
 @endpoint("POST", "/api/v1/activity-instances/{instance_id}/chat", scope="instances",
-          body=m.InstanceChatRequest, media_type="text/plain", errors=(404, 409),
+          body=m.InstanceChatRequest, media_type="text/plain", errors=(404, 409), idempotent=True,
           summary="Chat in an instance: the reply streams as text/plain chunks")
 async def chat(ctx: Ctx) -> Any:
     from phantom_cli.backend import prompts
@@ -257,7 +260,7 @@ async def chat(ctx: Ctx) -> Any:
         # skin_id scopes play-mode XP (seed 002): an unknown skin is refused, not ignored
         raise not_found("skin", b.skin_id)
     medium = b.medium or "text"
-    _user_turn(ctx.db, inst["id"], b.content, medium)
+    user_msg = _user_turn(ctx.db, inst["id"], b.content, medium)
     recent = ctx.db.execute(
         "SELECT role, content FROM (SELECT role, content, created_at, id FROM messages WHERE instance_id = ?"
         " ORDER BY created_at DESC, id DESC LIMIT ?) ORDER BY created_at, id",
@@ -280,7 +283,11 @@ async def chat(ctx: Ctx) -> Any:
         stream = engine.stream(prompt, temperature=0.8, max_tokens=None, seed=settings.seed)
         first = await anext(stream, None)
     except EngineUnavailable as exc:
+        _drop_turn(ctx.db, user_msg["id"])
         raise ApiError(503, message=in_context("engine unavailable", exc.message)) from None
+    except BaseException:
+        _drop_turn(ctx.db, user_msg["id"])
+        raise
     db = ctx.db
     inst_id = inst["id"]
     prompt_json = prompt.to_json()
@@ -313,13 +320,15 @@ async def chat(ctx: Ctx) -> Any:
         finally:
             await stream.aclose()
             if completed:
-                # saved only once the whole reply went out: a cut stream leaves nothing half-written
+                # generated to the end (even if the client left: see endpoints.stream_response)
                 insert_message(db, inst_id, "assistant", "text", "".join(parts))
                 db.execute("UPDATE prompt_turn SET reply = ? WHERE id = ?", ("".join(parts), turn_id))
+            else:
+                _drop_turn(db, user_msg["id"])
 
     # the body is text/plain, so the turn id (local extension) travels in a header
-    return ClosingStreamingResponse(
-        body(), media_type="text/plain; charset=utf-8",
+    return stream_response(
+        ctx.request, body(), media_type="text/plain; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", TURN_ID_HEADER: turn_id},
     )
 

@@ -322,7 +322,7 @@ def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
 
 
 @endpoint("POST", "/api/v1/chat/{persona_id}/message", scope=SCOPE, query=MessageQuery,
-          body=m.NpcMessageRequest, response=NpcMessageOut, errors=(400, 404, 409, 503),
+          body=m.NpcMessageRequest, response=NpcMessageOut, errors=(400, 404, 409, 503), idempotent=True,
           summary="Send a player message; the NPC's reply with its state machine data (?stream=true: SSE)")
 async def message(ctx: Ctx) -> Any:
     b: m.NpcMessageRequest = ctx.body
@@ -360,7 +360,7 @@ async def message(ctx: Ctx) -> Any:
         yield sse("done", out)
 
     # closing: a cut/abandoned stream must release the session lock at once, not at GC time
-    return sse_response(events())
+    return sse_response(events(), ctx.request)
 
 
 # --------------------------------------------------------------------------- history / reset
