@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from phantom_cli.cli.common import (
@@ -11,6 +13,7 @@ from phantom_cli.cli.common import (
     JsonOpt,
     LimitOpt,
     flag_names,
+    get_async_client,
     get_client,
     handle_errors,
     list_or_stream,
@@ -177,13 +180,23 @@ def chat(
 
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
+    from phantom_cli.conversation import InstanceChat, run_turn
+
     out = output_mode(ctx)
-    client = get_client(ctx)
     ended_with_newline = True
-    for chunk in client.instances.chat_stream(instance_id, text, medium=medium, skin_id=skin):
-        if chunk:
-            out.write_chunk(chunk)
-            ended_with_newline = chunk.endswith("\n")
+
+    def chunk(piece: str) -> None:
+        nonlocal ended_with_newline
+        if piece:
+            out.write_chunk(piece)
+            ended_with_newline = piece.endswith("\n")
+
+    def turn(client: Any) -> Any:
+        conv = InstanceChat(client, instance_id)
+        conv.medium, conv.skin_id = medium, skin
+        return conv.send(text)
+
+    run_turn(lambda: get_async_client(ctx), turn, on_delta=chunk)
     if not ended_with_newline:
         out.write_chunk("\n")
 
