@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_USAGE,
@@ -33,8 +34,8 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Talk to a companion defined by a persona file; the conversation is kept locally "
-    "per chat id.",
+    help=_help.group_help("companion"),
+    epilog=_help.examples("companion"),
 )
 
 PersonaOpt = Annotated[

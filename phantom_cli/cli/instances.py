@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     AllOpt,
     CursorOpt,
@@ -23,9 +24,9 @@ from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Your activity instances (conversations started from an activity) and their messages.",
-    epilog='Example: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
     rich_markup_mode=None,
+    help=_help.group_help("instances"),
+    epilog=_help.examples("instances"),
 )
 messages_app = typer.Typer(
     no_args_is_help=True,

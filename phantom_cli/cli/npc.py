@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_CONFLICT,
     EXIT_NOT_FOUND,
@@ -33,7 +34,8 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Talk to NPCs: sessions with a state machine, score and outcome (seed 001).",
+    help=_help.group_help("npc"),
+    epilog=_help.examples("npc"),
 )
 
 SessionOpt = Annotated[
