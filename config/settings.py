@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
+from .booleans import parse_bool
 
 HOSTED_BASE_URL = "https://api.phantomrouter.ai"
 LOCAL_PROFILE = "local"
@@ -140,13 +141,10 @@ def parse_value(key: str, text: str) -> Any:
         raise ConfigError(f"unknown key {key!r} (known keys: {', '.join(KEYS)})")
     value: Any = text
     if spec.type is bool:
-        low = text.strip().lower()
-        if low in ("true", "yes", "on", "1"):
-            value = True
-        elif low in ("false", "no", "off", "0"):
-            value = False
-        else:
-            raise ConfigError(f"key {key!r} must be true or false; got {text!r}")
+        try:
+            value = parse_bool(text)
+        except ValueError:
+            raise ConfigError(f"key {key!r} must be true or false; got {text!r}") from None
     elif spec.type is int:
         try:
             value = int(text.strip())

@@ -1,21 +1,17 @@
 """The Starlette application factory.
 
-``create_app(settings)`` imports every module of ``phantom_cli.backend.routes`` (each exposes
-``routes``: a list of starlette routes, usually made with ``endpoints.endpoint``; optionally
-``async def startup(app)`` / ``async def shutdown(app)``), applies the registered migrations,
+``create_app(settings)`` builds the app from the explicit lists in ``registry`` (route modules,
+migration areas in order, job kinds, start-up and shut-down hooks): it applies the migrations,
 creates the local user and key on first start, and installs the error envelope for every failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import pkgutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import db as dbmod
-from . import schema as _schema  # noqa: F401  (registers the core migrations)
 from .auth import ensure_local_key
 from .errors import ApiError
 from .faults import FaultMiddleware, parse_faults
@@ -36,33 +31,6 @@ from .settings import ServerSettings
 log = logging.getLogger("phantom.backend")
 
 Hook = Callable[[Starlette], Awaitable[None]]
-_extra_startup: list[Hook] = []
-_extra_shutdown: list[Hook] = []
-
-
-def on_startup(fn: Hook) -> Hook:
-    """Register ``async def fn(app)`` to run at start-up (after migrations), for modules that
-    are not route modules (e.g. a job runner). Route modules can define ``startup`` instead."""
-    if fn not in _extra_startup:
-        _extra_startup.append(fn)
-    return fn
-
-
-def on_shutdown(fn: Hook) -> Hook:
-    if fn not in _extra_shutdown:
-        _extra_shutdown.append(fn)
-    return fn
-
-
-def route_modules() -> list[ModuleType]:
-    from . import routes as pkg
-
-    mods = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        mods.append(importlib.import_module(f"{pkg.__name__}.{info.name}"))
-    return mods
 
 
 # --------------------------------------------------------------------------- error envelope
@@ -157,29 +125,26 @@ async def openapi(request: Request) -> Response:
 
 def create_app(settings: ServerSettings | None = None) -> Starlette:
     settings = settings or ServerSettings.from_env()
-    mods = route_modules()
+    from . import registry
+
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    startups: list[Hook] = []
-    shutdowns: list[Hook] = []
-    for mod in mods:
-        routes.extend(getattr(mod, "routes", []))
-        if hasattr(mod, "startup"):
-            startups.append(mod.startup)
-        if hasattr(mod, "shutdown"):
-            shutdowns.append(mod.shutdown)
+    for mod in registry.route_modules():
+        routes.extend(mod.routes)
+    startups: list[Hook] = registry.startup_hooks()
+    shutdowns: list[Hook] = registry.shutdown_hooks()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _start(app)
-        for hook in [*startups, *_extra_startup]:
+        for hook in startups:
             await hook(app)
         try:
             yield
         finally:
-            for hook in [*shutdowns, *_extra_shutdown]:
+            for hook in shutdowns:
                 try:
                     await hook(app)
                 except Exception:  # noqa: BLE001 - keep shutting down the others

@@ -1,8 +1,8 @@
-"""Core tables (area ``core``). Other areas register their own in their own modules."""
+"""Core tables (area ``core``). Other areas list their own in their own modules (see ``registry``)."""
 
 from __future__ import annotations
 
-from .db import register_migration
+from .db import Migration
 
 CORE_V1 = """
 CREATE TABLE users (
@@ -100,4 +100,6 @@ CREATE TABLE media_collection (
 CREATE INDEX media_collection_user_order ON media_collection(user_id, created_at DESC, id DESC);
 """
 
-register_migration("core", 1, "users, keys, activities, instances, messages, personas, skins, media", CORE_V1)
+MIGRATIONS = (
+    Migration("core", 1, "users, keys, activities, instances, messages, personas, skins, media", CORE_V1),
+)

@@ -114,5 +114,10 @@ def _coerce(name: str, raw: str) -> Any:
     except ValueError as exc:
         raise ValueError(f"PHANTOM_SERVER_{name.upper()}: not a number: {raw!r}") from exc
     if name in _BOOLS:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        from phantom_cli.config.booleans import parse_bool
+
+        try:
+            return parse_bool(raw)
+        except ValueError as exc:
+            raise ValueError(f"PHANTOM_SERVER_{name.upper()}: {exc}") from None
     return raw

@@ -51,7 +51,8 @@ EXAMPLES: dict[str, str] = {
     "phantom chat --activity act_luna",
     "playground": "Example: phantom playground --persona luna.toml",
     "api": "Example: phantom api GET /api/v1/skins -f limit=5",
-    "activities": "Examples: phantom activities list --featured true; phantom activities get act_luna",
+    "activities": "Examples: phantom activities list --companion --featured; "
+    "phantom activities get act_luna",
     "instances": 'Examples: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
     "personas": 'Examples: phantom personas list; phantom personas create "Ash" --gender non-binary',
     "skins": "Examples: phantom skins list --gender female; phantom skins get skin_1",

@@ -478,14 +478,14 @@ def _rename(field: str, mapping: dict[str, str]) -> str:
 
 def parse_bool(value: str | None, name: str) -> bool | None:
     """``true/false/yes/no`` text of a filter flag → bool (None when not given)."""
+    from phantom_cli.config.booleans import parse_bool as _parse
+
     if value is None:
         return None
-    low = value.strip().lower()
-    if low in ("true", "yes", "1", "on"):
-        return True
-    if low in ("false", "no", "0", "off"):
-        return False
-    fail(f"{name}: expected true or false, got {value!r}")
+    try:
+        return _parse(value)
+    except ValueError:
+        fail(f"{name}: expected true or false, got {value!r}")
 
 
 # --------------------------------------------------------------------------- standard input

@@ -28,8 +28,8 @@ def _client(ctx: typer.Context) -> Any:
 
     eff = get_settings(ctx)
     if eff.backend != "local":
-        typer.echo(f"phantom keys: profile {eff.profile_name!r} uses the hosted API; keys are managed "
-                   "there. This command works with the local backend only.", err=True)
+        typer.echo(f"error: profile {eff.profile_name!r} uses the hosted API; keys are managed "
+                   "there\nhint: this command works with the local backend only", err=True)
         raise typer.Exit(2)
     return get_client(ctx)
 

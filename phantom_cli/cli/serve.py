@@ -22,7 +22,7 @@ app = typer.Typer(
 
 
 def _err(msg: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"phantom serve: {msg}", err=True)
+    typer.echo(f"error: {msg}", err=True)  # the project's style (docs/cli.md)
     return typer.Exit(code)
 
 

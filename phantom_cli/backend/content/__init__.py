@@ -26,7 +26,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..db import new_id, now, register_migration, transaction
+from ..db import Migration, new_id, now, transaction
 
 log = logging.getLogger("phantom.backend.content")
 
@@ -67,8 +67,8 @@ CREATE TABLE npc_personas (
 );
 """
 
-register_migration(
-    "content", 1, "seed records, lorebooks, card extras, imported NPC personas", CONTENT_V1
+MIGRATIONS = (
+    Migration("content", 1, "seed records, lorebooks, card extras, imported NPC personas", CONTENT_V1),
 )
 
 

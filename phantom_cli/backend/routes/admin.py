@@ -452,7 +452,8 @@ async def post_skins(ctx: Ctx) -> Any:
     return {"data": out}
 
 
-async def startup(app: Any) -> None:
+async def load_seed_on_start(app: Any) -> None:
+    """Start-up hook (registry.STARTUP): load the shipped seed content."""
     if app.state.settings.load_seed_content:
         ct.load_seed(app.state.db)
 

@@ -32,11 +32,10 @@ from typing import Any
 from phantom_cli.client import models as m
 from phantom_cli.client import paths
 
-from .. import jobs
 from ..db import new_id, now, transaction
 from ..endpoints import Ctx, endpoint, sse, sse_response
 from ..engines import Engine, EngineUnavailable, Prompt, get_engine
-from ..errors import ApiError
+from ..errors import ApiError, in_context
 from ..memory.service import Retrieval, memory_service
 from ..moderation import Policy, get_policy
 from ..prompts import companion_prompt
@@ -187,7 +186,7 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
 
 
 def _unavailable(exc: EngineUnavailable) -> ApiError:
-    return ApiError(503, message=f"model provider: {exc.message}")
+    return ApiError(503, message=in_context("model provider", exc.message))
 
 
 async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memory: bool = True) -> CompanionChatOut:
@@ -338,15 +337,6 @@ async def local_prompt(ctx: Ctx) -> Any:
                              messages=npc.get("messages") or [], context=npc.get("context") or {},
                              reply=npc.get("reply"))
     raise ApiError(404, message=f"turn_id: no stored prompt for turn {turn_id!r} of this user")
-
-
-async def startup(app: Any) -> None:
-    memory_service(app)
-    await jobs.ensure_runner(app)
-
-
-async def shutdown(app: Any) -> None:
-    await jobs.stop_runner(app)
 
 
 routes = [companion_chat, local_prompt]

@@ -17,7 +17,7 @@ from phantom_cli.client import models as m
 
 from ..db import new_id, now, transaction
 from ..endpoints import ClosingStreamingResponse, Ctx, endpoint, page_json
-from ..errors import ApiError, not_found
+from ..errors import ApiError, in_context, not_found
 from ..pagination import page, where_eq
 from .activities import get_published
 
@@ -250,7 +250,7 @@ async def chat(ctx: Ctx) -> Any:
         stream = engine.stream(prompt, temperature=0.8, max_tokens=None, seed=settings.seed)
         first = await anext(stream, None)
     except EngineUnavailable as exc:
-        raise ApiError(503, message=f"engine unavailable: {exc.message}") from None
+        raise ApiError(503, message=in_context("engine unavailable", exc.message)) from None
     db = ctx.db
     inst_id = inst["id"]
 

@@ -23,7 +23,7 @@ from phantom_cli.client import models as m
 
 from ..db import new_id
 from ..endpoints import Ctx, endpoint, read_json, sse, sse_response
-from ..errors import ApiError, not_found
+from ..errors import ApiError, in_context, not_found
 from ..npc import rules as npc_rules
 from ..npc import store
 from ..npc.machine import Machine, MachineError, NpcPersona, render_line
@@ -94,11 +94,11 @@ def _engine(ctx: Ctx) -> Any:
     try:
         return get_engine(ctx.settings)
     except Exception as exc:  # noqa: BLE001 - a misconfigured engine is a 503 for the caller
-        raise ApiError(503, message=f"engine unavailable: {exc}") from None
+        raise _unavailable(exc) from None
 
 
 def _unavailable(exc: Exception) -> ApiError:
-    return ApiError(503, message=f"engine unavailable: {getattr(exc, 'message', None) or exc}")
+    return ApiError(503, message=in_context("engine unavailable", getattr(exc, "message", None) or str(exc)))
 
 
 def _description(p: NpcPersona) -> str:
