@@ -27,6 +27,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "instances",
     "local",
     "media",
+    "memory_jobs",
     "npc",
     "personas",
     "scratchpad",

@@ -94,7 +94,7 @@ class LiveServer:
                             timeout=30)
 
     def make_key(self, user: str = "local", scopes: list[str] | None = None) -> str:
-        """Mint a key for ``user`` (created if new) with ``scopes`` (None = full scope)."""
+        """Mint a key for ``user`` (created if new) with ``scopes`` (None = every scope but admin)."""
         with self.http() as c:
             r = c.post("/api/v1/local/admin/keys", json={"user": user, "scopes": scopes})
             r.raise_for_status()

@@ -44,6 +44,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "serve": ("serve", "app"),
     "keys": ("keys", "app"),
     "admin": ("admin", "app"),
+    "test": ("testcmd", "app"),
 }
 # name -> (module under phantom_cli.cli, attribute, short help for `phantom --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {

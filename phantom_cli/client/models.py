@@ -504,6 +504,10 @@ class InstanceQuery(PageQuery):
 class InstanceCreate(RequestModel):
     activity_id: str = Field(min_length=1, max_length=128)
     assigned_voice_id: str | None = Field(default=None, max_length=128)
+    # local extension: which greeting opens the chat (0 = first_message, n = alternate_greetings[n-1])
+    greeting: int | None = Field(default=None, ge=0, le=1000)
+    # local extension: the player's name for {{user}} (default: the user's default persona's name)
+    player_name: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 class InstanceUpdate(RequestModel):

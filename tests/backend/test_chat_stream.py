@@ -55,19 +55,22 @@ def _messages(server, iid: str) -> list[dict]:
         return c.get(f"/api/v1/activity-instances/{iid}/messages", params={"limit": 100}).json()["data"]
 
 
-def _instance(server) -> str:
-    aid = server.add_activity(title="Streamer", first_message="Hello")
+def _instance(server, **fields: Any) -> str:
+    """An instance of a new activity (no greeting unless ``first_message`` is given)."""
+    aid = server.add_activity(title="Streamer", **fields)
     with server.http() as c:
         return c.post("/api/v1/activity-instances", json={"activity_id": aid}).json()["id"]
 
 
 def test_scripted_engine_streams_and_saves(live_server) -> None:
-    iid = _instance(live_server)
+    iid = _instance(live_server, first_message="Hello")
     with live_server.client() as c:
         text = "".join(c.instances.chat_stream(iid, "Tell me about the market"))
     assert text.strip()
     msgs = _messages(live_server, iid)
-    assert [(m["role"], m["content"]) for m in msgs] == [("assistant", text), ("user", "Tell me about the market")]
+    # newest first; the activity's first_message is the instance's first (greeting) message
+    assert [(m["role"], m["content"]) for m in msgs] == [
+        ("assistant", text), ("user", "Tell me about the market"), ("assistant", "Hello")]
 
 
 def test_chunks_are_flushed_as_produced(fresh_server, engine) -> None:

@@ -115,7 +115,8 @@ def test_cut_stream_then_retry_does_not_duplicate(fresh_server) -> None:
         assert info.value.partial  # some text arrived before the cut
         set_faults(fresh_server, None)
         time.sleep(0.1)
-        assert [m.role for m in c.instances.messages.list(inst.id).data] == ["user"]  # nothing half-written
+        # nothing half-written: the user's message after the greeting the instance opened with
+        assert [m.role for m in c.instances.messages.list(inst.id).data] == ["user", "assistant"]
 
         # retries on a 50% cut rate until a reply completes: still one user message per turn
         set_faults(fresh_server, "cut-stream:0.5,seed:3")
@@ -130,7 +131,7 @@ def test_cut_stream_then_retry_does_not_duplicate(fresh_server) -> None:
         assert done
         set_faults(fresh_server, None)
         roles = [m.role for m in c.instances.messages.list(inst.id, limit=100).data]
-    assert roles == ["assistant", "user"], roles
+    assert roles == ["assistant", "user", "assistant"], roles  # newest first; the greeting last
 
 
 def test_faults_through_serve_flag_and_profile_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

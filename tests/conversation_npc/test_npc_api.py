@@ -366,7 +366,7 @@ def test_admin_import_validates_and_serves(http: Any, live_server: Any, sid: str
     r = http.put("/api/v1/local/admin/npcs/merchant2", content=b"{nope",
                  headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["details"][0]["loc"] == ["body"]
-    big = b'{"persona": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    big = b'{"persona": "' + b"x" * (16 * 1024 * 1024) + b'"}'  # past the 16 MiB cap
     r = http.put("/api/v1/local/admin/npcs/merchant2", content=big,
                  headers={"content-type": "application/json"})
     assert r.status_code == 413

@@ -9,7 +9,7 @@ from pydantic import Field
 from phantom_cli import __version__
 from phantom_cli.client import models as m
 
-from ..auth import create_key, forget_keys, list_keys, revoke_key
+from ..auth import check_grant, create_key, forget_keys, list_keys, normalize_scopes, revoke_key
 from ..endpoints import Ctx, endpoint
 from ..errors import not_found
 
@@ -74,10 +74,13 @@ async def info(ctx: Ctx) -> m.ServerInfo:
 
 
 @endpoint("POST", "/api/v1/local/admin/keys", scope="admin", body=KeyCreate, response=NewKey, status=201,
-          summary="Mint an API key (local extension)")
+          summary="Mint an API key: no scopes = every scope but admin; a key grants only scopes it holds"
+                  " (local extension)", errors=(400, 403))
 async def create(ctx: Ctx) -> Any:
     b: KeyCreate = ctx.body
-    key, rec = create_key(ctx.db, b.user, b.scopes, b.name)
+    scopes = normalize_scopes(b.scopes)
+    check_grant(ctx.user, b.user, scopes)
+    key, rec = create_key(ctx.db, b.user, scopes, b.name)
     return NewKey(key=key, **rec)
 
 
