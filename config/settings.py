@@ -80,6 +80,7 @@ KEYS: dict[str, Key] = {
     "memory_cadence": Key(int, 3, None, "memory extraction every N turns", 1),
     "vector_store": Key(bool, True, None, "local backend vector memory"),
     "seed": Key(int, 0, None, "scripted engine seed", 0),
+    "scripted_pace": Key(float, None, None, "scripted engine streaming pace, words/s (default 40; 0 = no delay)", 0),
     "moderation_policy": Key(str, None, None, "moderation policy file (JSON/TOML) for the local server"),
     "engine_embedding_model": Key(str, None, None, "embedding model for memories (engine=openai)"),
 }

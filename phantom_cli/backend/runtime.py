@@ -204,6 +204,7 @@ _OPTION_ENV = {
     "memory_cadence": "PHANTOM_SERVER_MEMORY_CADENCE",
     "vector_store": "PHANTOM_SERVER_VECTOR_STORE",
     "seed": "PHANTOM_SERVER_SEED",
+    "scripted_pace": "PHANTOM_SERVER_SCRIPTED_PACE",
     "moderation_policy": "PHANTOM_SERVER_MODERATION_POLICY",
     "engine_embedding_model": "PHANTOM_SERVER_ENGINE_EMBEDDING_MODEL",
 }

@@ -45,6 +45,7 @@ class ServerSettings:
     memory_cadence: int = 3
     vector_store: bool = True
     seed: int = 0
+    scripted_pace: float = 40.0  # scripted engine: words per second when streaming; 0 = no delay
     moderation_policy: str | None = None  # JSON/TOML policy file; None = the shipped policy
     engine_embedding_model: str | None = None  # openai engine: embed memories via /v1/embeddings
     media_dir: Path = field(default_factory=lambda: backend_dir() / "media")
@@ -58,6 +59,8 @@ class ServerSettings:
         self.key_file = Path(self.key_file)
         if self.engine not in ENGINES:
             raise ValueError(f"engine: must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.scripted_pace < 0:
+            raise ValueError("scripted_pace: must be >= 0 words per second (0 = no delay)")
         if self.idle_timeout < 0:
             raise ValueError("idle_timeout: must be >= 0 seconds")
         if not 0 <= int(self.port) <= 65535:
@@ -101,7 +104,7 @@ class ServerSettings:
 
 
 _INTS = {"port", "memory_cadence", "seed", "fault_seed"}
-_FLOATS = {"idle_timeout"}
+_FLOATS = {"idle_timeout", "scripted_pace"}
 _BOOLS = {"vector_store", "load_seed_content"}
 
 

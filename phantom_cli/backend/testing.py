@@ -62,6 +62,7 @@ class LiveServer:
 
         self.home = Path(home)
         overrides.setdefault("idle_timeout", 0)
+        overrides.setdefault("scripted_pace", 0)  # tests: replies stream without the 40 words/s pace
         self.settings = ServerSettings.for_home(self.home, **overrides)
         self.app = create_app(self.settings)
         self.api_key: str = self.app.state.api_key

@@ -167,6 +167,9 @@ class CompanionChatRequest(RequestModel):
     temperature: float | None = Field(default=None, ge=0, le=2)  # server default 0.8
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     extract_memory: bool | None = None  # server default true
+    # local-backend extension: the attempt seed (a retry/swipe sends another one for another
+    # reply; the same seed gives the same scripted reply). None: the server's `seed` setting.
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _last_from_user(self) -> CompanionChatRequest:

@@ -266,6 +266,9 @@ class CompanionChat(Conversation):
         self.window: list[dict[str, str]] = []
         self.pending_turn: str | None = None  # the transcript turn of the request in flight
         self._opened = False
+        # retries of the current turn: the attempt seed sent to a local backend (an extension;
+        # another seed gives another reply, the same seed the same scripted reply)
+        self.attempt = 0
         self.panel = {"persona": self.title, "chat_id": self.chat_id}
 
     async def open(self) -> list[Turn]:
@@ -305,9 +308,15 @@ class CompanionChat(Conversation):
         messages = fit_window(self._history(), text)
         while len(messages) > 1 and messages[0]["role"] != "user":
             messages = messages[1:]
+        extra: dict[str, Any] = {}
+        if self.attempt and self._client is not None and self._client.backend == "local":
+            extra["seed"] = self.attempt
         try:
             return CompanionChatRequest(
-                chat_id=self.chat_id, persona=self.persona, messages=messages, **self.options
+                chat_id=self.chat_id,
+                persona=self.persona,
+                messages=messages,
+                **{**self.options, **extra},
             )
         except ValidationError as e:
             own = f"messages[{len(messages) - 1}].content"
@@ -326,6 +335,7 @@ class CompanionChat(Conversation):
         return hist
 
     def send(self, text: str, *, stream: bool = True) -> AsyncIterator[Event]:
+        self.attempt = 0
         req = self.request(text)  # validated before anything is recorded
         self._key = _new_key()
         return self._guarded(self._run(req, text, reuse=None, stream=stream))
@@ -335,6 +345,7 @@ class CompanionChat(Conversation):
         if hist is None:
             raise ValueError("nothing to retry yet")
         text = hist
+        self.attempt += 1  # another attempt: the local backend answers with another seed
         req = self.request(text)
         if self._key is None or self.last_answered:
             self._key = _new_key()
@@ -344,6 +355,7 @@ class CompanionChat(Conversation):
         old = self._history_with_last_user()
         if old is None:
             raise ValueError("no message to edit yet")
+        self.attempt = 0
         req = self.request(text)
         if self.transcript is not None:
             # the edited-away turn leaves the shared transcript: neither shown nor sent as

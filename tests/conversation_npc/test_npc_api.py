@@ -417,10 +417,10 @@ class _FakeLLM:
         from phantom_cli.backend.engines import EngineUnavailable
 
         self.prompts.append(prompt)
-        yield "Rare goods, "
+        yield "Rare goods. "  # a whole sentence: NPC replies stream sentence by sentence
         if self.fail_stream:
             raise EngineUnavailable("connection reset mid-stream")
-        yield "rarer prices."
+        yield "Rarer prices."
 
 
 def test_llm_engine_gets_rules_choices_and_the_authored_line(
@@ -432,7 +432,7 @@ def test_llm_engine_gets_rules_choices_and_the_authored_line(
     fake = _FakeLLM(choice="interest")
     monkeypatch.setattr(engines, "get_engine", lambda settings=None: fake)
     out = ok(say(http, sid, "Got anything special?"))
-    assert out["message"] == "Rare goods, rarer prices." and out["engine"] == "fake-llm"
+    assert out["message"] == "Rare goods. Rarer prices." and out["engine"] == "fake-llm"
     assert out["current_state"] == "negotiation" and out["decision"] == "pass"
     dprompt, choices = fake.decisions[0]
     assert choices == ["threaten", "leave", "interest", "redirect"]
@@ -450,7 +450,8 @@ def test_engine_failures_are_503_and_store_nothing(http: Any, sid: str, monkeypa
 
     ok(init(http, sid))
     monkeypatch.setattr(engines, "get_engine", lambda settings=None: _FakeLLM(fail_decide=True))
-    r = say(http, sid, "What's for sale?")
+    # no authored rule matches this one, so the model is asked (rules-then-model)
+    r = say(http, sid, "Got anything special?")
     assert r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
     assert "timed out" in r.json()["error"]["message"]
     monkeypatch.setattr(engines, "get_engine", lambda settings=None: _FakeLLM(fail_stream=True))

@@ -44,7 +44,7 @@ class KeyList(m.ResponseModel):
 INFO_SETTINGS = (
     "engine", "engine_base_url", "engine_model", "engine_api_key_env", "llama_model_path",
     "idle_timeout", "faults", "memory_cadence", "vector_store", "seed", "moderation_policy",
-    "engine_embedding_model",
+    "engine_embedding_model", "scripted_pace",
 )  # fmt: skip
 
 
