@@ -193,7 +193,7 @@ async def npc_conversation(client: Any, i: int, run: Run) -> None:
             try:
                 if n % 4 == 0:
                     out = None
-                    async for ev in client.npc.message(PERSONA_ID, message=text, user_session_id=usid, stream=True):
+                    async for ev in await client.npc.message(PERSONA_ID, message=text, user_session_id=usid, stream=True):
                         if isinstance(ev, NpcMessageResponse):
                             out = ev
                     if out is None:

@@ -6,10 +6,13 @@ Imported only inside the commands (start-up rule); the heavy imports live in the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import AppContext
 
 
-def chat_source(ctx: Any, *, npc: str | None = None, persona: Path | None = None,
+def chat_source(ctx: AppContext, *, npc: str | None = None, persona: Path | None = None,
                 instance: str | None = None, activity: str | None = None) -> Any:
     """The conversation a direct-entry flag names, or ``None`` for the home screen."""
     from .conversations import InstanceConversation, NpcConversation
@@ -30,14 +33,14 @@ def chat_source(ctx: Any, *, npc: str | None = None, persona: Path | None = None
     return None
 
 
-def run_chat(ctx: Any, **entry: Any) -> None:
+def run_chat(ctx: AppContext, **entry: Any) -> None:
     from .app import PhantomApp
 
     source = chat_source(ctx, **entry)
     PhantomApp(ctx, start="chat" if source is not None else "home", source=source).run()
 
 
-def run_playground(ctx: Any, persona: Any = None) -> None:
+def run_playground(ctx: AppContext, persona: Any = None) -> None:
     from .app import PhantomApp
 
     PhantomApp(ctx, start="playground", source=persona).run()

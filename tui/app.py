@@ -7,9 +7,10 @@ from typing import Any
 from textual import work
 from textual.app import App
 
+from phantom_cli.client.errors import PhantomError
+
 from .commands import ScreenCommands
 from .context import AppContext
-from .conversations import _get
 
 
 class PhantomApp(App[None]):
@@ -46,11 +47,11 @@ class PhantomApp(App[None]):
             return
         try:
             info = await self.ctx.client.local.info()
-        except Exception:  # a hosted URL under the local profile, or the server is down
+        except PhantomError:  # a hosted URL under the local profile, or the server is down
             self.ctx.engine = "unknown"
         else:
-            engine = str(_get(info, "engine") or "unknown")
-            model = _get(info, "engine_model")
+            engine = info.engine or "unknown"
+            model = info.engine_model
             self.ctx.engine = f"{engine} ({model})" if model else engine
         self._refresh_status()
 

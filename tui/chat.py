@@ -16,6 +16,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Markdown, Static
 
+from phantom_cli.conversation import NpcSession
+
+from .context import AppContext
 from .conversations import Conversation, Delta, Done, NpcConversation, Turn, machine_states
 from .errors import describe, is_stream_cut
 from .modals import ConfirmModal
@@ -116,7 +119,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+u", "load_earlier", "Earlier", show=False),
     ]
 
-    def __init__(self, ctx: Any, source: ConversationSource) -> None:
+    def __init__(self, ctx: AppContext, source: ConversationSource) -> None:
         super().__init__()
         self.ctx = ctx
         self.source = source
@@ -163,7 +166,7 @@ class ChatScreen(Screen[None]):
     def speaker(self, role: str) -> str:
         if role == "user":
             return clean(self.ctx.player_name or "you")
-        return self.conv.title if self.conv else "assistant"
+        return clean(self.conv.title) if self.conv else "assistant"
 
     # ------------------------------------------------------------------ errors
 
@@ -216,8 +219,8 @@ class ChatScreen(Screen[None]):
     async def load_turns(self, turns: list[Turn]) -> None:
         assert self.conv is not None
         title = f"{self.conv.title} · {self.conv.kind}"
-        if isinstance(self.conv, NpcConversation) and self.conv.machine:
-            machine_title = self.conv.machine.get("title") or self.conv.machine_id
+        if isinstance(self.conv, NpcSession) and self.conv.machine:
+            machine_title = self.conv.machine.title or self.conv.machine_id
             if machine_title:
                 title += f" · {clean(str(machine_title))}"
         self.query_one("#chat-title", Static).update(plain(title))
@@ -260,7 +263,7 @@ class ChatScreen(Screen[None]):
         if self.conv is None:
             return
         panel = self.query_one(SidePanel)
-        if isinstance(self.conv, NpcConversation):
+        if isinstance(self.conv, NpcSession):
             panel.show("NPC turn", self.conv.panel, machine_states(self.conv), self.conv.path)
         elif self.conv.kind == "companion":
             panel.show("Companion turn", self.conv.panel)
@@ -275,7 +278,7 @@ class ChatScreen(Screen[None]):
             self.notify("Wait for the reply to finish (escape stops it).", severity="warning")
             return
         text = event.text.strip("\n")
-        if isinstance(self.conv, NpcConversation) and self.conv.panel.get("machine_completed"):
+        if isinstance(self.conv, NpcSession) and self.conv.panel.get("machine_completed"):
             outcome = clean(str(self.conv.panel.get("outcome") or "done"))
             more = " ctrl+t plays the unlocked machine." if self.unlocked else ""
             self.notify(f"This machine is completed (outcome: {outcome}). ctrl+n resets the "
@@ -359,7 +362,7 @@ class ChatScreen(Screen[None]):
     def _after_done(self, event: Done) -> None:
         self.update_panel()
         conv = self.conv
-        if isinstance(conv, NpcConversation):
+        if isinstance(conv, NpcSession):
             if conv.unlocked:
                 for machine in conv.unlocked:
                     if machine in self.unlocked:
@@ -417,7 +420,7 @@ class ChatScreen(Screen[None]):
         conv = self.conv
         if conv is None or conv.replayable:
             return False
-        if isinstance(conv, NpcConversation):
+        if isinstance(conv, NpcSession):
             hint = "NPC turns cannot be replayed; ctrl+n resets the session."
         else:
             hint = "The instance keeps this exchange; send a new message instead."
@@ -503,7 +506,7 @@ class ChatScreen(Screen[None]):
         """Open a machine this conversation unlocked (the newest when none is named): the same
         NPC and session, a new conversation initialised with that ``machine_id``."""
         conv = self.conv
-        if not isinstance(conv, NpcConversation) or not self.unlocked:
+        if not isinstance(conv, NpcSession) or not self.unlocked:
             return
         machine = machine_id or self.unlocked[-1]
         self.app.push_screen(ChatScreen(

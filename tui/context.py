@@ -1,7 +1,8 @@
 """What the TUI needs to know about where it runs: the client, the profile, the backend kind.
 
-The screens take an :class:`AppContext`, never settings or files directly, so tests and the
-benchmark hand them a fake client that implements the same interface as ``AsyncPhantom``.
+The screens take an :class:`AppContext`, never settings or files directly. Its client is always
+an :class:`~phantom_cli.client.AsyncPhantom` (tests point one at ``httpx.MockTransport`` or at a
+live local server).
 """
 
 from __future__ import annotations
@@ -10,14 +11,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from phantom_cli.conversation.identity import Player, default_session_id, os_user
+
+if TYPE_CHECKING:
+    from phantom_cli.client import AsyncPhantom
 
 _SESSION_SAFE = re.compile(r"[^A-Za-z0-9_.:@-]")
 
 
 @dataclass
 class AppContext:
-    client: Any  # AsyncPhantom or anything with the same interface
+    client: AsyncPhantom
     backend: str = "local"  # "local" | "hosted"
     profile: str = "default"
     npc_persona: str = "abc123"
@@ -29,7 +35,12 @@ class AppContext:
     user_session_id: str | None = None
     # re-point the client at the local server after it went away (idle exit, `serve stop`):
     # blocking, may start the server; True when retrying makes sense. None: not applicable.
-    reconnect: Callable[[Any], bool] | None = None
+    reconnect: Callable[[AsyncPhantom], bool] | None = None
+
+    @property
+    def player(self) -> Player:
+        """The player of NPC sessions (the profile's name and gender)."""
+        return Player(self.player_name, self.player_gender)
 
     async def try_reconnect(self, exc: BaseException) -> bool:
         """After a connection error (not a timeout, not a cut stream): start/find the local
@@ -53,12 +64,7 @@ class AppContext:
         return _SESSION_SAFE.sub("-", f"tui-{self.profile}")[:128]
 
     async def aclose(self) -> None:
-        close = getattr(self.client, "aclose", None) or getattr(self.client, "close", None)
-        if close is None:
-            return
-        result = close()
-        if hasattr(result, "__await__"):
-            await result
+        await self.client.aclose()
 
 
 def persona_search_dirs() -> list[Path]:
@@ -113,8 +119,6 @@ def build_context(profile: str | None = None, base_url: str | None = None) -> Ap
 
     # the same player and NPC session as `phantom npc`: a conversation started in either
     # continues in the other (the profile's player_name, else the OS user)
-    from phantom_cli.cli.npc import _os_user, default_session
-
     client = connect_async(eff)
     persona_file = get("companion_persona_file")
     profile_name = str(getattr(eff, "profile_name", "default") or "default")
@@ -123,10 +127,10 @@ def build_context(profile: str | None = None, base_url: str | None = None) -> Ap
         backend=str(getattr(eff, "backend", "local") or "local"),
         profile=profile_name,
         npc_persona=str(get("npc_persona", "abc123")),
-        player_name=str(get("player_name") or _os_user() or "Player"),
+        player_name=str(get("player_name") or os_user() or "Player"),
         player_gender=str(get("player_gender", "non-binary")),
         companion_persona_file=Path(persona_file).expanduser() if persona_file else None,
         persona_dirs=persona_search_dirs(),
-        user_session_id=default_session(profile_name, get("player_name")),
+        user_session_id=default_session_id(profile_name, get("player_name")),
         reconnect=lambda client: refresh(client, eff),
     )

@@ -1,12 +1,20 @@
 """Turn client errors into a short message and what the user can do about it.
 
-Matched by the attributes the client's error classes carry (``status``, ``partial``), so the
-TUI shows every failure in the app instead of crashing.
+Matched by the client's exception classes (``phantom_cli.client.errors``), so the TUI shows
+every failure in the app instead of crashing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from phantom_cli.client.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidInputError,
+    StreamInterruptedError,
+)
 
 from .sanitize import clean
 
@@ -39,45 +47,41 @@ class ErrorInfo:
 
 
 def is_stream_cut(exc: BaseException) -> bool:
-    return type(exc).__name__ == "StreamInterruptedError" or hasattr(exc, "partial")
+    return isinstance(exc, StreamInterruptedError)
 
 
 def is_connection_error(exc: BaseException) -> bool:
     """No answer from the server at all (refused, reset): not a timeout or a cut stream."""
-    names = {c.__name__ for c in type(exc).__mro__}
-    if is_stream_cut(exc) or names & {"APITimeoutError", "TimeoutError", "TimeoutException"}:
-        return False
-    return bool(names & {"APIConnectionError", "ConnectError", "ConnectionError"})
+    return isinstance(exc, APIConnectionError) and not isinstance(exc, APITimeoutError)
 
 
 def describe(exc: BaseException) -> ErrorInfo:
     """A clean, human description of ``exc`` (server text is cleaned of control sequences)."""
-    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
     name = type(exc).__name__
     message = clean(getattr(exc, "message", None) or str(exc) or name)
-    if is_stream_cut(exc):
+    if isinstance(exc, StreamInterruptedError):
         return ErrorInfo(
             "Stream interrupted",
             message,
             "The reply was cut off; the partial text is kept. Press ctrl+r to retry.",
-            partial=clean(getattr(exc, "partial", "") or ""),
+            partial=clean(exc.partial or ""),
         )
-    if isinstance(status, int):
+    if isinstance(exc, APIStatusError):
+        status = exc.status
         hint = _WHAT_TO_DO.get(status) or (
             "The server failed; retry in a moment (ctrl+r)." if status >= 500 else ""
         )
         return ErrorInfo(f"Error {status}", message, hint, status=status)
-    if name == "InvalidInputError":
-        errs = getattr(exc, "errors", None) or []
-        detail = "; ".join(f"{clean(f)}: {clean(m)}" for f, m in errs) or message
+    if isinstance(exc, InvalidInputError):
+        detail = "; ".join(f"{clean(f)}: {clean(m)}" for f, m in exc.errors) or message
         return ErrorInfo("Invalid input", detail, "Fix the field named and send again.")
-    if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
+    if isinstance(exc, APITimeoutError):
+        return ErrorInfo("Timed out", message, "Retry (ctrl+r), or raise timeout_read.")
+    if isinstance(exc, APIConnectionError):
         return ErrorInfo(
             "Cannot reach the server",
             message,
             "Check the base URL (profile base_url, --base-url or PHANTOM_BASE_URL) and the "
             "network, then retry (ctrl+r). The local profile starts its server again by itself.",
         )
-    if name in ("APITimeoutError", "TimeoutError", "ReadTimeout"):
-        return ErrorInfo("Timed out", message, "Retry (ctrl+r), or raise timeout_read.")
     return ErrorInfo(name, message, "Retry (ctrl+r).")

@@ -17,13 +17,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from phantom_cli._text import humanize_time
+
+from .context import AppContext
 from .conversations import (
     CompanionConversation,
     Conversation,
     InstanceConversation,
     NpcConversation,
-    _get,
-    npc_identity,
 )
 from .errors import describe
 from .sanitize import clean, plain
@@ -66,11 +67,11 @@ class Entry:
         return not q or q in f"{self.title} {self.subtitle} {self.key} {self.kind}".lower()
 
 
-def persona_conversation(ctx: Any, path: Path) -> CompanionConversation:
+def persona_conversation(ctx: AppContext, path: Path) -> CompanionConversation:
     """A companion conversation with the persona in ``path``; its chat_id and local transcript
     are the ones `phantom companion say` uses, so either continues the other's conversation."""
+    from phantom_cli.conversation.transcripts import Transcript, chat_id_for
     from phantom_cli.personafile import load_persona
-    from phantom_cli.transcripts import Transcript, chat_id_for
 
     persona = load_persona(path, warn=lambda _msg: None)
     chat_id = chat_id_for(persona.name)
@@ -78,7 +79,7 @@ def persona_conversation(ctx: Any, path: Path) -> CompanionConversation:
                                  transcript=Transcript(chat_id))
 
 
-def conversation_factory(ctx: Any, entry: Entry) -> Callable[[], Awaitable[Conversation]]:
+def conversation_factory(ctx: AppContext, entry: Entry) -> Callable[[], Awaitable[Conversation]]:
     async def make() -> Conversation:
         if entry.kind == "persona":
             return persona_conversation(ctx, Path(entry.key))
@@ -104,7 +105,7 @@ class HomeScreen(Screen[None]):
         Binding("up", "move(-1)", "Up", show=False),
     ]
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
         self.entries: list[Entry] = []
@@ -144,8 +145,7 @@ class HomeScreen(Screen[None]):
         self.query_one("#entries", OptionList).loading = True
         results = await self._load_all()
         failures = [r for r in results if isinstance(r, Exception)]
-        try_reconnect = getattr(self.ctx, "try_reconnect", None)
-        if failures and try_reconnect is not None and await try_reconnect(failures[0]):
+        if failures and await self.ctx.try_reconnect(failures[0]):
             results = await self._load_all()  # the local server was started again
         self.entries = []
         self.problems = []
@@ -186,14 +186,13 @@ class HomeScreen(Screen[None]):
         (grouped by category); opening either starts a new instance."""
         page = await self.ctx.client.activities.list(limit=100)
         out = []
-        for a in _get(page, "data", []) or []:
-            kind = "activity" if _get(a, "is_companion") else "other"
-            category = _get(a, "category") or ""
-            sub = _get(a, "short_description") or ""
+        for a in page.data:
+            kind = "activity" if a.is_companion else "other"
+            category = a.category or ""
+            sub = a.short_description or ""
             if kind == "other" and category:
                 sub = f"{category} · {sub}" if sub else category
-            out.append(Entry(kind, str(_get(a, "id")), clean(_get(a, "title") or _get(a, "id")),
-                             clean(sub or category)))
+            out.append(Entry(kind, a.id, clean(a.title or a.id), clean(sub or category)))
         out.sort(key=lambda e: (e.kind != "activity", e.subtitle if e.kind == "other" else ""))
         return out
 
@@ -201,26 +200,19 @@ class HomeScreen(Screen[None]):
         if self.ctx.backend == "local":
             npcs = await self.ctx.client.local.npcs()
             out = []
-            for npc in npcs or []:
-                ident = npc_identity(npc)
-                machines = _get(npc, "machines") or []
-                sub = f"{ident['description']} · {len(machines)} machine(s)".strip(" ·")
-                out.append(Entry("npc", str(ident["id"]), clean(ident["name"] or ident["id"]),
-                                 clean(sub)))
+            for npc in npcs.data:
+                sub = f"{npc.description} · {len(npc.machines)} machine(s)".strip(" ·")
+                out.append(Entry("npc", npc.id, clean(npc.name or npc.id), clean(sub)))
             return out
         return [Entry("npc", self.ctx.npc_persona, clean(self.ctx.npc_persona), "profile npc_persona")]
 
     async def _instances(self) -> list[Entry]:
-        from phantom_cli.cli.output import humanize_time
-
         page = await self.ctx.client.instances.list(status="active", limit=100)
         out = []
-        for i in _get(page, "data", []) or []:
-            used = _get(i, "last_accessed_at") or _get(i, "created_at")
-            when = humanize_time(used.isoformat() if hasattr(used, "isoformat") else used) or "—"
-            out.append(Entry("instance", str(_get(i, "id")),
-                             clean(_get(i, "snapshot_title") or _get(i, "id")),
-                             clean(f"{_get(i, 'id')} · last used {when}")))
+        for i in page.data:
+            when = humanize_time(i.last_accessed_at or i.created_at) or "—"
+            out.append(Entry("instance", i.id, clean(i.snapshot_title or i.id),
+                             clean(f"{i.id} · last used {when}")))
         return out
 
     # ------------------------------------------------------------------ list

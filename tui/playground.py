@@ -31,9 +31,19 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from phantom_cli.client.models import CHAT_ID_PATTERN, MAX_CONTENT, MAX_MESSAGES, MAX_TOKENS
+from phantom_cli._text import json_safe
+from phantom_cli.client._common import Exchange
+from phantom_cli.client.models import (
+    CHAT_ID_PATTERN,
+    MAX_CONTENT,
+    MAX_MESSAGES,
+    MAX_TOKENS,
+    CompanionChatResponse,
+    CompanionPersona,
+    PromptTurn,
+)
 
-from .conversations import _get
+from .context import AppContext
 from .errors import describe
 from .modals import AskModal
 from .sanitize import clean, plain
@@ -42,7 +52,6 @@ from .widgets import InertMarkdown, StatusBar, latency_text
 LONG_FIELD = 1000  # fields with a larger limit get a multi-line editor
 EXTRACT_CHOICES = [("default", "default"), ("true", "true"), ("false", "false")]
 CURL_KEY = "$PHANTOM_KEY"
-_UNSAFE_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def persona_limits() -> dict[str, tuple[int, int | None, bool]]:
@@ -77,7 +86,7 @@ def pretty_json(value: Any) -> str:
         value = value.model_dump(mode="json", exclude_none=True)
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     # json escapes C0 controls; escape C1 controls and bidi overrides too (still valid JSON)
-    return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return json_safe(text)
 
 
 def curl_command(method: str, url: str, body: str | None) -> str:
@@ -104,14 +113,14 @@ class PlaygroundScreen(Screen[None]):
         Binding("f9", "next_tab", "Tabs"),
     ]
 
-    def __init__(self, ctx: Any, persona: Any = None) -> None:
+    def __init__(self, ctx: AppContext, persona: CompanionPersona | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.initial = persona
         self.window: list[dict[str, str]] = []
-        self.response: Any = None
-        self.exchange: Any = None
-        self.prompt: Any = None
+        self.response: CompanionChatResponse | None = None
+        self.exchange: Exchange | None = None
+        self.prompt: PromptTurn | None = None
         self.sending = False
 
     # ------------------------------------------------------------------ layout
@@ -209,9 +218,9 @@ class PlaygroundScreen(Screen[None]):
         else:
             widget.value = value  # type: ignore[attr-defined]
 
-    def fill_persona(self, persona: Any) -> None:
+    def fill_persona(self, persona: CompanionPersona) -> None:
         for name in persona_limits():
-            value = _get(persona, name)
+            value = getattr(persona, name, None)
             self._set_field(name, "" if value is None else str(value))
         self.validate_all()
 
@@ -422,7 +431,7 @@ class PlaygroundScreen(Screen[None]):
                 chat_id=body["chat_id"], persona=persona, messages=body["messages"], **kwargs
             )
         except Exception as exc:
-            self.exchange = getattr(self.ctx.client, "last_exchange", None)
+            self.exchange = self.ctx.client.last_exchange
             self.show_error(describe(exc).text())
             self._show_exchange()
             return
@@ -430,29 +439,28 @@ class PlaygroundScreen(Screen[None]):
             self.sending = False
             bar.drop("request")
         self.response = response
-        self.exchange = getattr(self.ctx.client, "last_exchange", None)
-        reply = str(_get(response, "reply", ""))
+        self.exchange = self.ctx.client.last_exchange
+        reply = response.reply
         self.window.append({"role": "assistant", "content": reply})
         self._render_window(len(self.window) - 1)
         self.query_one("#msg-role", Select).value = "user"
         await self.query_one("#reply", Markdown).update(clean(reply))
         self.query_one("#response-details", Static).update(self._details(response))
         self._show_exchange()
-        self.refresh_status(getattr(self.exchange, "elapsed_ms", None))
+        self.refresh_status(self.exchange.elapsed_ms if self.exchange else None)
         self.query_one("#pg-tabs", TabbedContent).active = "tab-response"
         await self._load_prompt(response)
 
-    def _details(self, response: Any) -> Text:
-        mod = _get(response, "moderation")
-        mem = _get(response, "memory")
-        rows = [
-            ("inbound refused", _get(mod, "inbound_prohibited", False)),
-            ("outbound filtered", _get(mod, "outbound_filtered", False)),
-            ("moderation reason", _get(mod, "reason")),
-            ("memories retrieved", _get(mem, "retrieved_count", 0)),
-            ("profile used", _get(mem, "profile_used", False)),
-            ("extraction queued", _get(response, "extraction_enqueued", False)),
-            ("turn id", _get(response, "turn_id")),
+    def _details(self, response: CompanionChatResponse) -> Text:
+        mod, mem = response.moderation, response.memory
+        rows: list[tuple[str, Any]] = [
+            ("inbound refused", mod.inbound_prohibited),
+            ("outbound filtered", mod.outbound_filtered),
+            ("moderation reason", mod.reason),
+            ("memories retrieved", mem.retrieved_count),
+            ("profile used", mem.profile_used),
+            ("extraction queued", response.extraction_enqueued),
+            ("turn id", _turn_id(response)),
         ]
         out = Text()
         for label, value in rows:
@@ -463,9 +471,9 @@ class PlaygroundScreen(Screen[None]):
             out.append("\n")
         return out
 
-    async def _load_prompt(self, response: Any) -> None:
+    async def _load_prompt(self, response: CompanionChatResponse) -> None:
         view = self.query_one("#prompt-view", Static)
-        turn_id = _get(response, "turn_id")
+        turn_id = _turn_id(response)
         if self.ctx.backend != "local" or not turn_id:
             view.update(plain("Only the local backend shows the assembled prompt."))
             return
@@ -480,9 +488,9 @@ class PlaygroundScreen(Screen[None]):
         ex = self.exchange
         if ex is None:
             return
-        self.query_one("#json-request", TextArea).text = pretty_json(_get(ex, "request_body"))
-        status = _get(ex, "status")
-        body = pretty_json(_get(ex, "response_body"))
+        self.query_one("#json-request", TextArea).text = pretty_json(ex.request_body)
+        status = ex.status
+        body = pretty_json(ex.response_body)
         self.query_one("#json-response", TextArea).text = f"// HTTP {status}\n{body}" if status else body
 
     # ------------------------------------------------------------------ copy / save
@@ -490,14 +498,13 @@ class PlaygroundScreen(Screen[None]):
     def text_of(self, what: str) -> str:
         ex = self.exchange
         if what == "request":
-            return pretty_json(_get(ex, "request_body")) if ex else pretty_json(self.request_body())
+            return pretty_json(ex.request_body) if ex else pretty_json(self.request_body())
         if what == "response":
-            return pretty_json(_get(ex, "response_body")) if ex else ""
+            return pretty_json(ex.response_body) if ex else ""
         if what == "curl":
             if ex is not None:
-                return curl_command(_get(ex, "method", "POST"), _get(ex, "url", ""),
-                                    _compact(_get(ex, "request_body")))
-            base = getattr(self.ctx.client, "base_url", None) or "https://api.phantomrouter.ai"
+                return curl_command(ex.method, ex.url, _compact(ex.request_body))
+            base = self.ctx.client.base_url or "https://api.phantomrouter.ai"
             from phantom_cli.client.paths import COMPANION_CHAT
 
             return curl_command("POST", f"{str(base).rstrip('/')}{COMPANION_CHAT}",
@@ -627,12 +634,17 @@ def _compact(body: Any) -> str | None:
     return json.dumps(body, ensure_ascii=False)
 
 
-def prompt_text(prompt: Any) -> str:
+def prompt_text(prompt: PromptTurn) -> str:
     """The assembled prompt as readable text (``role: content`` blocks, or JSON)."""
-    messages = _get(prompt, "messages")
-    if isinstance(messages, list):
+    if prompt.messages:
         parts = []
-        for m in messages:
-            parts.append(f"── {clean(_get(m, 'role', '?'))} ──\n{clean(_get(m, 'content', ''))}")
+        for m in prompt.messages:
+            parts.append(f"── {clean(m.get('role', '?'))} ──\n{clean(m.get('content', ''))}")
         return "\n".join(parts)
     return pretty_json(prompt)
+
+
+def _turn_id(response: CompanionChatResponse) -> str | None:
+    """The local backend's ``turn_id`` extension of a companion reply (None elsewhere)."""
+    value = (response.model_extra or {}).get("turn_id")
+    return str(value) if value else None

@@ -8,20 +8,24 @@ Control characters are not dropped silently: they are replaced by their visible 
 
 from __future__ import annotations
 
+from phantom_cli._text import UNSAFE
+
 _KEEP = {"\n", "\t"}
 
 
 def _build_table() -> dict[int, str]:
+    """Every character of the one unsafe set (``phantom_cli._text.UNSAFE``) but ``\n``/``\t``:
+    C0 as its control picture (␀ … ␟, ␛ for ESC), DEL as ␡, the rest (C1 controls such as the
+    8-bit CSI, bidi overrides and isolates) as U+FFFD."""
     table: dict[int, str] = {}
-    for code in range(0x20):
-        if chr(code) not in _KEEP:
-            table[code] = chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC)
-    table[0x7F] = "\u2421"  # ␡
-    for code in range(0x80, 0xA0):  # C1 controls (8-bit CSI, OSC, …)
-        table[code] = "\ufffd"
-    # bidi overrides and isolates can reorder what the user sees
-    for code in (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069):
-        table[code] = "\ufffd"
+    for ch in UNSAFE - _KEEP:
+        code = ord(ch)
+        if code < 0x20:
+            table[code] = chr(0x2400 + code)
+        elif code == 0x7F:
+            table[code] = "\u2421"
+        else:
+            table[code] = "\ufffd"
     return table
 
 

@@ -3,7 +3,7 @@ the status bar. Everything from the wire is shown through :mod:`.sanitize`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events
@@ -13,6 +13,9 @@ from textual.message import Message
 from textual.widgets import Markdown, Static, TextArea
 
 from .sanitize import clean, plain
+
+if TYPE_CHECKING:
+    from .context import AppContext
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
@@ -276,7 +279,7 @@ class StatusBar(Static):
         parts = [f"{k}: {v}" for k, v in self.fields.items()]
         self.update(Text(" · ".join(parts)))
 
-    def show_context(self, ctx: Any, **extra: Any) -> None:
+    def show_context(self, ctx: AppContext, **extra: Any) -> None:
         """backend · engine · profile of ``ctx`` (then ``extra``): the engine is "—" on the
         local backend until its server names it, "hosted" otherwise."""
         self.set(

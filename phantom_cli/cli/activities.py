@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     AllOpt,
     CursorOpt,
@@ -19,8 +20,9 @@ from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Browse published activities (characters and scenarios).",
     rich_markup_mode=None,
+    help=_help.group_help("activities"),
+    epilog=_help.examples("activities"),
 )
 
 

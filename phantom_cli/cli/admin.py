@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_NOT_FOUND,
     AllOpt,
@@ -36,10 +37,8 @@ from phantom_cli.client import paths
 app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help=(
-        "Author content on the local backend (local only): import/export character cards, "
-        "publish activities, import skins and NPC personas."
-    ),
+    help=_help.group_help("admin"),
+    epilog=_help.examples("admin"),
 )
 
 ADMIN = paths.LOCAL_ADMIN

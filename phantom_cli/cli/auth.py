@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_AUTH,
     EXIT_USAGE,
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Log in to the hosted API: store, check, show or forget the API key of a profile.",
     rich_markup_mode=None,
+    help=_help.group_help("auth"),
+    epilog=_help.examples("auth"),
 )
 
 

@@ -30,7 +30,7 @@ import typer
 
 if TYPE_CHECKING:
     from phantom_cli.cli.output import OutputMode
-    from phantom_cli.client import Phantom
+    from phantom_cli.client import AsyncPhantom, Phantom
     from phantom_cli.client._core_sync import APIClient
     from phantom_cli.config import Effective
 
@@ -159,6 +159,12 @@ def get_client(ctx: typer.Context | None, **overrides: Any) -> Phantom:
     if not overrides:
         state._client = client
     return client
+
+
+def get_async_client(ctx: typer.Context | None) -> AsyncPhantom:
+    """A new :class:`AsyncPhantom` for this invocation (the conversation core runs on it; the
+    caller closes it). Same settings, key and ``--debug`` hook as :func:`get_client`."""
+    return _open(ctx, "connect_async", {})
 
 
 def get_transport(ctx: typer.Context | None) -> APIClient:

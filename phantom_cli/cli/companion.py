@@ -2,7 +2,7 @@
 
 The persona is stateless on the wire, so it comes from a file (TOML, JSON or YAML; see
 ``phantom_cli.personafile``). The conversation is kept locally per chat_id
-(``phantom_cli.transcripts``): each ``say`` sends the recent turns plus the new message, so
+(``phantom_cli.conversation.transcripts``): each ``say`` sends the recent turns plus the new message, so
 consecutive calls continue the conversation.
 
 Start-up rule: typer + stdlib only at module level.
@@ -16,13 +16,14 @@ from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_USAGE,
     JqOpt,
     JsonOpt,
     fail,
-    get_client,
+    get_async_client,
     get_settings,
     handle_errors,
     output_mode,
@@ -33,8 +34,8 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Talk to a companion defined by a persona file; the conversation is kept locally "
-    "per chat id.",
+    help=_help.group_help("companion"),
+    epilog=_help.examples("companion"),
 )
 
 PersonaOpt = Annotated[
@@ -107,7 +108,7 @@ def _load(ctx: typer.Context, persona: Path | None) -> Any:
 
 
 def _chat_id(chat_id: str | None, persona: Any) -> str:
-    from phantom_cli.transcripts import chat_id_for
+    from phantom_cli.conversation.transcripts import chat_id_for
 
     return chat_id or chat_id_for(persona.name)
 
@@ -180,79 +181,57 @@ def say(
     same text does not duplicate it: running the same command again reuses the send's
     Idempotency-Key, so the server replays the reply it generated.
     """
-    from pydantic import ValidationError
-
-    from phantom_cli.client._validate import errors_of
-    from phantom_cli.client.errors import InvalidInputError
-    from phantom_cli.client.models import CompanionChatRequest
-    from phantom_cli.transcripts import Transcript
+    from phantom_cli.conversation import CompanionChat, run_turn
 
     out = output_mode(ctx, json_, jq)
     message = _read_text(text)
     who = _load(ctx, persona)
-    cid = _chat_id(chat_id, who)
-    transcript = Transcript(cid)
-    window = transcript.window(message)
-    try:
-        req = CompanionChatRequest(
-            chat_id=cid,
-            persona=who,
-            messages=window,
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            extract_memory=False if no_extract else None,
-        )
-    except ValidationError as e:
-        # The user's text is the window's last message: name it as the user knows it.
-        own = f"messages[{len(window) - 1}].content"
-        raise InvalidInputError(
-            [("message", m) if f == own else (f, m) for f, m in errors_of(e)]
-        ) from None
-    if transcript.skipped_lines:
-        _warn(f"{transcript.path}: skipped {transcript.skipped_lines} unreadable line(s)")
+    conv = CompanionChat(
+        None,
+        who,
+        _chat_id(chat_id, who),
+        options={
+            "model": model,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "extract_memory": False if no_extract else None,
+        },
+    )
+    conv.request(message)  # validated before connecting; InvalidInputError names the field
+    assert conv.transcript is not None
+    if conv.transcript.skipped_lines:
+        _warn(f"{conv.transcript.path}: skipped {conv.transcript.skipped_lines} unreadable line(s)")
 
-    client = get_client(ctx)
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
-    turn_id = transcript.begin(message, persona=who.name)
     streamed = ""
+
     from phantom_cli import pending
 
-    # a failed or interrupted turn, run again, reuses its Idempotency-Key (no second exchange)
-    key, sent = pending.begin(client.base_url, f"companion:{use_stream}",
-                              req.to_wire() if hasattr(req, "to_wire") else req)
-    try:
-        if use_stream:
-            from phantom_cli.client.models import StreamDelta
+    sent: list[str] = []
 
-            resp = None
-            for event in client.companion.chat(req, stream=True, idempotency_key=key):
-                if isinstance(event, StreamDelta):
-                    out.write_chunk(event.text)
-                    streamed += event.text
-                else:
-                    resp = event
-            if resp is None:  # pragma: no cover - the client raises on a stream without `done`
-                fail("the stream ended without a final response", code=EXIT_API)
-        else:
-            resp = client.companion.chat(req, idempotency_key=key)
-    except BaseException as exc:
-        try:
-            transcript.fail(turn_id, f"{type(exc).__name__}: {exc}")
-        except OSError:  # never hide the real failure behind a disk error
-            pass
+    def chunk(piece: str) -> None:
+        nonlocal streamed
+        out.write_chunk(piece)
+        streamed += piece
+
+    def send(client: Any) -> Any:
+        # a failed or interrupted turn, run again, reuses its Idempotency-Key (no second exchange)
+        key, token = pending.begin(str(client.base_url), f"companion:{use_stream}",
+                                   conv.request(message).to_wire())
+        sent.append(token)
+        return conv.bind(client).send(message, stream=use_stream, idempotency_key=key)
+
+    try:
+        done = run_turn(lambda: get_async_client(ctx), send, on_delta=chunk)
+    except BaseException:
         if streamed:
             sys.stdout.write("\n")
             sys.stdout.flush()
         raise
-    pending.finish(sent)
-    transcript.answer(
-        turn_id,
-        resp.reply,
-        moderation=resp.moderation.model_dump(mode="json"),
-        memory=resp.memory.model_dump(mode="json"),
-        extraction_enqueued=resp.extraction_enqueued,
-    )
+    resp = done.response
+    if resp is None:  # pragma: no cover - the client raises on a stream without `done`
+        fail("the stream ended without a final response", code=EXIT_API)
+    pending.finish(sent[0])
 
     from phantom_cli.cli.npc import _print_line
     from phantom_cli.cli.output import to_data
@@ -297,7 +276,7 @@ def transcript(
 ) -> None:
     """Show (or --clear) the local transcript of a chat id."""
     from phantom_cli.cli.output import visible
-    from phantom_cli.transcripts import Transcript, list_transcripts
+    from phantom_cli.conversation.transcripts import Transcript, list_transcripts
 
     out = output_mode(ctx, json_, jq)
     if list_:
@@ -306,7 +285,7 @@ def transcript(
             out.emit_json(items)
             return
         if not items:
-            from phantom_cli.transcripts import transcripts_dir
+            from phantom_cli.conversation.transcripts import transcripts_dir
 
             _note(f"no transcripts yet ({transcripts_dir()})")
             return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     AllOpt,
@@ -12,6 +15,7 @@ from phantom_cli.cli.common import (
     JsonOpt,
     LimitOpt,
     flag_names,
+    get_async_client,
     get_client,
     handle_errors,
     list_or_stream,
@@ -22,9 +26,9 @@ from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Your activity instances (conversations started from an activity) and their messages.",
-    epilog='Example: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
     rich_markup_mode=None,
+    help=_help.group_help("instances"),
+    epilog=_help.examples("instances"),
 )
 messages_app = typer.Typer(
     no_args_is_help=True,
@@ -187,20 +191,31 @@ def chat(
 
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
-    out = output_mode(ctx)
-    from phantom_cli.pending import pending_send
+    from phantom_cli.conversation import InstanceChat, run_turn
 
-    client = get_client(ctx)
+    out = output_mode(ctx)
+    from phantom_cli.pending import begin, finish
+
     ended_with_newline = True
     body = {"content": text, "medium": medium, "skin_id": skin}
-    # an interrupted send, run again, reuses its Idempotency-Key: the server replays its reply
-    with pending_send(client.base_url, f"chat:{instance_id}", body) as key:
-        for chunk in client.instances.chat_stream(
-            instance_id, text, medium=medium, skin_id=skin, idempotency_key=key
-        ):
-            if chunk:
-                out.write_chunk(chunk)
-                ended_with_newline = chunk.endswith("\n")
+    sent: list[str] = []
+
+    def chunk(piece: str) -> None:
+        nonlocal ended_with_newline
+        if piece:
+            out.write_chunk(piece)
+            ended_with_newline = piece.endswith("\n")
+
+    def turn(client: Any) -> Any:
+        # an interrupted send, run again, reuses its Idempotency-Key: the server replays its reply
+        key, token = begin(str(client.base_url), f"chat:{instance_id}", body)
+        sent.append(token)
+        conv = InstanceChat(client, instance_id)
+        conv.medium, conv.skin_id = medium, skin
+        return conv.send(text, idempotency_key=key)
+
+    run_turn(lambda: get_async_client(ctx), turn, on_delta=chunk)
+    finish(sent[0])
     if not ended_with_newline:
         out.write_chunk("\n")
 

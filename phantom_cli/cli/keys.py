@@ -10,15 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import handle_errors
 from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="API keys of the local backend (local extension). Minting, listing and revoking keys needs a key "
-         "with the 'admin' scope (the owner key written at first start has it).",
-    epilog="Examples: phantom keys create --user alice; phantom keys create --user ops --scope admin; "
-           "phantom keys list; phantom keys revoke key_123",
+    help=_help.group_help("keys"),
+    epilog=_help.examples("keys"),
 )
 
 KEYS_PATH = f"{paths.LOCAL_ADMIN}/keys"

@@ -5,8 +5,9 @@ Sub-commands are registered in ``COMMANDS`` below and loaded lazily: ``phantom -
 parameters from its signature, which costs more than all the imports together), and
 ``phantom activities list`` imports and builds only ``phantom_cli.cli.activities``.
 
-To add a command group: one line in ``COMMANDS`` — ``name: (module, attribute, short help)``;
-the attribute is a ``typer.Typer`` (a group) or a function (a single command).
+To add a command group: one line in ``_REGISTRY`` — ``name: (module, attribute)`` — and its
+summary and examples in ``cli/_help.py`` (the group's module uses the same text); the attribute
+is a ``typer.Typer`` (a group) or a function (a single command).
 """
 
 from __future__ import annotations
@@ -18,67 +19,39 @@ import typer
 from typer.core import TyperGroup
 
 from phantom_cli import __version__
-from phantom_cli.cli import _coerce
+from phantom_cli.cli import _coerce, _help
 from phantom_cli.cli.common import State
 
 # plain-Python coercion of str/int/float/bool/Path values: Typer's own imports pydantic (~100 ms)
 _coerce.install()
 
+# name -> (module under phantom_cli.cli, attribute); summaries and examples: cli/_help.py
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "chat": ("tuicmd", "chat"),
+    "playground": ("tuicmd", "playground"),
+    "api": ("api", "api"),
+    "activities": ("activities", "app"),
+    "instances": ("instances", "app"),
+    "personas": ("personas", "app"),
+    "skins": ("skins", "app"),
+    "media": ("media", "app"),
+    "scratchpad": ("scratchpad", "app"),
+    "npc": ("npc", "app"),
+    "companion": ("companion", "app"),
+    "auth": ("auth", "app"),
+    "config": ("settings", "app"),
+    "profile": ("profile", "app"),
+    "serve": ("serve", "app"),
+    "keys": ("keys", "app"),
+    "admin": ("admin", "app"),
+    "test": ("testcmd", "app"),
+}
 # name -> (module under phantom_cli.cli, attribute, short help for `phantom --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "chat": ("tuicmd", "chat", "Chat with a companion, an NPC or an activity (TUI)."),
-    "playground": ("tuicmd", "playground", "Build a companion request, send it, copy it (TUI)."),
-    "api": ("api", "api", "Call any API path with your key and print the response JSON."),
-    "activities": ("activities", "app", "Browse published activities (characters, scenarios)."),
-    "instances": ("instances", "app", "Your activity instances, their messages, streamed chat."),
-    "personas": ("personas", "app", "Your personas: who you are in conversations."),
-    "skins": ("skins", "app", "Character skins (looks) used by generation."),
-    "media": ("media", "app", "Your media collection, and image/video generation."),
-    "scratchpad": ("scratchpad", "app", "Read and edit a companion's scratchpad (working notes)."),
-    "npc": ("npc", "app", "Talk to NPCs: sessions with a state machine, score and outcome."),
-    "companion": ("companion", "app", "Talk to a companion defined by a persona file."),
-    "auth": ("auth", "app", "Log in to the hosted API; show, check or forget the key."),
-    "config": ("settings", "app", "Show and change settings, with each value's source."),
-    "profile": ("profile", "app", "Named profiles: backend, base URL and defaults."),
-    "serve": ("serve", "app", "Run the embedded local backend, or manage the background one."),
-    "keys": ("keys", "app", "API keys of the local backend (local extension)."),
-    "admin": ("admin", "app", "Author content on the local backend (local only)."),
-    "test": ("testcmd", "app", "Run scenario tests: NPC state, score, outcome, flags, replies."),
+    name: (module, attr, _help.SUMMARIES[name]) for name, (module, attr) in _REGISTRY.items()
 }
-
-
-# Examples shown at the end of a group's --help (a group's own epilog wins).
-EXAMPLES: dict[str, str] = {
-    "chat": "Examples: phantom chat; phantom chat --npc abc123; phantom chat --persona luna.toml; "
-    "phantom chat --activity act_luna",
-    "playground": "Example: phantom playground --persona luna.toml",
-    "api": "Example: phantom api GET /api/v1/skins -f limit=5",
-    "activities": "Examples: phantom activities list --companion --featured; phantom activities get act_luna",
-    "instances": 'Examples: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
-    "personas": 'Examples: phantom personas list; phantom personas create "Ash" --gender non-binary',
-    "skins": "Examples: phantom skins list --gender female; phantom skins get skin_1",
-    "media": "Examples: phantom media list --type image; phantom media generate image --skin skin_1 "
-    "--category portrait --wait",
-    "scratchpad": "Examples: phantom scratchpad get --companion luna; "
-    "phantom scratchpad edit --companion luna",
-    "npc": "Examples: phantom npc init abc123; phantom npc say abc123 'How much?'; "
-    "phantom npc history abc123",
-    "companion": "Examples: phantom companion say -P luna.toml 'Hi!'; "
-    "phantom companion transcript -P luna.toml",
-    "auth": 'Examples: phantom auth login; echo "$KEY" | phantom --profile prod auth login; '
-    "phantom auth status",
-    "config": "Examples: phantom config list; phantom config set player_name Ash; "
-    "phantom config get engine",
-    "profile": "Examples: phantom profile add staging --url https://staging.example; "
-    "phantom profile use staging; phantom profile list",
-    "serve": "Examples: phantom serve --port 0; phantom serve --engine scripted --idle-timeout 0; "
-    "phantom serve status",
-    "keys": "Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
-    "admin": "Examples: phantom admin activities; phantom admin import-card mira.png; "
-    "phantom admin publish act_123",
-    "test": "Examples: phantom test examples/scenarios; phantom test s.yaml -k merchant --junit out.xml; "
-    "phantom test schema",
-}
+# Examples shown at the end of a group's --help (one source: cli/_help.py).
+EXAMPLES: dict[str, str] = _help.EXAMPLES
 
 
 def load_command(name: str) -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     EXIT_API,
@@ -28,10 +29,9 @@ from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Your media collection, and image/video generation.",
-    epilog="Examples: phantom media list --type image; phantom media generate image --skin skin_1 "
-    "--category portrait --wait",
     rich_markup_mode=None,
+    help=_help.group_help("media"),
+    epilog=_help.examples("media"),
 )
 generate_app = typer.Typer(
     no_args_is_help=True,

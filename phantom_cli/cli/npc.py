@@ -10,18 +10,19 @@ Start-up rule: typer + stdlib only at module level.
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_CONFLICT,
     EXIT_NOT_FOUND,
     JqOpt,
     JsonOpt,
     fail,
+    get_async_client,
     get_client,
     get_settings,
     handle_errors,
@@ -33,7 +34,8 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Talk to NPCs: sessions with a state machine, score and outcome (seed 001).",
+    help=_help.group_help("npc"),
+    epilog=_help.examples("npc"),
 )
 
 SessionOpt = Annotated[
@@ -73,26 +75,23 @@ def _persona(ctx: typer.Context, persona_id: str | None) -> str:
     return str(value)
 
 
-def default_session(profile_name: str, player_name: str | None) -> str:
-    """``cli-<profile>-<player>``: a valid user_session_id, stable for a profile."""
-    from phantom_cli.transcripts import chat_id_for
+class _LazyClient:
+    """The sync client, built only when a hint needs it (``_known_npcs`` after a 404)."""
 
-    who = player_name or _os_user() or "player"
-    return chat_id_for(who, prefix=f"cli-{profile_name}-")
+    def __init__(self, ctx: typer.Context) -> None:
+        self._ctx = ctx
 
-
-def _os_user() -> str | None:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):
-        return None
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_client(self._ctx), name)
 
 
 def _session(ctx: typer.Context, session: str | None) -> str:
     if session:
         return session
+    from phantom_cli.conversation.identity import default_session_id
+
     eff = get_settings(ctx)
-    return default_session(eff.profile_name, eff.get("player_name"))
+    return default_session_id(eff.profile_name, eff.get("player_name"))
 
 
 def _fmt_score(value: Any) -> str:
@@ -143,8 +142,8 @@ def _known_npcs(client: Any) -> str | None:
     from phantom_cli.client.errors import PhantomError
 
     try:
-        ids = [str(n["id"]) for n in client.local.npcs() if n.get("id")]
-    except (PhantomError, KeyError, TypeError, AttributeError):
+        ids = [n.id for n in client.local.npcs().data]
+    except PhantomError:
         return None
     return ", ".join(ids) if ids else None
 
@@ -241,8 +240,11 @@ def init(
     eff = get_settings(ctx)
     pid = _persona(ctx, persona_id)
     sid = _session(ctx, session)
-    name = player_name or eff.get("player_name") or _os_user() or "Player"
-    gender = player_gender or eff.get("player_gender") or "non-binary"
+    from phantom_cli.conversation.identity import Player
+
+    player = Player.resolve(player_name or eff.get("player_name"),
+                            player_gender or eff.get("player_gender"))
+    name, gender = player.name, player.gender
     client = get_client(ctx)
     resp = _session_errors(
         pid,
@@ -346,37 +348,36 @@ def say(
     out = output_mode(ctx, json_, jq)
     pid = _persona(ctx, persona_id)
     sid = _session(ctx, session)
-    client = get_client(ctx)
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
     from phantom_cli import pending
+    from phantom_cli.conversation import NpcSession, run_turn
 
-    # a failed or interrupted send, run again, reuses its Idempotency-Key (no second turn)
-    key, sent = pending.begin(client.base_url, f"npc:{pid}:{machine}:{use_stream}",
-                              {"message": text, "user_session_id": sid})
+    wrote = ""
+    sent: list[str] = []
+
+    def chunk(piece: str) -> None:
+        nonlocal wrote
+        out.write_chunk(piece)
+        wrote += piece
+
+    def send(client: Any) -> Any:
+        # a failed or interrupted send, run again, reuses its Idempotency-Key (no second turn)
+        key, token = pending.begin(str(client.base_url), f"npc:{pid}:{machine}:{use_stream}",
+                                   {"message": text, "user_session_id": sid})
+        sent.append(token)
+        return NpcSession(client, pid, sid, machine).send(
+            text, stream=use_stream, idempotency_key=key
+        )
+
+    def play() -> Any:
+        return run_turn(lambda: get_async_client(ctx), send, on_delta=chunk).response
+
+    resp = _session_errors(pid, play, client=_LazyClient(ctx), session=session, machine=machine)
+    if sent:
+        pending.finish(sent[-1])
+    if resp is None:  # pragma: no cover - the client raises on a stream without `done`
+        fail("the stream ended without a final response", code=1)
     if use_stream:
-        from phantom_cli.client.models import StreamDelta
-
-        resp = None
-        wrote = ""
-
-        def consume() -> Any:
-            nonlocal wrote
-            final = None
-            for event in client.npc.message(
-                pid, message=text, user_session_id=sid, machine_id=machine, stream=True,
-                idempotency_key=key,
-            ):
-                if isinstance(event, StreamDelta):
-                    out.write_chunk(event.text)
-                    wrote += event.text
-                else:
-                    final = event
-            return final
-
-        resp = _session_errors(pid, consume, client=client, session=session, machine=machine)
-        pending.finish(sent)
-        if resp is None:  # pragma: no cover - the client raises on a stream without `done`
-            fail("the stream ended without a final response", code=1)
         if not wrote:
             out.write_chunk(resp.message)
             wrote = resp.message
@@ -384,15 +385,6 @@ def say(
             sys.stdout.write("\n")
             sys.stdout.flush()
     else:
-        resp = _session_errors(
-            pid,
-            lambda: client.npc.message(pid, message=text, user_session_id=sid, machine_id=machine,
-                                       idempotency_key=key),
-            client=client,
-            session=session,
-            machine=machine,
-        )
-        pending.finish(sent)
         if out.json:
             out.item(resp)
             return

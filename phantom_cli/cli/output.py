@@ -12,44 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
-# C0 controls, DEL and C1 controls (C1 includes the 8-bit CSI \x9b and OSC \x9d).
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Bidirectional overrides / isolates can reorder what a person sees: make them visible too.
-_BIDI_RE = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+# The unsafe characters and their escaping: one definition in phantom_cli._text.
+from phantom_cli._text import humanize_time, json_safe, visible  # noqa: E402,F401 - re-exported
 
 FORCE_TTY_ENV = "PHANTOM_FORCE_TTY"
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    ch = match.group(0)
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def visible(text: Any, keep_newlines: bool = False) -> str:
-    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n`` …).
-
-    The result is inert at a terminal and still says exactly what the server sent.
-    ``keep_newlines`` keeps ``\\n`` and ``\\t`` as they are (streamed replies, detail views).
-    """
-    if text is None:
-        return ""
-    s = text if isinstance(text, str) else str(text)
-    if keep_newlines:
-        s = _CONTROL_RE.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else _escape_char(m), s)
-    else:
-        s = _CONTROL_RE.sub(_escape_char, s)
-    return _BIDI_RE.sub(_escape_char, s)
 
 
 def plain_cell(value: Any) -> str:
@@ -66,11 +37,7 @@ def plain_cell(value: Any) -> str:
 
 def dumps_json(value: Any, indent: int | None = 2) -> str:
     """JSON text that is safe at a terminal: C1 controls and bidi overrides \\u-escaped too."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
-    # json escapes C0 controls itself; DEL, C1 and bidi overrides it leaves as they are.
-    return re.sub(
-        r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group(0)):04x}", text
-    )
+    return json_safe(json.dumps(value, ensure_ascii=False, indent=indent))
 
 
 def to_data(obj: Any) -> Any:
@@ -85,38 +52,6 @@ def to_data(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- dates / truncation
-
-
-def humanize_time(value: Any, now: datetime | None = None, compact: bool = False) -> str:
-    """``"3 minutes ago"``-style text for an ISO-8601 timestamp; the text itself when unparsable.
-
-    ``compact`` (a narrow table column): ``"3m ago"``, ``"5h ago"``, ``"now"``, ``"2025-10"``.
-    """
-    if not value:
-        return ""
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return visible(value)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    seconds = (now - when).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
-    for limit, size, unit in (
-        (60, 1, "second"),
-        (3600, 60, "minute"),
-        (86400, 3600, "hour"),
-        (86400 * 30, 86400, "day"),
-    ):
-        if seconds < limit:
-            if unit == "second" and seconds < 10:
-                return "now" if compact else "just now"
-            n = int(seconds // size)
-            label = f"{n}{unit[0]}" if compact else f"{n} {unit}{'s' if n != 1 else ''}"
-            return f"in {label}" if future else f"{label} ago"
-    return when.strftime("%Y-%m" if compact else "%Y-%m-%d")
 
 
 def truncate(text: str, width: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli._choices import not_blank, one_of
 from phantom_cli.cli.common import (
     AllOpt,
@@ -23,8 +24,9 @@ from phantom_cli.client import paths
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Your personas: who you are in conversations (not companion characters).",
     rich_markup_mode=None,
+    help=_help.group_help("personas"),
+    epilog=_help.examples("personas"),
 )
 
 

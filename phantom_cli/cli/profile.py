@@ -6,12 +6,14 @@ import sys
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import JqOpt, JsonOpt, fail, handle_errors, output_mode
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Named profiles: which backend, base URL and defaults to use.",
     rich_markup_mode=None,
+    help=_help.group_help("profile"),
+    epilog=_help.examples("profile"),
 )
 
 

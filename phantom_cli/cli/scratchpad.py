@@ -29,6 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_CONFLICT,
     EXIT_NOT_FOUND,
@@ -45,8 +46,8 @@ from phantom_cli.cli.common import (
 app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Read and write the scratchpad: the companion's working notes about you "
-    "(type companion: one per companion) or about one conversation (type conversation).",
+    help=_help.group_help("scratchpad"),
+    epilog=_help.examples("scratchpad"),
 )
 
 EXIT_ABORTED = 1  # the user chose not to save (documented in `edit --help`)

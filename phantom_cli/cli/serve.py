@@ -11,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import handle_errors
 
 app = typer.Typer(
     invoke_without_command=True,
-    help="Run the embedded local backend in the foreground, or manage the background one.",
+    help=_help.group_help("serve"),
+    epilog=_help.examples("serve"),
 )
 
 

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     JqOpt,
     JsonOpt,
@@ -17,8 +18,9 @@ from phantom_cli.cli.common import (
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Show and change settings (config.toml); 'list' shows each value's source.",
     rich_markup_mode=None,
+    help=_help.group_help("config"),
+    epilog=_help.examples("config"),
 )
 
 _SECRET_HINT = "API keys never go in config.toml: use 'phantom auth login' / 'phantom auth token'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from phantom_cli.cli import _help
 from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     AllOpt,
@@ -20,7 +21,10 @@ from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
 app = typer.Typer(
-    no_args_is_help=True, help="Character skins (looks) used by generation.", rich_markup_mode=None
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help=_help.group_help("skins"),
+    epilog=_help.examples("skins"),
 )
 
 

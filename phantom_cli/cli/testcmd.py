@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from phantom_cli.cli import _help
 from phantom_cli.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, get_state, handle_errors
 
 EXIT_FAILED = 1
@@ -28,12 +29,8 @@ app = typer.Typer(
     cls=DefaultGroup,
     no_args_is_help=True,
     add_completion=False,
-    help="Run scenario tests (phantom-scenario/1 files) that check NPC state, score, outcome, "
-    "companion flags and replies. 'phantom test SUITE' is 'phantom test run SUITE' (options: "
-    "phantom test run --help).",
-    epilog="Examples: phantom test examples/scenarios; phantom test s.yaml -k 'merchant and not vault' "
-    "-j 4 --junit out.xml; phantom test schema > scenario.schema.json. Exit codes: 0 all passed, "
-    "1 a scenario failed, 2 bad scenario file or usage, 130 interrupted.",
+    help=_help.group_help("test"),
+    epilog=_help.examples("test"),
 )
 
 

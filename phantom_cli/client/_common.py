@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from phantom_cli._text import ZERO_WIDTH, unsafe_re
+
 from . import paths
 from .errors import (
     CODE_STATUS,
@@ -135,7 +137,8 @@ def _maybe_json(text: str | None) -> Any:
 
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# the unsafe characters (phantom_cli._text) and zero-width ones; tab and newline become spaces
+_CTRL = unsafe_re(keep="\t\n", extra=ZERO_WIDTH)
 _WS = re.compile(r"\s+")
 
 

@@ -8,7 +8,7 @@ before anything is sent; bad input raises :class:`InvalidInputError`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import httpx
@@ -44,8 +44,11 @@ from .models import (
     MessageQuery,
     MessageUpdate,
     NpcHistory,
+    NpcInfo,
     NpcInitRequest,
     NpcInitResponse,
+    NpcList,
+    NpcListQuery,
     NpcMachineQuery,
     NpcMessageRequest,
     NpcMessageResponse,
@@ -56,6 +59,7 @@ from .models import (
     Persona,
     PersonaCreate,
     PersonaUpdate,
+    PromptTurn,
     Scratchpad,
     ScratchpadGetQuery,
     ScratchpadQuery,
@@ -70,8 +74,8 @@ __all__ = ["AsyncPhantom"]
 
 CompanionEvent = StreamDelta | CompanionChatResponse
 NpcEvent = StreamDelta | NpcMessageResponse
-CompanionResult = Awaitable[CompanionChatResponse] | AsyncStream[CompanionEvent]
-NpcResult = Awaitable[NpcMessageResponse] | AsyncStream[NpcEvent]
+CompanionResult = CompanionChatResponse | AsyncStream[CompanionEvent]
+NpcResult = NpcMessageResponse | AsyncStream[NpcEvent]
 FINAL_JOB_STATES = ("succeeded", "failed")
 
 
@@ -85,7 +89,7 @@ class _Resource:
 
 class AsyncCompanionAPI(_Resource):
     @overload
-    def chat(
+    async def chat(
         self,
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
         *,
@@ -98,10 +102,10 @@ class AsyncCompanionAPI(_Resource):
         extract_memory: bool | None = None,
         idempotency_key: str | None = None,
         stream: Literal[False] = False,
-    ) -> Awaitable[CompanionChatResponse]: ...
+    ) -> CompanionChatResponse: ...
 
     @overload
-    def chat(
+    async def chat(
         self,
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
         *,
@@ -117,7 +121,7 @@ class AsyncCompanionAPI(_Resource):
     ) -> AsyncStream[CompanionEvent]: ...
 
     @overload
-    def chat(
+    async def chat(
         self,
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
         *,
@@ -132,7 +136,7 @@ class AsyncCompanionAPI(_Resource):
         stream: bool,
     ) -> CompanionResult: ...
 
-    def chat(
+    async def chat(
         self,
         body: CompanionChatRequest | Mapping[str, Any] | None = None,
         *,
@@ -148,6 +152,8 @@ class AsyncCompanionAPI(_Resource):
     ) -> CompanionResult:
         """One companion turn (stateless: persona and history travel with every call).
 
+        Await it, then iterate when streaming (``stream = await c.companion.chat(...,
+        stream=True); async for ev in stream``). Input is validated when awaited.
         ``stream=True`` returns a stream of :class:`StreamDelta` then the final
         :class:`CompanionChatResponse`; against a server that answers JSON, just the latter.
         ``idempotency_key``: the ``Idempotency-Key`` to send (default: a new one per call); pass
@@ -173,7 +179,7 @@ class AsyncCompanionAPI(_Resource):
                 json=req.to_wire(),
                 idempotency_key=idempotency_key,
             )
-        return self._c._call(
+        return await self._c._call(
             "POST",
             paths.COMPANION_CHAT,
             CompanionChatResponse,
@@ -213,7 +219,7 @@ class AsyncNpcAPI(_Resource):
         )
 
     @overload
-    def message(
+    async def message(
         self,
         persona_id: str,
         *,
@@ -223,10 +229,10 @@ class AsyncNpcAPI(_Resource):
         idempotency_key: str | None = None,
         stream: Literal[False] = False,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
-    ) -> Awaitable[NpcMessageResponse]: ...
+    ) -> NpcMessageResponse: ...
 
     @overload
-    def message(
+    async def message(
         self,
         persona_id: str,
         *,
@@ -239,7 +245,7 @@ class AsyncNpcAPI(_Resource):
     ) -> AsyncStream[NpcEvent]: ...
 
     @overload
-    def message(
+    async def message(
         self,
         persona_id: str,
         *,
@@ -251,7 +257,7 @@ class AsyncNpcAPI(_Resource):
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcResult: ...
 
-    def message(
+    async def message(
         self,
         persona_id: str,
         *,
@@ -275,7 +281,7 @@ class AsyncNpcAPI(_Resource):
                 json=req.to_wire(),
                 idempotency_key=idempotency_key,
             )
-        return self._c._call(
+        return await self._c._call(
             "POST",
             path,
             NpcMessageResponse,
@@ -501,7 +507,7 @@ class AsyncInstancesAPI(_Resource):
     async def archive(self, id: str) -> ActivityInstance:
         return await self.update(id, status="archived")
 
-    def chat_stream(
+    async def chat_stream(
         self,
         instance_id: str,
         content: str | None = None,
@@ -853,19 +859,22 @@ class AsyncLocalAPI(_Resource):
     async def info(self) -> ServerInfo:
         return await self._c._call("GET", paths.LOCAL_INFO, ServerInfo)
 
-    async def prompt(self, turn_id: str) -> dict[str, Any]:
+    async def prompt(self, turn_id: str) -> PromptTurn:
         """The prompt the engine assembled for a turn (``turn_id`` of a local reply)."""
-        data = await self._c._call_json("GET", fill(paths.LOCAL_PROMPT, turn_id=turn_id))
-        if not isinstance(data, dict):
-            return {"prompt": data}
-        return data
+        return await self._c._call("GET", fill(paths.LOCAL_PROMPT, turn_id=turn_id), PromptTurn)
 
-    async def npcs(self) -> list[dict[str, Any]]:
-        """NPC personas with their machines (states, transitions)."""
-        data = await self._c._call_json("GET", paths.LOCAL_NPCS)
-        if isinstance(data, dict):
-            data = data.get("data", data.get("npcs", []))
-        return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    async def npcs(self, *, user_session_id: str | None = None) -> NpcList:
+        """NPC personas with their machines (states, transitions); with ``user_session_id``
+        each machine carries the player's progress (``player``)."""
+        query = build(NpcListQuery, user_session_id=user_session_id)
+        return await self._c._call("GET", paths.LOCAL_NPCS, NpcList, params=query.to_wire())
+
+    async def npc(self, persona_id: str, *, user_session_id: str | None = None) -> NpcInfo:
+        """One NPC persona with its machines (404 when unknown)."""
+        query = build(NpcListQuery, user_session_id=user_session_id)
+        return await self._c._call(
+            "GET", fill(paths.LOCAL_NPC, persona_id=persona_id), NpcInfo, params=query.to_wire()
+        )
 
     async def health(self) -> dict[str, Any]:
         data = await self._c._call_json("GET", paths.HEALTH)

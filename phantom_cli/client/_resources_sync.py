@@ -46,8 +46,11 @@ from .models import (
     MessageQuery,
     MessageUpdate,
     NpcHistory,
+    NpcInfo,
     NpcInitRequest,
     NpcInitResponse,
+    NpcList,
+    NpcListQuery,
     NpcMachineQuery,
     NpcMessageRequest,
     NpcMessageResponse,
@@ -58,6 +61,7 @@ from .models import (
     Persona,
     PersonaCreate,
     PersonaUpdate,
+    PromptTurn,
     Scratchpad,
     ScratchpadGetQuery,
     ScratchpadQuery,
@@ -150,6 +154,8 @@ class CompanionAPI(_Resource):
     ) -> CompanionResult:
         """One companion turn (stateless: persona and history travel with every call).
 
+        Await it, then iterate when streaming (``stream = c.companion.chat(...,
+        stream=True); for ev in stream``). Input is validated when awaited.
         ``stream=True`` returns a stream of :class:`StreamDelta` then the final
         :class:`CompanionChatResponse`; against a server that answers JSON, just the latter.
         ``idempotency_key``: the ``Idempotency-Key`` to send (default: a new one per call); pass
@@ -855,19 +861,22 @@ class LocalAPI(_Resource):
     def info(self) -> ServerInfo:
         return self._c._call("GET", paths.LOCAL_INFO, ServerInfo)
 
-    def prompt(self, turn_id: str) -> dict[str, Any]:
+    def prompt(self, turn_id: str) -> PromptTurn:
         """The prompt the engine assembled for a turn (``turn_id`` of a local reply)."""
-        data = self._c._call_json("GET", fill(paths.LOCAL_PROMPT, turn_id=turn_id))
-        if not isinstance(data, dict):
-            return {"prompt": data}
-        return data
+        return self._c._call("GET", fill(paths.LOCAL_PROMPT, turn_id=turn_id), PromptTurn)
 
-    def npcs(self) -> list[dict[str, Any]]:
-        """NPC personas with their machines (states, transitions)."""
-        data = self._c._call_json("GET", paths.LOCAL_NPCS)
-        if isinstance(data, dict):
-            data = data.get("data", data.get("npcs", []))
-        return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+    def npcs(self, *, user_session_id: str | None = None) -> NpcList:
+        """NPC personas with their machines (states, transitions); with ``user_session_id``
+        each machine carries the player's progress (``player``)."""
+        query = build(NpcListQuery, user_session_id=user_session_id)
+        return self._c._call("GET", paths.LOCAL_NPCS, NpcList, params=query.to_wire())
+
+    def npc(self, persona_id: str, *, user_session_id: str | None = None) -> NpcInfo:
+        """One NPC persona with its machines (404 when unknown)."""
+        query = build(NpcListQuery, user_session_id=user_session_id)
+        return self._c._call(
+            "GET", fill(paths.LOCAL_NPC, persona_id=persona_id), NpcInfo, params=query.to_wire()
+        )
 
     def health(self) -> dict[str, Any]:
         data = self._c._call_json("GET", paths.HEALTH)

@@ -42,9 +42,9 @@ class Stream(Generic[T]):
 class AsyncStream(Generic[T]):
     """The async twin of :class:`Stream`.
 
-    Usable directly (``async for x in ac.companion.chat(..., stream=True)``) or awaited first
-    (``async for x in await ac.companion.chat(..., stream=True)``): awaiting returns itself, so
-    code written either way works.
+    Streaming calls are ``async def``: await the call, then iterate
+    (``async for x in await ac.companion.chat(..., stream=True)``). Page iterators
+    (``ac.activities.iter()``) are iterated directly; awaiting a stream returns itself.
     """
 
     def __init__(self, gen: AsyncIterator[T]) -> None:

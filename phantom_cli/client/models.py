@@ -250,6 +250,12 @@ class NpcMessageResponse(ResponseModel):
     scoring_mode: str
     machine_completed: bool = False
     unlocked_machines: list[str] = Field(default_factory=list)
+    # local-backend extensions (absent on the hosted API: then the defaults)
+    score_delta: float | None = None
+    state_path: list[str] = Field(default_factory=list)  # the session's whole path so far
+    turn_id: str | None = None
+    engine: str | None = None
+    machine_id: str | None = None
 
 
 class NpcHistoryMessage(ResponseModel):
@@ -590,3 +596,100 @@ class ServerInfo(ResponseModel):
     vector_store: bool = True
     # the server's settings (no secrets: engine_api_key is reported as engine_api_key_set)
     settings: dict[str, Any] | None = None
+
+
+class PromptTurn(ResponseModel):
+    """``GET /api/v1/local/prompts/{turn_id}``: what the engine was given for one turn."""
+
+    turn_id: str
+    kind: str  # "companion" | "npc"
+    engine: str | None = None
+    model: str | None = None
+    created_at: str | None = None
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)  # server-side milliseconds
+    reply: str | None = None
+
+
+class NpcUnlockSource(ResponseModel):
+    machine_id: str
+    outcome: str
+
+
+class NpcPlayerProgress(ResponseModel):
+    """The player's progress on one machine (``?user_session_id=`` given)."""
+
+    unlocked: bool = False
+    session_id: str | None = None
+    current_state: str | None = None
+    score: float | None = None
+    redirect_count: int | None = None
+    outcome: str | None = None
+    machine_completed: bool = False
+    state_path: list[str] = Field(default_factory=list)
+
+
+class NpcMachineInfo(ResponseModel):
+    """One state machine of an NPC persona (the authored definition; states keep their keys)."""
+
+    id: str
+    title: str = ""
+    description: str = ""
+    scoring_mode: str = "scoring"
+    initial_state: str
+    opening: list[str] = Field(default_factory=list)
+    locked: bool = False
+    states: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    unlocks: list[dict[str, Any]] = Field(default_factory=list)
+    outcomes: list[str] = Field(default_factory=list)
+    unlocked_by: list[NpcUnlockSource] = Field(default_factory=list)
+    player: NpcPlayerProgress | None = None
+
+    @property
+    def state_names(self) -> list[str]:
+        return list(self.states)
+
+
+class NpcPersonaInfo(ResponseModel):
+    id: str
+    name: str
+    title: str = ""
+    description: str = ""
+    personality: str = ""
+    primary_machine: str | None = None
+
+
+class NpcInfo(ResponseModel):
+    """An NPC persona with its machines: ``GET /api/v1/local/npcs[/{persona_id}]``."""
+
+    id: str
+    name: str
+    primary_machine: str | None = None
+    persona: NpcPersonaInfo
+    machines: list[NpcMachineInfo] = Field(default_factory=list)
+
+    @property
+    def description(self) -> str:
+        return self.persona.title or self.persona.description
+
+    def machine(self, machine_id: str | None = None) -> NpcMachineInfo | None:
+        """The machine ``machine_id`` (default: the primary one, else the first)."""
+        wanted = machine_id or self.primary_machine
+        for m in self.machines:
+            if m.id == wanted:
+                return m
+        return None if machine_id else (self.machines[0] if self.machines else None)
+
+
+class NpcListQuery(RequestModel):
+    """``?user_session_id=`` of ``/local/npcs``: add the player's progress per machine."""
+
+    user_session_id: SessionId | None = None
+
+
+class NpcList(ResponseModel):
+    """``GET /api/v1/local/npcs``."""
+
+    data: list[NpcInfo] = Field(default_factory=list)

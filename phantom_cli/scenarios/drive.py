@@ -240,7 +240,7 @@ class ActivityDriver(Driver):
 
         t0 = time.perf_counter()
         try:
-            parts = [chunk async for chunk in self.client.instances.chat_stream(self.instance_id, text)]
+            parts = [chunk async for chunk in await self.client.instances.chat_stream(self.instance_id, text)]
             actual: dict[str, Any] = {"status": 200, "reply": "".join(parts)}
         except E.APIStatusError as exc:
             actual = _error_actual(exc)

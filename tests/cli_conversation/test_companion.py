@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from phantom_cli.transcripts import Transcript, list_transcripts
+from phantom_cli.conversation.transcripts import Transcript, list_transcripts
 
 LUNA = 'name = "Luna"\nbio = "A warm, witty companion who loves astronomy."\nchat_style = "playful, curious"\n'
 
@@ -20,7 +20,7 @@ def luna(tmp_path: Path) -> Path:
 
 
 def prompt_messages(live_server, turn_id: str) -> list[dict]:
-    return live_server.client().local.prompt(turn_id)["messages"]
+    return live_server.client().local.prompt(turn_id).messages
 
 
 def test_say_twice_continues_the_conversation(cli, live_server, luna, uid) -> None:
@@ -93,7 +93,7 @@ def test_no_extract(cli, live_server, luna, uid) -> None:
     assert r.exit_code == 0, r.stderr
     assert r.json()["extraction_enqueued"] is False
     assert (
-        live_server.client().local.prompt(r.json()["turn_id"])["params"]["extract_memory"] is False
+        live_server.client().local.prompt(r.json()["turn_id"]).params["extract_memory"] is False
     )
     human = cli("companion", "say", "-P", str(luna), "--chat-id", uid + "h", "--no-extract", "x")
     assert "no extraction" in human.stderr
@@ -117,7 +117,7 @@ def test_options_reach_the_request(cli, live_server, luna, uid) -> None:
         "hi",
     )
     assert r.exit_code == 0, r.stderr
-    params = live_server.client().local.prompt(r.json()["turn_id"])["params"]
+    params = live_server.client().local.prompt(r.json()["turn_id"]).params
     assert params["temperature"] == 0.3 and params["max_tokens"] == 50 and params["model"] == "tiny"
     bad = cli("companion", "say", "-P", str(luna), "--temperature", "3", "hi")
     assert bad.exit_code == 2 and "temperature" in bad.stderr

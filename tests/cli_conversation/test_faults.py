@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from phantom_cli.backend.faults import parse_faults
 from phantom_cli.cli.main import app
-from phantom_cli.transcripts import Transcript
+from phantom_cli.conversation.transcripts import Transcript
 
 
 def set_faults(server: Any, spec: str | None) -> None:
@@ -51,7 +51,7 @@ def test_cut_stream_is_reported_and_the_retry_does_not_duplicate(
         ("first", True),
         ("tell me about the stars", True),
     ]
-    sent = fresh_server.client().local.prompt(json.loads(ok.stdout)["turn_id"])["messages"]
+    sent = fresh_server.client().local.prompt(json.loads(ok.stdout)["turn_id"]).messages
     assert [m["content"] for m in sent if m["role"] == "user"] == [
         "first",
         "tell me about the stars",

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from phantom_cli.cli import npc as npc_cli
+from phantom_cli.conversation import default_session_id
 
 PERSONA = "abc123"
 
@@ -209,9 +210,9 @@ def test_help_has_an_example(cli, cmd) -> None:
 
 def test_default_session_is_a_valid_id() -> None:
     pat = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
-    assert npc_cli.default_session("local", "Alex") == "cli-local-alex"
-    assert pat.match(npc_cli.default_session("prod", "Zoë de la Crúz"))
-    assert pat.match(npc_cli.default_session("p", None))
+    assert default_session_id("local", "Alex") == "cli-local-alex"
+    assert pat.match(default_session_id("prod", "Zoë de la Crúz"))
+    assert pat.match(default_session_id("p", None))
 
 
 def test_hostile_text_is_inert_and_intact_in_history(cli, uid, monkeypatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from phantom_cli.transcripts import (
+from phantom_cli.conversation.transcripts import (
     MAX_CONTENT,
     Transcript,
     chat_id_for,
@@ -141,7 +141,7 @@ def test_window_fits_the_request_body_in_a_multibyte_script(tmp_path: Path) -> N
     (99 messages of context + the new one) is sent whole; a budget, when given, drops the oldest."""
     import json
 
-    from phantom_cli.transcripts import MAX_WINDOW_BYTES, encoded_size
+    from phantom_cli.conversation.transcripts import MAX_WINDOW_BYTES, encoded_size
 
     t = Transcript("cjk", root=tmp_path)
     for i in range(50):
@@ -168,7 +168,7 @@ def test_window_fits_the_request_body_in_a_multibyte_script(tmp_path: Path) -> N
 
 
 def test_budget_counts_escapes_and_survives_undecodable_text() -> None:
-    from phantom_cli.transcripts import encoded_size
+    from phantom_cli.conversation.transcripts import encoded_size
 
     assert encoded_size('"') > encoded_size("a")  # escaped quote takes two bytes
     assert encoded_size("é") == encoded_size("ab")  # two UTF-8 bytes

@@ -141,12 +141,18 @@ def test_stream_cut_exit_3_keeps_partial(cli: Cli) -> None:
     _assert_clean(r, 3, "interrupted")
 
 
-class httpx_iter(httpx.SyncByteStream):  # noqa: N801 - small adapter
+class httpx_iter(httpx.SyncByteStream, httpx.AsyncByteStream):  # noqa: N801 - small adapter
+    """A byte stream for the sync and the async client (`instances chat` runs the async core)."""
+
     def __init__(self, gen: Any) -> None:
         self.gen = gen
 
     def __iter__(self) -> Any:
         yield from self.gen
+
+    async def __aiter__(self) -> Any:
+        for chunk in self.gen:
+            yield chunk
 
 
 def test_debug_traces_without_the_key(cli: Cli, live_server: Any) -> None:

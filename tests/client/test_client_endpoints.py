@@ -41,6 +41,21 @@ JOB = {
     "created_at": NOW,
     "updated_at": NOW,
 }
+NPC_INFO = {
+    "id": "abc123",
+    "name": "Merchant",
+    "primary_machine": "m1",
+    "persona": {"id": "abc123", "name": "Merchant", "primary_machine": "m1"},
+    "machines": [
+        {
+            "id": "m1",
+            "initial_state": "greeting",
+            "opening": ["Hello"],
+            "states": {"greeting": {}, "deal": {"terminal": True}},
+            "player": {"unlocked": True, "state_path": ["greeting", "deal"]},
+        }
+    ],
+}
 SCRATCH = {"id": "sp1", "content": "notes", "version": 3, "type": "companion", "updated_at": NOW}
 NPC_REPLY = {
     "message": "Halt!",
@@ -164,7 +179,7 @@ CASES = [
         NPC_REPLY,
         body={"message": "Let me in", "user_session_id": "u1"},
         result_type=m.NpcMessageResponse,
-        check=lambda r: _expect(r.score == 0.5 and r.model_extra["turn_id"] == "t9", r),
+        check=lambda r: _expect(r.score == 0.5 and r.turn_id == "t9", r),
     ),
     Case(
         "npc.history",
@@ -516,17 +531,33 @@ CASES = [
         lambda c: c.local.prompt("t1"),
         "GET",
         "/api/v1/local/prompts/t1",
-        {"turn_id": "t1", "messages": [{"role": "system", "content": "You are…"}]},
-        result_type=dict,
+        {"turn_id": "t1", "kind": "npc", "messages": [{"role": "system", "content": "You are…"}]},
+        result_type=m.PromptTurn,
+        check=lambda r: _expect(r.kind == "npc" and r.messages[0]["content"] == "You are…", r),
     ),
     Case(
         "local.npcs",
         lambda c: c.local.npcs(),
         "GET",
         paths.LOCAL_NPCS,
-        {"data": [{"id": "abc123", "machines": []}]},
-        result_type=list,
-        check=lambda r: _expect(r == [{"id": "abc123", "machines": []}], r),
+        {"data": [NPC_INFO]},
+        result_type=m.NpcList,
+        check=lambda r: _expect(
+            r.data[0].id == "abc123"
+            and r.data[0].machine().initial_state == "greeting"
+            and r.data[0].machine().state_names == ["greeting", "deal"],
+            r,
+        ),
+    ),
+    Case(
+        "local.npc (one persona, with the player's progress)",
+        lambda c: c.local.npc("abc123", user_session_id="u1"),
+        "GET",
+        "/api/v1/local/npcs/abc123",
+        NPC_INFO,
+        query={"user_session_id": "u1"},
+        result_type=m.NpcInfo,
+        check=lambda r: _expect(r.machines[0].player.state_path == ["greeting", "deal"], r),
     ),
     Case(
         "path parameters are percent-encoded",
@@ -538,6 +569,23 @@ CASES = [
         match_path="/api/v1/activity-instances/i/1 x/messages/m?1#",
     ),
 ]
+
+
+NPC_INFO = {
+    "id": "abc123",
+    "name": "Merchant",
+    "primary_machine": "m1",
+    "persona": {"id": "abc123", "name": "Merchant", "primary_machine": "m1"},
+    "machines": [
+        {
+            "id": "m1",
+            "initial_state": "greeting",
+            "opening": ["Hello"],
+            "states": {"greeting": {}, "deal": {"terminal": True}},
+            "player": {"unlocked": True, "state_path": ["greeting", "deal"]},
+        }
+    ],
+}
 
 
 def _expect(ok: bool, r: Any) -> None:
@@ -575,8 +623,9 @@ async def test_every_path_is_exercised() -> None:
         for k, v in vars(paths).items()
         if k.isupper() and isinstance(v, str) and v.startswith("/api") and k not in ("API", "LOCAL")
     }
-    # admin endpoints go through `request` (phantom api); instance chat: test_client_streams
-    skip = {paths.LOCAL_ADMIN, paths.LOCAL_NPC, paths.INSTANCE_CHAT}
+    # admin endpoints and the extraction queue (phantom test) go through `request`;
+    # instance chat: test_client_streams
+    skip = {paths.LOCAL_ADMIN, paths.LOCAL_EXTRACTION_PENDING, paths.INSTANCE_CHAT}
     covered = {c.path for c in CASES}
 
     def matches(template: str) -> bool:

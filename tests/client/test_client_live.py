@@ -40,7 +40,7 @@ def test_companion_chat_plain_and_streamed(server: Any) -> None:
 
 async def test_async_companion_stream(server: Any) -> None:
     async with server.async_client() as c:
-        items = [i async for i in c.companion.chat(**CHAT, stream=True)]
+        items = [i async for i in await c.companion.chat(**CHAT, stream=True)]
         assert isinstance(items[-1], m.CompanionChatResponse)
         info = await c.local.info()
         assert info.engine == "scripted"

@@ -13,6 +13,7 @@ from phantom_cli.client import APIConnectionError, paths
 from phantom_cli.client import errors as E
 from phantom_cli.client import models as m
 from phantom_cli.client._sse import ServerSentEvent, SSEParser, TextDecoder
+from phantom_cli.client._streams import AsyncStream
 
 from .client_helpers import chunked, collect, resolve
 
@@ -119,9 +120,18 @@ async def test_companion_stream_awkward_chunks(
     assert "text/event-stream" in req.headers["accept"]
 
 
-async def test_async_stream_without_await(aclient: Any, mock: respx.MockRouter) -> None:
-    mock.post(paths.COMPANION_CHAT).mock(return_value=chunked([STREAM]))
-    items = [x async for x in aclient.companion.chat(**CHAT, stream=True)]
+async def test_async_stream_await_then_iterate(aclient: Any, mock: respx.MockRouter) -> None:
+    """``chat`` is an ``async def`` (as openai-python): await it, then iterate the stream."""
+    import inspect
+
+    route = mock.post(paths.COMPANION_CHAT).mock(return_value=chunked([STREAM]))
+    assert inspect.iscoroutinefunction(aclient.companion.chat)
+    assert inspect.iscoroutinefunction(aclient.npc.message)
+    assert inspect.iscoroutinefunction(aclient.instances.chat_stream)
+    stream = await aclient.companion.chat(**CHAT, stream=True)
+    assert isinstance(stream, AsyncStream)
+    assert route.call_count == 0  # the request goes out when iteration starts
+    items = [x async for x in stream]
     assert isinstance(items[-1], m.CompanionChatResponse)
 
 

@@ -407,10 +407,9 @@ async def test_edge_accepted_and_past_edge_refused(
     assert fragment in msg, msg
     assert field in str(err) and fragment in str(err)
 
-    result = good(anyc)  # at the edge: accepted
+    result = await resolve(good(anyc))  # at the edge: accepted
     if isinstance(result, Stream | AsyncStream):
         return  # validated on the call; the request goes out when iteration starts
-    await resolve(result)
     assert route.call_count == 1
 
 
@@ -418,17 +417,19 @@ async def test_model_instances_are_revalidated(anyc: Any, mock: respx.MockRouter
     route = mock.route().mock(return_value=httpx.Response(200, json=ANY_JSON))
     sneaky = m.CompanionPersona.model_construct(name="x" * 500)  # bypasses validation
     with pytest.raises(InvalidInputError, match=r"persona\.name: at most 120 characters"):
-        anyc.companion.chat(chat_id="c", persona=sneaky, messages=[USER])
+        await resolve(anyc.companion.chat(chat_id="c", persona=sneaky, messages=[USER]))
     assert route.call_count == 0
 
 
 async def test_errors_list_every_problem(anyc: Any) -> None:
     with pytest.raises(InvalidInputError) as info:
-        anyc.companion.chat(
-            chat_id="bad id",
-            persona={"name": ""},
-            messages=[{"role": "user", "content": ""}],
-            temperature=3,
+        await resolve(
+            anyc.companion.chat(
+                chat_id="bad id",
+                persona={"name": ""},
+                messages=[{"role": "user", "content": ""}],
+                temperature=3,
+            )
         )
     assert sorted(info.value.fields) == sorted(
         ["chat_id", "persona.name", "messages[0].content", "temperature"]

@@ -169,6 +169,12 @@ CASES: list[ModelCase] = [
         where="query",
     ),
     ModelCase(
+        m.NpcListQuery,
+        {"user_session_id": Str(128, 1, pattern=True)},
+        lambda c, d: c.local.npcs(**d),
+        where="query",
+    ),
+    ModelCase(
         m.NpcInitRequest,
         {
             "user_session_id": Str(128, 1, required=True, pattern=True),

@@ -97,7 +97,7 @@ def test_spawned_server_gets_only_what_it_needs(tmp_path: Path, monkeypatch) -> 
 def test_media_and_transcripts_folders_are_private(tmp_path: Path) -> None:
     from phantom_cli.backend.app import create_app
     from phantom_cli.backend.settings import ServerSettings
-    from phantom_cli.transcripts import Transcript
+    from phantom_cli.conversation.transcripts import Transcript
 
     settings = ServerSettings.for_home(tmp_path / "home")
     settings.media_dir.mkdir(parents=True, mode=0o755)

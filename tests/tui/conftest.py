@@ -16,9 +16,9 @@ def _phantom_home(phantom_home: Path) -> Path:
 
 @pytest.fixture
 def fake():
-    from fakes import FakeClient
+    from scripted import ScriptedClient
 
-    return FakeClient()
+    return ScriptedClient()
 
 
 @pytest.fixture

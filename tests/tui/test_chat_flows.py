@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes import FakeClient, Script
 from helpers import banner_text, panel_text, settle, type_and_send, views
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.chat import ChatScreen
@@ -17,6 +16,7 @@ from phantom_cli.tui.conversations import (
     NpcConversation,
 )
 from phantom_cli.tui.widgets import ChatInput, SidePanel
+from scripted import Script, ScriptedClient
 
 from phantom_cli.client.errors import (
     AuthenticationError,
@@ -190,7 +190,7 @@ async def test_activity_greetings_cycle_before_first_message(ctx, fake):
         assert [v.role for v in views(screen)] == ["assistant", "user", "assistant"]
         assert screen.check_action("next_greeting", ()) is False
         stored = fake.message_data[screen.conv.instance_id]
-        assert [(m.role, m.content) for m in stored[:2]] == [
+        assert [(m["role"], m["content"]) for m in stored[:2]] == [
             ("assistant", "You made it! Look up."), ("user", "Wow")]
 
 
@@ -251,7 +251,7 @@ async def test_hosted_npc_uses_profile_persona(fake):
     from phantom_cli.tui.context import AppContext
     from phantom_cli.tui.home import HomeScreen
 
-    ctx = AppContext(client=FakeClient(Script()), backend="hosted", profile="prod",
+    ctx = AppContext(client=ScriptedClient(Script()), backend="hosted", profile="prod",
                      npc_persona="abc123")
     app = PhantomApp(ctx, start="home")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -265,7 +265,7 @@ async def test_hosted_npc_uses_profile_persona(fake):
 async def test_companion_persona_resumes_from_the_local_transcript(ctx, fake, tmp_path):
     from phantom_cli.tui.home import persona_conversation
 
-    from phantom_cli.transcripts import Transcript
+    from phantom_cli.conversation.transcripts import Transcript
 
     path = tmp_path / "luna.toml"
     path.write_text('name = "Luna"\n')
@@ -316,3 +316,28 @@ async def test_a_streamed_reply_shows_all_its_lines_when_it_ends(ctx, fake):
             lines = [block.render_line(y).text for block in reply.body.query("*")
                      for y in range(block.size.height) if not block.children]
             assert any("the-end-word." in line for line in lines), (i, lines)
+
+
+async def test_npc_side_panel_path_does_not_repeat_and_matches_on_reopen(ctx, fake):
+    """Issue 14: the server sends the session's whole state_path every turn; appending it made
+    the panel show greeting → negotiation → greeting → negotiation → … after three turns."""
+    fake.script.npc_replies = [
+        {"message": "Rare? Everything here is rare.", "current_state": "negotiation", "score": 1},
+        {"message": "Hmm. Speak plainly.", "current_state": "negotiation", "score": 1},
+        {"message": "A deal, then.", "current_state": "deal", "score": 4},
+    ]
+    app = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        for text in ("What's for sale?", "Hmm.", "I'll pay in secrets."):
+            await type_and_send(pilot, text)
+            await settle(app, pilot)
+        live = panel_text(app.screen)
+        assert app.screen.conv.path == ["greeting", "negotiation", "deal"]
+    path_lines = [line for line in live.splitlines() if line.startswith("path:")]
+    assert path_lines == ["path: greeting → negotiation → deal"]
+    app2 = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
+    async with app2.run_test(size=(120, 40)) as pilot:
+        await settle(app2, pilot)
+        assert app2.screen.conv.path == ["greeting", "negotiation", "deal"]
+        assert "path: greeting → negotiation → deal" in panel_text(app2.screen)

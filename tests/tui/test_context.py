@@ -28,7 +28,7 @@ async def test_profile_settings_reach_the_context(tmp_path: Path) -> None:
         assert ctx.companion_persona_file == persona
         assert persona_files(ctx)[0] == persona  # listed first on the home screen
         # the same NPC session as `phantom npc` for this profile and player
-        from phantom_cli.cli.npc import default_session
+        from phantom_cli.conversation import default_session_id as default_session
 
         assert ctx.session_id == default_session("local", "Mara") == "cli-local-mara"
         # an explicit base URL is never re-pointed (only the automatic local server is)
@@ -38,7 +38,7 @@ async def test_profile_settings_reach_the_context(tmp_path: Path) -> None:
 
 
 async def test_defaults_without_a_profile_file() -> None:
-    from phantom_cli.cli.npc import _os_user
+    from phantom_cli.conversation import os_user as _os_user
 
     ctx = build_context(base_url="http://127.0.0.1:9")
     await ctx.aclose()

@@ -13,7 +13,6 @@ import json
 import re
 
 import pytest
-from fakes import FakeClient
 from helpers import banner_text, panel_text, settle, type_and_send, views
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.context import AppContext
@@ -24,6 +23,7 @@ from phantom_cli.tui.conversations import (
 )
 from phantom_cli.tui.home import HomeScreen
 from phantom_cli.tui.sanitize import clean
+from scripted import ScriptedClient
 from textual.widgets import OptionList, TextArea
 
 from phantom_cli.client.errors import ServiceUnavailableError
@@ -60,7 +60,7 @@ def test_clean_makes_sequences_visible_even_when_split():
 
 
 async def test_hostile_reply_in_transcript_panel_and_banner():
-    fake = FakeClient()
+    fake = ScriptedClient()
     fake.script.companion_reply = HOSTILE
     fake.script.moderation = {"outbound_filtered": True, "reason": MARKUP + TITLE}
     ctx = AppContext(client=fake, backend="local", profile="t", engine="scripted")
@@ -92,7 +92,7 @@ async def test_hostile_reply_in_transcript_panel_and_banner():
 
 
 async def test_huge_unbroken_line_is_intact_and_wrapped():
-    fake = FakeClient()
+    fake = ScriptedClient()
     fake.script.companion_reply = HUGE
     ctx = AppContext(client=fake, backend="local", profile="t", engine="scripted")
     app = PhantomApp(ctx, start="chat",
@@ -108,8 +108,9 @@ async def test_huge_unbroken_line_is_intact_and_wrapped():
 
 
 async def test_hostile_npc_state_names_and_home_list():
-    fake = FakeClient()
-    fake.npcs = [{"persona": {"id": "abc123", "name": "Vesper " + MARKUP, "title": OSC8},
+    fake = ScriptedClient()
+    fake.npcs = [{"id": "abc123", "name": "Vesper " + MARKUP,
+                  "persona": {"id": "abc123", "name": "Vesper " + MARKUP, "title": OSC8},
                   "machines": [{"id": "m1", "initial_state": "greeting",
                                 "states": {"greeting": {}, "[blink]trap[/blink]" + ANSI: {}}}]}]
     fake.script.npc_replies = [{"message": HOSTILE, "current_state": "[blink]trap[/blink]" + ANSI,
@@ -150,7 +151,7 @@ async def test_hostile_names_in_the_command_palette():
     never parsed as markup (an unbalanced ``[/bold]`` would raise, ``@click`` would act)."""
     from textual.command import CommandList, CommandPalette
 
-    fake = FakeClient()
+    fake = ScriptedClient()
     fake.activity_data = [{"id": "a1", "title": "Roof [/bold] " + MARKUP, "is_companion": True,
                            "short_description": MARKUP + TITLE}]
     ctx = AppContext(client=fake, backend="local", profile="t", engine="scripted")
@@ -179,7 +180,7 @@ async def test_hostile_names_in_the_command_palette():
 
 
 async def test_hostile_text_in_playground_json_view():
-    fake = FakeClient()
+    fake = ScriptedClient()
     fake.script.companion_reply = HOSTILE
     ctx = AppContext(client=fake, backend="local", profile="t", engine="scripted")
     app = PhantomApp(ctx, start="playground", source=CompanionPersona(name=MARKUP))

@@ -173,7 +173,7 @@ async def test_retrying_an_answered_companion_turn_replaces_its_reply(live_serve
     message is not written twice, and the new reply is what later turns send as context."""
     from phantom_cli.tui.home import persona_conversation
 
-    from phantom_cli.transcripts import Transcript
+    from phantom_cli.conversation.transcripts import Transcript
 
     path = tmp_path / "luna.toml"
     path.write_text('name = "Luna"\nbio = "A warm companion who loves astronomy."\n')
@@ -311,7 +311,7 @@ async def test_a_gone_local_server_is_started_again_and_the_turn_retried(live_se
                      user_session_id=f"tui-{uuid.uuid4().hex[:10]}", reconnect=reconnect)
     dead = "http://127.0.0.1:9"
     client.base_url = dead  # the server "went away" before the app opened
-    from phantom_cli.transcripts import Transcript
+    from phantom_cli.conversation.transcripts import Transcript
 
     chat_id = f"tui-{uuid.uuid4().hex[:8]}"
     conv = CompanionConversation(ctx, CompanionPersona(name="Luna"), chat_id,
@@ -361,7 +361,7 @@ async def test_retry_sends_the_next_attempt_seed_and_gets_another_reply(live_ser
     third = await reply(conv.retry())
     assert conv.attempt == 2 and len({first, second, third}) == 3
     async with live_server.async_client() as c:
-        params = (await c.local.prompt(conv.last_turn_id))["params"]
+        params = (await c.local.prompt(conv.last_turn_id)).params
     assert params["seed"] == 2
     await reply(conv.send("And the roses too."))
     assert conv.attempt == 0

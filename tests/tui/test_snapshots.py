@@ -7,11 +7,11 @@ Regenerate after an intended change:
 from __future__ import annotations
 
 import pytest
-from fakes import FakeClient
 from helpers import settle, type_and_send
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.context import AppContext
 from phantom_cli.tui.conversations import CompanionConversation, NpcConversation
+from scripted import ScriptedClient
 from textual.widgets import TextArea
 
 from phantom_cli.client.errors import PaymentRequiredError
@@ -22,7 +22,7 @@ LUNA = CompanionPersona(name="Luna", bio="A warm, witty companion who loves astr
                         chat_style="playful, curious")
 
 
-def make_ctx(fake: FakeClient) -> AppContext:
+def make_ctx(fake: ScriptedClient) -> AppContext:
     return AppContext(client=fake, backend="local", profile="default", player_name="Alex",
                       engine="scripted", user_session_id="player-session-001")
 
@@ -56,7 +56,7 @@ def compare(snap_compare, app, size, before) -> bool:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_home(snap_compare, size):
-    fake = FakeClient()
+    fake = ScriptedClient()
     app = PhantomApp(make_ctx(fake), start="home")
 
     async def before(pilot):
@@ -67,7 +67,7 @@ def test_home(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_companion_mid_conversation(snap_compare, size):
-    fake = FakeClient()
+    fake = ScriptedClient()
     ctx = make_ctx(fake)
     app = PhantomApp(ctx, start="chat", source=CompanionConversation(ctx, LUNA, "user-42"))
 
@@ -82,13 +82,13 @@ def test_companion_mid_conversation(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_npc_after_outcome(snap_compare, size):
-    fake = FakeClient()
+    fake = ScriptedClient()
     fake.script.npc_replies = [
         {"message": "Rare? Everything here is rare, friend.", "current_state": "negotiation",
-         "score": 1, "score_delta": 1, "state_path": ["greeting", "negotiation"], "follow_up": True},
+         "score": 1, "score_delta": 1, "follow_up": True},
         {"message": "Deal. Pleasure doing business, Alex.", "current_state": "deal", "score": 4,
          "score_delta": 3, "outcome": "deal", "machine_completed": True,
-         "unlocked_machines": ["machine_secret"], "state_path": ["negotiation", "deal"]},
+         "unlocked_machines": ["machine_secret"]},  # state_path: the server's whole path
     ]
     ctx = make_ctx(fake)
     app = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
@@ -103,7 +103,7 @@ def test_npc_after_outcome(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_error_state(snap_compare, size):
-    fake = FakeClient()
+    fake = ScriptedClient()
     fake.script.fail["companion.chat"] = PaymentRequiredError(
         "insufficient credit balance", status=402, code="PAYMENT_REQUIRED")
     ctx = make_ctx(fake)
@@ -116,7 +116,7 @@ def test_error_state(snap_compare, size):
     assert compare(snap_compare, app, size, before)
 
 
-def _playground(fake: FakeClient) -> PhantomApp:
+def _playground(fake: ScriptedClient) -> PhantomApp:
     return PhantomApp(make_ctx(fake), start="playground", source=LUNA)
 
 
@@ -129,7 +129,7 @@ async def _send_turn(app, pilot) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_playground_response(snap_compare, size):
-    fake = FakeClient()
+    fake = ScriptedClient()
     app = _playground(fake)
 
     async def before(pilot):
@@ -140,7 +140,7 @@ def test_playground_response(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_playground_json(snap_compare, size):
-    fake = FakeClient()
+    fake = ScriptedClient()
     app = _playground(fake)
 
     async def before(pilot):

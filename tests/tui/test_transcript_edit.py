@@ -6,7 +6,7 @@ from __future__ import annotations
 from phantom_cli.tui.conversations import CompanionConversation
 
 from phantom_cli.client.models import CompanionPersona
-from phantom_cli.transcripts import MAX_WINDOW_BYTES, Transcript
+from phantom_cli.conversation.transcripts import MAX_WINDOW_BYTES, Transcript
 
 
 async def _drain(events) -> None:

@@ -29,8 +29,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
-
 from phantom_cli.client import models as m
 from phantom_cli.client import paths
 
@@ -56,17 +54,7 @@ class CompanionChatOut(m.CompanionChatResponse):
     engine: str | None = None
 
 
-class PromptTurnOut(m.ResponseModel):
-    turn_id: str
-    kind: str
-    engine: str | None = None
-    model: str | None = None
-    created_at: str | None = None
-    messages: list[dict[str, Any]] = Field(default_factory=list)
-    context: dict[str, Any] = Field(default_factory=dict)
-    params: dict[str, Any] = Field(default_factory=dict)
-    timings: dict[str, float] = Field(default_factory=dict)  # server-side milliseconds
-    reply: str | None = None
+PromptTurnOut = m.PromptTurn  # the client's model: one definition of the shape
 
 
 # --------------------------------------------------------------------------- the turn

@@ -68,9 +68,7 @@ class NpcMessageOut(m.NpcMessageResponse):
     structured_output: str | None = None
 
 
-class NpcList(m.ResponseModel):
-    data: list[dict[str, Any]]
-
+NpcList = m.NpcList  # the client's model: one definition of the shape
 
 # --------------------------------------------------------------------------- helpers
 
@@ -450,7 +448,7 @@ async def list_npcs(ctx: Ctx) -> Any:
 
 
 @endpoint("GET", "/api/v1/local/npcs/{persona_id}", scope=SCOPE, query=NpcListQuery,
-          errors=(404,), summary="One NPC persona with its machines and the player's progress (local extension)")
+          response=m.NpcInfo, errors=(404,), summary="One NPC persona with its machines and the player's progress (local extension)")
 async def get_npc(ctx: Ctx) -> Any:
     return _persona_json(ctx, _persona(ctx, ctx.params["persona_id"]), ctx.query.user_session_id)
 
