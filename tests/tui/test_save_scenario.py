@@ -111,3 +111,32 @@ async def test_save_to_a_bad_path_says_so(live_server, tmp_path: Path, bad: str)
         assert app.screen is screen
         notes = [str(n.message) for n in app._notifications]
         assert any("Could not save the scenario" in n for n in notes)
+
+
+def test_tape_history_retry_edit_reset_and_errors() -> None:
+    from types import SimpleNamespace as NS
+
+    from phantom_cli.tui.scenario import ScenarioTape, error_actual, target_of
+
+    from phantom_cli.client.errors import APIStatusError
+    from phantom_cli.scenarios.record import Recorder
+
+    tape = ScenarioTape()
+    tape.history([NS(role="assistant", content="Well, well."), NS(role="user", content="Earlier line")])
+    tape.played("Show me your wares.", {"status": 200, "reply": "Rare goods here", "state": "negotiation"})
+    tape.played(None, {"status": 200, "reply": "Rare goods indeed", "state": "haggling"})  # a retry
+    tape.edited("Show me the rare thing.")
+    tape.reset()
+    assert tape.turns == 1
+    target, ref = target_of(NS(persona_id="abc123", machine_id=None), NS(player_name="Alex", player_gender="male"))
+    assert ref is None and target.kind == "npc" and target.player_gender == "male"
+    rec = Recorder(target, "t")
+    for step in tape.steps:
+        rec.reset() if step["kind"] == "reset" else rec.say(step["text"], step["actual"])
+    steps = rec.document()["scenarios"][0]["steps"]
+    assert steps[0] == {"say": "Earlier line"}  # replayed without expectations
+    assert steps[1]["say"] == "Show me the rare thing." and steps[1]["expect"]["state"] == "haggling"
+    assert steps[2] == {"reset": True}
+    exc = APIStatusError("too long", status=400, code="INVALID_REQUEST")
+    assert error_actual(exc) == {"status": 400, "error.code": "INVALID_REQUEST"}
+    assert error_actual(ConnectionError("gone")) is None
