@@ -408,7 +408,7 @@ def compare_cmd(
         raise typer.Exit(EXIT_USAGE)
     sides = _sides(ctx, two[0], profiles, engines, personas)
     try:
-        comparison = _compare(sides, scenarios, seed, jobs or os.cpu_count() or 1, share_backend=two[0] == "--persona")
+        comparison = _compare(sides, scenarios, seed, jobs or os.cpu_count() or 1)
     finally:
         for s in sides:
             if s.closer:
@@ -440,37 +440,48 @@ def compare_cmd(
 
 
 def _sides(ctx: typer.Context, kind: str, profiles: list[str], engines: list[str], personas: list[str]) -> list[Any]:
-    from phantom_cli.cli.common import _open
+    from phantom_cli.cli.common import _open, get_settings
     from phantom_cli.scenarios.compare import Side
 
     state = get_state(ctx)
 
-    def client_for(profile: str | None) -> Any:
+    def use(profile: str | None) -> None:
         if profile:
             state.profile, state._effective = profile, None
-        return _open(ctx, "connect_async", {})
 
     if kind == "-p":
-        return [Side(label=f"profile {p}", client=client_for(p)) for p in profiles]
-    if kind == "--persona":
-        from phantom_cli.personafile import PersonaFileError, read_persona
-
         out = []
-        for f in personas:
-            try:
-                data = read_persona(f).persona.model_dump(exclude_none=True)
-            except (PersonaFileError, OSError) as exc:
-                _err(f"--persona {f}: {exc}")
-                raise typer.Exit(EXIT_USAGE) from None
-            out.append(Side(label=f"persona {f}", client=client_for(profiles[0] if profiles else None),
-                            persona=data, persona_label=str(data.get("name", f))))
+        for p in profiles:
+            use(p)
+            out.append(Side(label=f"profile {p}", client=_open(ctx, "connect_async", {})))
         return out
-    return [_engine_side(ctx, e, profiles[0] if profiles else None) for e in engines]
+    profile = profiles[0] if profiles else None
+    if kind == "--engine":
+        return [_private_side(ctx, profile, e, f"engine {e}") for e in engines]
+    from phantom_cli.personafile import PersonaFileError, read_persona
+
+    use(profile)
+    eff = get_settings(ctx)
+    # the profile's managed local backend: a fresh one per side (memories of one side's chats
+    # would colour the other's replies); a hosted API or a given URL: shared, ids of their own
+    private = eff.backend == "local" and not eff.base_url
+    out = []
+    for f in personas:
+        try:
+            data = read_persona(f).persona.model_dump(exclude_none=True)
+        except (PersonaFileError, OSError) as exc:
+            _err(f"--persona {f}: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        side = (_private_side(ctx, profile, None, f"persona {f}") if private
+                else Side(label=f"persona {f}", client=_open(ctx, "connect_async", {}), shared=True))
+        side.persona, side.persona_label = data, str(data.get("name", f))
+        out.append(side)
+    return out
 
 
-def _engine_side(ctx: typer.Context, engine: str, profile: str | None) -> Any:
-    """A local backend of its own (a temporary home, loopback, free port) with ``engine`` and the
-    profile's other local-backend settings."""
+def _private_side(ctx: typer.Context, profile: str | None, engine: str | None, label: str) -> Any:
+    """A local backend of its own (a temporary home, loopback, free port) with the profile's
+    local-backend settings, and ``engine`` when given."""
     import shutil
     import tempfile
     from pathlib import Path
@@ -484,28 +495,30 @@ def _engine_side(ctx: typer.Context, engine: str, profile: str | None) -> Any:
         state.profile, state._effective = profile, None
     opts = dict(connect.server_options(get_settings(ctx)))
     opts.pop("idle_timeout", None)
-    opts["engine"] = engine
+    if engine:
+        opts["engine"] = engine
     env_name = opts.get("engine_api_key_env")
     if env_name and os.environ.get(str(env_name)):
         opts["engine_api_key"] = os.environ[str(env_name)]
-    home = Path(tempfile.mkdtemp(prefix=f"phantom-compare-{engine}-"))
+    home = Path(tempfile.mkdtemp(prefix="phantom-compare-"))
     try:
         from phantom_cli.backend.testing import LiveServer
 
         server = LiveServer(home, **opts).start()
-    except (ValueError, RuntimeError, OSError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:
         shutil.rmtree(home, ignore_errors=True)
-        _err(f"--engine {engine}: cannot start a local backend: {exc}")
+        what = f"--engine {engine}" if engine else label
+        _err(f"{what}: cannot start a local backend: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
 
     def close() -> None:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
 
-    return Side(label=f"engine {engine}", client=server.async_client(), closer=close)
+    return Side(label=label, client=server.async_client(), closer=close)
 
 
-def _compare(sides: list[Any], scenarios: list[Any], seed: int, jobs: int, share_backend: bool) -> Any:
+def _compare(sides: list[Any], scenarios: list[Any], seed: int, jobs: int) -> Any:
     import asyncio
 
     from phantom_cli.scenarios.compare import compare, with_persona
@@ -514,7 +527,7 @@ def _compare(sides: list[Any], scenarios: list[Any], seed: int, jobs: int, share
     summaries = []
     for i, side in enumerate(sides):
         # on one shared backend the sides need ids of their own (else B would continue A's chats)
-        opts = RunOptions(jobs=jobs, seed=seed + (1_000_003 * i if share_backend else 0), keep_steps=True)
+        opts = RunOptions(jobs=jobs, seed=seed + (1_000_003 * i if side.shared else 0), keep_steps=True)
         runner = Runner(side.client, opts)
         scs = with_persona(scenarios, side.persona, side.persona_label)
         _err(f"running {len(scs)} scenarios against {side.label}…")

@@ -34,6 +34,7 @@ class Side:
     persona: dict[str, Any] | None = None  # replaces companion scenarios' persona
     persona_label: str | None = None
     closer: Any = None  # called after the run (a spawned backend's stop)
+    shared: bool = False  # both sides on one backend: this side gets ids of its own
 
 
 def with_persona(scenarios: list[Scenario], persona: dict[str, Any] | None, name: str | None) -> list[Scenario]:

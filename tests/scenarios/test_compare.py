@@ -5,10 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from phantom_cli.scenarios.compare import compare, markdown
 from phantom_cli.scenarios.model import RunSummary, ScenarioResult, StepResult
 
 from .conftest import write
+
+
+@pytest.fixture
+def run_local():
+    """``phantom test ARGS`` with the (isolated) home's default local profile: no URL given, so
+    persona sides each get a fresh local backend of their own."""
+
+    def run(*args: str):
+        from typer.testing import CliRunner
+
+        from phantom_cli.cli.main import app
+
+        return CliRunner().invoke(app, ["test", *args])
+
+    return run
 
 SUITE = """\
 scenarios:
@@ -33,11 +50,11 @@ def _personas(tmp_path: Path) -> tuple[Path, Path]:
     return a, b
 
 
-def test_two_persona_files_give_different_replies(run_test, tmp_path: Path) -> None:
+def test_two_persona_files_give_different_replies(run_local, tmp_path: Path) -> None:
     f = write(tmp_path, SUITE)
     a, b = _personas(tmp_path)
     js = tmp_path / "c.json"
-    r = run_test("compare", str(f), "--persona", str(a), "--persona", str(b), "--report", "json", "-o", str(js))
+    r = run_local("compare", str(f), "--persona", str(a), "--persona", str(b), "--report", "json", "-o", str(js))
     assert r.exit_code == 1, r.output  # the sides differ
     data = json.loads(js.read_text())
     assert data["a"] == f"persona {a}" and data["b"] == f"persona {b}"
@@ -49,7 +66,7 @@ def test_two_persona_files_give_different_replies(run_test, tmp_path: Path) -> N
     npc = next(s for s in data["results"] if s["id"].endswith("::merchant interest"))
     assert not npc["differs"]  # the persona files only replace companion personas
     # the text report, step by step
-    r = run_test("compare", str(f), "--persona", str(a), "--persona", str(b))
+    r = run_local("compare", str(f), "--persona", str(a), "--persona", str(b))
     assert r.exit_code == 1
     assert f"DIFF {f}::companion greets (A: passed, B: passed)" in r.output
     assert "  step 1 say Hi! My name is Sam and I love sailing.: latency A " in r.output
@@ -58,11 +75,11 @@ def test_two_persona_files_give_different_replies(run_test, tmp_path: Path) -> N
     assert "2 scenarios, 1 differ; median turn latency A " in r.output
 
 
-def test_markdown_report(run_test, tmp_path: Path) -> None:
+def test_markdown_report(run_local, tmp_path: Path) -> None:
     f = write(tmp_path, SUITE)
     a, b = _personas(tmp_path)
     md = tmp_path / "compare.md"
-    r = run_test("compare", str(f), "--persona", str(a), "--persona", str(b), "--report", "md", "-o", str(md))
+    r = run_local("compare", str(f), "--persona", str(a), "--persona", str(b), "--report", "md", "-o", str(md))
     assert r.exit_code == 1, r.output
     text = md.read_text()
     assert text.startswith("## phantom test compare\n")
@@ -76,12 +93,22 @@ def test_markdown_report(run_test, tmp_path: Path) -> None:
     assert "<details><summary>Same on both sides</summary>" in text and "merchant interest" in text
 
 
-def test_same_sides_exit_0(run_test, tmp_path: Path) -> None:
+def test_same_sides_exit_0(run_local, tmp_path: Path) -> None:
     f = write(tmp_path, SUITE)
     a, _b = _personas(tmp_path)
-    r = run_test("compare", str(f), "--persona", str(a), "--persona", str(a), "--all")
+    r = run_local("compare", str(f), "--persona", str(a), "--persona", str(a), "--all")
     assert r.exit_code == 0, r.output
     assert "SAME " in r.output and "2 scenarios, 0 differ" in r.output
+
+
+def test_persona_sides_on_one_given_backend_get_ids_of_their_own(run_test, tmp_path: Path) -> None:
+    f = write(tmp_path, SUITE)
+    a, b = _personas(tmp_path)
+    r = run_test("compare", str(f), "--persona", str(a), "--persona", str(b), "--report", "json")
+    assert r.exit_code == 1, r.output
+    data = json.loads(r.stdout)
+    comp = next(s for s in data["results"] if s["id"].endswith("::companion greets"))
+    assert "reply" in comp["steps"][0]["differs"]
 
 
 def test_two_engines_spawn_two_local_backends(run_test, tmp_path: Path) -> None:
