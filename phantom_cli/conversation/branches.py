@@ -166,13 +166,14 @@ async def npc_log(client: AsyncPhantom, ref: Ref, user_name: str) -> Log:
             entries.append(Entry(id=tid or f"{ref.id}#{i}", user=None, reply=msg.content,
                                  swipes=[msg.content], at=msg.created_at,
                                  replied_at=msg.created_at, state=msg.state))
-    ref = Ref("npc", ref.id, ref.persona, ref.machine or hist.machine_id)
+    # the side file is named by the machine the server answered for (never None)
+    side = side_file(Ref("npc", ref.id, ref.persona, hist.machine_id))
     log = Log("npc", ref.id, title, user_name, entries,
               created_at=entries[0].at if entries else None,
               meta={"persona": ref.persona, "machine": hist.machine_id,
                     "session_id": hist.session_id},
-              fork=_fork_of(side_file(Ref("npc", ref.id, ref.persona, ref.machine))))
-    _apply_swipes(log, side_file(Ref("npc", ref.id, ref.persona, ref.machine)))
+              fork=_fork_of(side))
+    _apply_swipes(log, side)
     return log
 
 
@@ -318,10 +319,11 @@ async def fork_npc(client: AsyncPhantom, persona: str, session: str, at: int | N
             raise BranchError("this server cannot fork NPC sessions", code="unavailable") from e
         raise
     shared = shared_entries(source.entries, at)
-    side = side_file(Ref("npc", new_session, persona, machine))
-    side.write_events([_header("npc", npc_key(persona, new_session, machine), source, at, shared,
-                               {"persona": persona, "machine": resp.machine_id})])
-    _copy_swipes(side_file(ref), side, {e.id: e.id for e in source.entries[:shared]})
+    side = side_file(Ref("npc", new_session, persona, resp.machine_id))
+    side.write_events([_header("npc", npc_key(persona, new_session, resp.machine_id), source, at,
+                               shared, {"persona": persona, "machine": resp.machine_id})])
+    _copy_swipes(side_file(Ref("npc", session, persona, resp.machine_id)), side,
+                 {e.id: e.id for e in source.entries[:shared]})
     return await npc_log(client, Ref("npc", new_session, persona, machine), user_name)
 
 
@@ -455,6 +457,7 @@ async def tree(client: AsyncPhantom | None, ref: Ref, user_name: str) -> dict[st
         "kind": ref.kind,
         "id": ref.id,
         "persona": ref.persona,
+        "title": logs[0].title if logs else ref.id,
         "conversations": [
             {"id": x.id, "turns": x.turns, "forked_from": x.fork} for x in logs
         ],
@@ -484,10 +487,11 @@ def import_companion(log: Log, chat_id: str) -> Log:
         tid = new_turn_id()
         kind = "greeting" if e.greeting else "user"
         first = e.alternatives()[0] if e.greeting else e.user
-        events.append({"event": kind, "id": tid, "parent": prev, "chat_id": chat_id,
-                       "content": first, "persona": log.title, "at": e.at or now_iso()})
         alts = e.alternatives()
         dates = e.swipe_at if len(e.swipe_at) == len(alts) else [e.replied_at or e.at] * len(alts)
+        when = (dates[0] if e.greeting and dates else e.at) or now_iso()
+        events.append({"event": kind, "id": tid, "parent": prev, "chat_id": chat_id,
+                       "content": first, "persona": log.title, "at": when})
         for i, alt in enumerate(alts):
             if e.greeting and i == 0:
                 continue

@@ -253,7 +253,7 @@ def _all_turns(events: list[dict[str, Any]]) -> list[Turn]:
             t = by_id[tid]
             k = ev.get("swipe_id")
             if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(t.swipes):
-                t.swipe_id, t.reply = k, t.swipes[k]
+                t.swipe_id, t.reply, t.replied_at = k, t.swipes[k], t.swipe_at[k]
         elif kind == "failed" and tid in by_id:
             by_id[tid].errors.append(str(ev.get("error", "")))
         elif kind == "retracted" and tid in by_id:
