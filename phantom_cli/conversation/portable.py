@@ -400,30 +400,44 @@ def build_tree(logs: list[Log]) -> tuple[list[Node], list[str]]:
         if conv not in node.conversations and not e.retracted:
             node.conversations.append(conv)
 
+    at: dict[tuple[str, int], str] = {}  # (conversation, position of a live entry) → node
+
     for log in logs:
         fork = log.fork or {}
         skip = int(fork.get("shared") or 0) if fork else 0
-        prev: str | None = fork.get("parent") if fork else None
-        last_live: str | None = prev
-        for i, e in enumerate(log.entries):
-            if i < skip:
-                if e.id in nodes and log.id not in nodes[e.id].conversations:
-                    nodes[e.id].conversations.append(log.id)
-                continue
-            parent = e.parent if (e.parent is not None and i > skip) else prev
-            if i == skip and fork:
-                parent = fork.get("parent")
-            add(e, parent, log.id)
+        source = str(fork.get("from")) if fork else ""
+        anchor: str | None = None
+        if fork:
+            anchor = fork.get("parent") if fork.get("parent") in nodes else None
+            if anchor is None and skip:
+                anchor = at.get((source, skip - 1))
+        prev = last_live = anchor
+        live = [e for e in log.entries if not e.retracted]
+        for i, e in enumerate(live[:skip]):  # shared with the source: the source's nodes
+            node_id = e.id if e.id in nodes else at.get((source, i))
+            if node_id is not None:
+                at[(log.id, i)] = node_id
+                if log.id not in nodes[node_id].conversations:
+                    nodes[node_id].conversations.append(log.id)
+        pos = min(skip, len(live))
+        seen_live = 0
+        for e in log.entries:
             if not e.retracted:
-                prev = e.id
-                last_live = e.id
+                seen_live += 1
+                if seen_live <= skip:
+                    continue
+            elif skip and seen_live < skip:
+                continue
+            # a recorded parent (companion turns: edits are branches) wins over the position
+            add(e, e.parent if e.parent is not None and e.parent in nodes else prev, log.id)
+            if not e.retracted:
+                at[(log.id, pos)] = e.id
+                pos += 1
+                prev = last_live = e.id
         if last_live is not None and last_live in nodes:
             nodes[last_live].heads.append(log.id)
-        elif last_live is None or last_live not in nodes:
-            if fork and fork.get("parent") in nodes:
-                nodes[fork["parent"]].heads.append(log.id)
-            else:
-                empty.append(log.id)
+        else:
+            empty.append(log.id)
     roots: list[Node] = []
     for nid in order:
         node = nodes[nid]
