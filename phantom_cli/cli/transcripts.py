@@ -149,7 +149,7 @@ def do_fork(ctx: typer.Context, ident: str, at: int | None, new: str | None, kin
             _note("note: --as is ignored for an instance (the server names the new instance)")
         return await branches.fork_instance(client, ref.id, at, name)
 
-    log = run(ctx, work)
+    log = run(ctx, work, needs_client=kind != "companion")
     fork = log.fork or {}
     _fork_report(out, log, ident, int(fork.get("at_turn", at or 0)))
 
@@ -281,7 +281,7 @@ def tree(
         ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
         return await branches.tree(client, ref, name)
 
-    data = run(ctx, work)
+    data = run(ctx, work, needs_client=kind != "companion")
     if out.json:
         out.emit_json({**data, "roots": [r.to_json() for r in data["roots"]]})
         return
@@ -345,7 +345,7 @@ def export(
         ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
         return await branches.load(client, ref, name)
 
-    log = run(ctx, work)
+    log = run(ctx, work, needs_client=kind != "companion")
     text = render(log, fmt)
     if output is not None:
         try:

@@ -79,7 +79,7 @@ async def resolve(client: AsyncPhantom | None, ident: str, kind: str | None = No
     from phantom_cli.client.errors import NotFoundError, PhantomError
 
     found: list[Ref] = []
-    if kind in (None, "companion") and Transcript(ident).turns():
+    if kind in (None, "companion") and Transcript(ident).events():
         found.append(Ref("companion", ident))
     if kind in (None, "instance") and client is not None:
         try:

@@ -407,3 +407,30 @@ def test_import_refuses_a_bad_file_and_writes_nothing(cli, uid, tmp_path) -> Non
 def test_help_has_an_example(cli, cmd) -> None:
     r = cli("transcripts", cmd, "--help")
     assert r.exit_code == 0 and "Example" in r.stdout
+
+
+def test_a_companion_chat_exports_and_forks_without_a_server(cli, luna, uid, monkeypatch) -> None:
+    _say(cli, luna, uid, "hello")
+    monkeypatch.setenv("PHANTOM_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    r = cli("transcripts", "export", uid, "--kind", "companion", "--format", "jsonl")
+    assert r.exit_code == 0, r.stderr
+    assert '"content": "hello"' in r.stdout
+    r = cli("transcripts", "fork", uid, "--kind", "companion", "--at", "0", "--as", f"{uid}-0")
+    assert r.exit_code == 0, r.stderr
+    assert Transcript(f"{uid}-0").turns() == [] and Transcript(f"{uid}-0").fork_header()
+    r = cli("transcripts", "tree", f"{uid}-0", "--kind", "companion", "--json")
+    assert r.exit_code == 0 and r.json()["roots"][0]["heads"] == [uid]
+    assert r.json()["empty"] == [f"{uid}-0"]
+
+
+async def test_npc_fork_on_the_hosted_api_says_it_is_not_available() -> None:
+    from phantom_cli.client import AsyncPhantom
+    from phantom_cli.conversation.branches import BranchError, fork_npc
+
+    client = AsyncPhantom(base_url="https://api.example.invalid", api_key="k", backend="hosted")
+    try:
+        with pytest.raises(BranchError) as err:
+            await fork_npc(client, PERSONA, "s1", 1, "s2")
+    finally:
+        await client.aclose()
+    assert err.value.code == "unavailable" and "hosted API" in str(err.value)
