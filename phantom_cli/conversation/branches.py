@@ -197,6 +197,11 @@ async def instance_log(client: AsyncPhantom, instance_id: str, user_name: str) -
         else:
             entries.append(Entry(id=msg.id, user=None, reply=msg.content, swipes=[msg.content],
                                  at=msg.created_at, replied_at=msg.created_at, parent=msg.id))
+    if inst.snapshot_first_message and not (entries and entries[0].greeting):
+        # the activity's opening message is shown first but not stored (as the chat shows it)
+        first = inst.snapshot_first_message
+        entries.insert(0, Entry(id=f"{instance_id}#greeting", user=None, reply=first,
+                                swipes=[first], at=inst.created_at, replied_at=inst.created_at))
     side = side_file(Ref("instance", instance_id))
     log = Log("instance", instance_id, inst.snapshot_title or instance_id, user_name, entries,
               created_at=inst.created_at, meta={"activity_id": inst.activity_id},

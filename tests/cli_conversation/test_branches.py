@@ -301,6 +301,7 @@ def test_export_an_npc_session_and_an_instance(cli, live_server, uid) -> None:
     r = cli("transcripts", "export", inst, "--format", "md")
     assert r.exit_code == 0, r.stderr
     assert f"# Exp {uid}" in r.stdout and "ping" in r.stdout
+    assert r.stdout.index("Hey.") < r.stdout.index("ping")  # the activity's opening comes first
 
 
 def test_export_an_unknown_id_and_an_ambiguous_one(cli, luna, uid) -> None:
