@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/tui.py [--tokens 5000] [--rate 1000] [--history 1000]
 
 1. Streams ``--tokens`` tokens at ``--rate`` tokens/s into a companion conversation with the
-   app running headless (the real ChatScreen, Markdown streaming, side panel), through an
-   in-memory client with the ``AsyncPhantom`` interface. Reports how far the display lags
+   app running headless (the real ChatScreen, Markdown streaming, side panel), through the real
+   ``AsyncPhantom`` over ``httpx.MockTransport`` (no network). Reports how far the display lags
    behind the stream at the end (target ≤ 100 ms) and the CPU used while streaming.
 2. Opens an activity instance with ``--history`` messages (paged 100 at a time like the real
    API) and reports the time until the transcript is on screen (target ≤ 1 s).
@@ -21,20 +21,15 @@ import sys
 import time
 from typing import Any
 
+import httpx
 from phantom_cli.tui.app import PhantomApp
 from phantom_cli.tui.chat import ChatScreen
 from phantom_cli.tui.context import AppContext
 from phantom_cli.tui.conversations import CompanionConversation, InstanceConversation
 from phantom_cli.tui.widgets import MessageView
 
-from phantom_cli.client.models import (
-    ActivityInstance,
-    CompanionChatResponse,
-    CompanionPersona,
-    Message,
-    Page,
-    StreamDelta,
-)
+from phantom_cli.client import AsyncPhantom
+from phantom_cli.client.models import CompanionPersona
 
 TS = "2026-01-01T00:00:00Z"
 
@@ -51,67 +46,63 @@ def make_tokens(n: int) -> list[str]:
     return out
 
 
-class _Companion:
-    def __init__(self, bench: BenchClient) -> None:
-        self.bench = bench
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, gen: Any) -> None:
+        self.gen = gen
 
-    def chat(self, **kw: Any) -> Any:
-        return self.bench.stream(kw["chat_id"])
-
-
-class _Messages:
-    def __init__(self, bench: BenchClient) -> None:
-        self.bench = bench
-
-    async def list(self, instance_id: str, limit: int | None = None, cursor: str | None = None,
-                   **kw: Any) -> Page[Message]:
-        start = int(cursor or 0)
-        size = limit or 20
-        data = self.bench.history_newest_first[start:start + size]
-        more = start + size < len(self.bench.history_newest_first)
-        return Page[Message](data=data, next_cursor=str(start + size) if more else None,
-                             has_more=more)
+    async def __aiter__(self) -> Any:
+        async for chunk in self.gen:
+            yield chunk
 
 
-class _Instances:
-    def __init__(self, bench: BenchClient) -> None:
-        self.messages = _Messages(bench)
-
-    async def get(self, instance_id: str) -> ActivityInstance:
-        return ActivityInstance(id=instance_id, snapshot_title="Long story", status="active",
-                                created_at=TS)
-
-
-class BenchClient:
-    """Streams tokens on a fixed schedule and records when each was emitted."""
+class BenchClient(AsyncPhantom):
+    """The real ``AsyncPhantom`` over ``httpx.MockTransport``: the companion reply streams its
+    tokens as SSE deltas on a fixed schedule (recording when each was emitted); an instance
+    with ``history`` messages is paged 100 at a time like the real API."""
 
     def __init__(self, tokens: list[str], rate: float, history: int = 0) -> None:
         self.tokens = tokens
         self.rate = rate
         self.emitted_at: list[float] = []
-        self.companion = _Companion(self)
-        self.instances = _Instances(self)
         msgs = []
         for i in range(history):
             role = "user" if i % 2 == 0 else "assistant"
             text = (f"Message {i}: " + "lorem ipsum dolor sit amet " * 3
                     + ("\n\n- a list item\n- another" if i % 10 == 0 else ""))
-            msgs.append(Message(id=f"m{i}", role=role, medium="text", content=text, created_at=TS))
+            msgs.append({"id": f"m{i}", "role": role, "medium": "text", "content": text,
+                         "created_at": TS})
         self.history_newest_first = list(reversed(msgs))
-        self.last_exchange = None
+        super().__init__(base_url="http://127.0.0.1:8765", api_key="sk-bench", max_retries=0,
+                         backend="local", transport=httpx.MockTransport(self._handle))
 
-    async def stream(self, chat_id: str) -> Any:
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1/companion/chat":
+            chat_id = json.loads(request.content)["chat_id"]
+            return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                  stream=_Body(self._stream(chat_id)))
+        if path.endswith("/messages") and request.method == "GET":
+            start = int(request.url.params.get("cursor") or 0)
+            size = int(request.url.params.get("limit") or 20)
+            data = self.history_newest_first[start:start + size]
+            more = start + size < len(self.history_newest_first)
+            return httpx.Response(200, json={"data": data, "has_more": more,
+                                             "next_cursor": str(start + size) if more else None})
+        if path.startswith("/api/v1/activity-instances/"):
+            return httpx.Response(200, json={"id": path.rsplit("/", 1)[-1], "status": "active",
+                                             "snapshot_title": "Long story", "created_at": TS})
+        return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": path}})
+
+    async def _stream(self, chat_id: str) -> Any:
         t0 = time.perf_counter()
         for i, tok in enumerate(self.tokens):
             delay = t0 + i / self.rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             self.emitted_at.append(time.perf_counter())
-            yield StreamDelta(text=tok)
-        yield CompanionChatResponse(reply="".join(self.tokens), chat_id=chat_id)
-
-    async def aclose(self) -> None:
-        return None
+            yield f"event: delta\ndata: {json.dumps({'text': tok})}\n\n".encode()
+        final = {"reply": "".join(self.tokens), "chat_id": chat_id}
+        yield f"event: done\ndata: {json.dumps(final)}\n\n".encode()
 
 
 def cpu_seconds() -> float:

@@ -49,6 +49,18 @@ def _platform_dir(kind: str) -> Path:
         return Path(fn(APP_NAME, appauthor=False))
 
 
+def private_dir(path: Path) -> Path:
+    """``ensure_dir``, and tighten an existing directory to 0700 (media, transcripts, state:
+    folders created 0755 by older versions are fixed at start)."""
+    ensure_dir(path)
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:
+        pass
+    return path
+
+
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (and parents) if missing; a directory phantom creates is mode 0700."""
     if not path.is_dir():

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
+from .booleans import parse_bool
 
 HOSTED_BASE_URL = "https://api.phantomrouter.ai"
 LOCAL_PROFILE = "local"
@@ -79,6 +80,7 @@ KEYS: dict[str, Key] = {
     "memory_cadence": Key(int, 3, None, "memory extraction every N turns", 1),
     "vector_store": Key(bool, True, None, "local backend vector memory"),
     "seed": Key(int, 0, None, "scripted engine seed", 0),
+    "scripted_pace": Key(float, None, None, "scripted engine streaming pace, words/s (default 40; 0 = no delay)", 0),
     "moderation_policy": Key(str, None, None, "moderation policy file (JSON/TOML) for the local server"),
     "engine_embedding_model": Key(str, None, None, "embedding model for memories (engine=openai)"),
 }
@@ -140,13 +142,10 @@ def parse_value(key: str, text: str) -> Any:
         raise ConfigError(f"unknown key {key!r} (known keys: {', '.join(KEYS)})")
     value: Any = text
     if spec.type is bool:
-        low = text.strip().lower()
-        if low in ("true", "yes", "on", "1"):
-            value = True
-        elif low in ("false", "no", "off", "0"):
-            value = False
-        else:
-            raise ConfigError(f"key {key!r} must be true or false; got {text!r}")
+        try:
+            value = parse_bool(text)
+        except ValueError:
+            raise ConfigError(f"key {key!r} must be true or false; got {text!r}") from None
     elif spec.type is int:
         try:
             value = int(text.strip())
@@ -262,7 +261,10 @@ class Settings:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same dir and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temp file in the same dir and ``os.replace``.
+
+    The temp file is ``.<name>.<random>.tmp``; ``atomic_temp_target`` recognises such names
+    (start-up clean-up of files a kill left behind)."""
     paths.ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -278,6 +280,60 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         except OSError:
             pass
         raise
+
+
+_USERINFO_RE = None
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``
+    (base URLs with credentials must never be echoed: errors, --debug, config list)."""
+    global _USERINFO_RE
+    if "@" not in text:
+        return text
+    if _USERINFO_RE is None:
+        import re
+
+        _USERINFO_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+    return _USERINFO_RE.sub(r"\1:***@", text)
+
+
+def storage_problem(exc: BaseException, path: object = None) -> str | None:
+    """One line saying what is wrong with the disk and where, for an error writing local files
+    (an ``OSError`` such as ENOSPC/EROFS/EACCES, or sqlite's disk errors); None otherwise.
+    ``path``: where, when ``exc`` does not say (sqlite never does)."""
+    import errno
+
+    reasons = {
+        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }
+    reason = None
+    where = path
+    if isinstance(exc, OSError) and exc.errno in reasons:
+        reason = reasons[exc.errno]
+        where = exc.filename or path
+    elif type(exc).__name__ == "OperationalError":  # sqlite3 (not imported here: start-up)
+        text = str(exc).lower()
+        if "disk is full" in text or "disk i/o" in text:
+            reason = "the disk is full (or failing)" if "i/o" in text else "the disk is full"
+        elif "readonly" in text or "read-only" in text:
+            reason = "the file system is read-only"
+        elif "unable to open database" in text:
+            reason = "the database file cannot be opened (missing folder, read-only or no permission)"
+    if reason is None:
+        return None
+    return f"cannot write {where}: {reason}" if where else f"cannot write local files: {reason}"
+
+
+def atomic_temp_target(name: str) -> str | None:
+    """The file name an ``atomic_write`` temp file named ``name`` was for, or None when
+    ``name`` is not such a temp file (``.gen_1f.png.k2x9_a0b.tmp`` → ``gen_1f.png``)."""
+    import re
+
+    m = re.fullmatch(r"\.(.+)\.[A-Za-z0-9_]+\.tmp", name)
+    return m.group(1) if m else None
 
 
 def _parse(path: Path, data: Mapping[str, Any]) -> Settings:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 _OPTION_KEYS = (
     "engine", "engine_base_url", "engine_model", "engine_api_key_env", "llama_model_path",
     "idle_timeout", "faults", "memory_cadence", "vector_store", "seed", "moderation_policy",
-    "engine_embedding_model",
+    "engine_embedding_model", "scripted_pace",
 )  # fmt: skip
 _PATH_KEYS = ("llama_model_path", "moderation_policy")
 

@@ -47,7 +47,7 @@ from .context import AppContext
 from .errors import describe
 from .modals import AskModal
 from .sanitize import clean, plain
-from .widgets import StatusBar, latency_text
+from .widgets import InertMarkdown, StatusBar, latency_text
 
 LONG_FIELD = 1000  # fields with a larger limit get a multi-line editor
 EXTRACT_CHOICES = [("default", "default"), ("true", "true"), ("false", "false")]
@@ -173,7 +173,7 @@ class PlaygroundScreen(Screen[None]):
                 yield Static("", id="oe-messages", classes="field-error", markup=False)
             with TabPane("Response", id="tab-response"), VerticalScroll(id="response-view"):
                 yield Label("Reply", classes="section")
-                yield Markdown("*Send a turn with ctrl+s.*", id="reply")
+                yield InertMarkdown("*Send a turn with ctrl+s.*", id="reply")
                 yield Label("Turn details", classes="section")
                 yield Static("", id="response-details", markup=False)
                 yield Label("Assembled prompt (local backend)", classes="section")

@@ -30,6 +30,22 @@ MARK_LABELS = {
 }
 
 
+class InertMarkdown(Markdown):
+    """Markdown for text from a model or server: a link in it is shown, never acted on.
+
+    Textual's Markdown opens a clicked link in the browser (``open_links``) and posts
+    ``LinkClicked`` for anyone to act on; here the click is dropped where it is made, so
+    untrusted text cannot trigger an action."""
+
+    def __init__(self, markdown: str | None = None, **kwargs: Any) -> None:
+        kwargs["open_links"] = False
+        super().__init__(markdown, **kwargs)
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        event.prevent_default()
+
+
 class ChatInput(TextArea):
     """Multi-line input: Enter sends; ctrl+j (or shift+enter / alt+enter where the terminal
     reports them) inserts a newline."""
@@ -94,7 +110,7 @@ class MessageView(Vertical):
         # live: a header and a Markdown widget; history: one Static rendering both
         self.header = Static(self._header(), classes="msg-header", markup=False)
         self.body: Markdown | Static = (
-            Markdown(self.content_text) if live
+            InertMarkdown(self.content_text) if live
             else Static(self._static_renderable(), classes="msg-static", markup=False)
         )
         if marks:

@@ -1,21 +1,17 @@
 """The Starlette application factory.
 
-``create_app(settings)`` imports every module of ``phantom_cli.backend.routes`` (each exposes
-``routes``: a list of starlette routes, usually made with ``endpoints.endpoint``; optionally
-``async def startup(app)`` / ``async def shutdown(app)``), applies the registered migrations,
+``create_app(settings)`` builds the app from the explicit lists in ``registry`` (route modules,
+migration areas in order, job kinds, start-up and shut-down hooks): it applies the migrations,
 creates the local user and key on first start, and installs the error envelope for every failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import pkgutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from types import ModuleType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import db as dbmod
-from . import schema as _schema  # noqa: F401  (registers the core migrations)
 from .auth import ensure_local_key
 from .errors import ApiError
 from .faults import FaultMiddleware, parse_faults
@@ -36,33 +31,6 @@ from .settings import ServerSettings
 log = logging.getLogger("phantom.backend")
 
 Hook = Callable[[Starlette], Awaitable[None]]
-_extra_startup: list[Hook] = []
-_extra_shutdown: list[Hook] = []
-
-
-def on_startup(fn: Hook) -> Hook:
-    """Register ``async def fn(app)`` to run at start-up (after migrations), for modules that
-    are not route modules (e.g. a job runner). Route modules can define ``startup`` instead."""
-    if fn not in _extra_startup:
-        _extra_startup.append(fn)
-    return fn
-
-
-def on_shutdown(fn: Hook) -> Hook:
-    if fn not in _extra_shutdown:
-        _extra_shutdown.append(fn)
-    return fn
-
-
-def route_modules() -> list[ModuleType]:
-    from . import routes as pkg
-
-    mods = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        mods.append(importlib.import_module(f"{pkg.__name__}.{info.name}"))
-    return mods
 
 
 # --------------------------------------------------------------------------- error envelope
@@ -103,6 +71,13 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    from phantom_cli.config.settings import storage_problem
+
+    disk = storage_problem(exc, request.app.state.settings.db_path)
+    if disk is not None:  # full disk, read-only folder: say it to the caller too, not only the log
+        log.error("%s %s: %s (%s)", request.method, request.url.path, disk, exc)
+        return error_response(ApiError(500, message=f"the local server {disk}",
+                                       details={"storage": disk}))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(ApiError(500, message="internal server error (see the server log)"))
 
@@ -131,6 +106,70 @@ class ActivityMiddleware:
             st.last_request = time.monotonic()
 
 
+class BodyTimeoutMiddleware:
+    """Answers 408 and closes the connection when a request body stalls: each piece of the
+    body must arrive within ``settings.body_timeout`` seconds (a half-sent body held a
+    connection, a handler and the idle exit for ever). A client that goes away mid-upload is
+    one INFO line, not an ERROR with a traceback."""
+
+    def __init__(self, app: ASGIApp, settings: Any) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        timeout = float(getattr(self.settings, "body_timeout", 30.0))
+        body_done = False
+        started = False
+
+        async def timed_receive() -> Any:
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise _BodyStalled(timeout) from None
+            if message["type"] == "http.disconnect":
+                body_done = True
+                raise _ClientGone()
+            if not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def tracked_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except _BodyStalled as exc:
+            log.info("%s %s: request body stalled for %.0f s: answered 408 and closed",
+                     scope.get("method"), scope.get("path"), exc.timeout)
+            if not started:
+                err = ApiError(408, code="REQUEST_TIMEOUT",
+                               message=f"body: nothing received for {exc.timeout:g} s; send the whole body",
+                               headers={"Connection": "close"})
+                await error_response(err)(scope, receive, send)
+        except _ClientGone:
+            log.info("%s %s: the client went away before sending the whole body",
+                     scope.get("method"), scope.get("path"))
+
+
+class _BodyStalled(Exception):
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"body stalled for {timeout} s")
+        self.timeout = timeout
+
+
+class _ClientGone(Exception):
+    pass
+
+
 # --------------------------------------------------------------------------- health / openapi
 
 
@@ -157,29 +196,26 @@ async def openapi(request: Request) -> Response:
 
 def create_app(settings: ServerSettings | None = None) -> Starlette:
     settings = settings or ServerSettings.from_env()
-    mods = route_modules()
+    from . import registry
+
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    startups: list[Hook] = []
-    shutdowns: list[Hook] = []
-    for mod in mods:
-        routes.extend(getattr(mod, "routes", []))
-        if hasattr(mod, "startup"):
-            startups.append(mod.startup)
-        if hasattr(mod, "shutdown"):
-            shutdowns.append(mod.shutdown)
+    for mod in registry.route_modules():
+        routes.extend(mod.routes)
+    startups: list[Hook] = registry.startup_hooks()
+    shutdowns: list[Hook] = registry.shutdown_hooks()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _start(app)
-        for hook in [*startups, *_extra_startup]:
+        for hook in startups:
             await hook(app)
         try:
             yield
         finally:
-            for hook in [*shutdowns, *_extra_shutdown]:
+            for hook in shutdowns:
                 try:
                     await hook(app)
                 except Exception:  # noqa: BLE001 - keep shutting down the others
@@ -202,6 +238,7 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     middleware = [
         Middleware(ActivityMiddleware, state=activity),
         Middleware(FaultMiddleware, state=_FaultState),
+        Middleware(BodyTimeoutMiddleware, settings=settings),
     ]
 
     app = Starlette(
@@ -235,7 +272,9 @@ def _open_db(app: Starlette) -> None:
     dbmod.migrate(conn)
     app.state.db = conn
     app.state.api_key = ensure_local_key(conn, settings.key_file)
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    from phantom_cli.config.paths import private_dir
+
+    private_dir(settings.media_dir)  # 0700, an existing 0755 one fixed too
 
 
 async def _start(app: Starlette) -> None:

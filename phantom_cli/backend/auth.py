@@ -2,6 +2,11 @@
 
 Keys are ``ph_local_`` + 32 random bytes (base64url); only their sha256 is stored. Every route
 but ``/health`` needs a key: the ``endpoint`` helper calls :func:`require` for you.
+
+Least privilege: a key holds exactly the scopes stored with it. ``admin`` is never implied: only
+the owner key written at first start has it, plus keys minted with an explicit ``admin`` scope by
+a key that has ``admin``. A key minted without scopes gets every scope but ``admin``
+(``DEFAULT_SCOPES``). A key can only mint keys with scopes it holds itself (:func:`check_grant`).
 """
 
 from __future__ import annotations
@@ -31,8 +36,14 @@ SCOPES = (
     "generate",
     "admin",
 )
-FULL = "*"  # stored for a full-scope key: every scope, present and future
-LOCAL_USER = "local"
+ADMIN = "admin"
+DEFAULT_SCOPES = tuple(s for s in SCOPES if s != ADMIN)  # a key minted without scopes
+OWNER_SCOPES = SCOPES  # the owner key written at first start
+# Legacy: keys stored before core migration 2 could hold "*" (every scope, admin included). That
+# migration rewrote them; should one still be met, it means every scope but admin.
+FULL = "*"
+OWNER_KEY_NAME = "local admin key"
+LOCAL_USER = "local"  # the owner: the user of the key written at first start
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,9 @@ class User:
     key_id: str
 
     def has(self, scope: str) -> bool:
-        return FULL in self.scopes or scope in self.scopes
+        if scope in self.scopes:
+            return True
+        return scope != ADMIN and FULL in self.scopes
 
 
 def hash_key(key: str) -> str:
@@ -61,9 +74,11 @@ def get_or_create_user(conn: sqlite3.Connection, name: str) -> str:
 
 
 def normalize_scopes(scopes: list[str] | None) -> list[str]:
-    """Validated scopes; ``None``/empty or ``["*"]`` → full scope."""
-    if not scopes or FULL in scopes:
-        return [FULL]
+    """Validated, sorted scopes; ``None``/empty (or the legacy ``["*"]``) → every scope but admin."""
+    if not scopes:
+        return sorted(DEFAULT_SCOPES)
+    if FULL in scopes:
+        scopes = [s for s in scopes if s != FULL] + list(DEFAULT_SCOPES)
     bad = [s for s in scopes if s not in SCOPES]
     if bad:
         raise ApiError(
@@ -72,6 +87,22 @@ def normalize_scopes(scopes: list[str] | None) -> list[str]:
             details=[{"loc": ["body", "scopes"], "msg": f"unknown scope {bad[0]!r}"}],
         )
     return sorted(set(scopes))
+
+
+def check_grant(caller: User, user: str, scopes: list[str]) -> None:
+    """403 unless ``caller`` may mint a key for ``user`` with ``scopes`` (already normalised).
+
+    A key never grants a scope it lacks itself, and only an ``admin`` key mints keys for a user
+    other than its own.
+    """
+    if user != caller.name and not caller.has(ADMIN):
+        raise ApiError(403, message=f"this API key lacks the '{ADMIN}' scope (needed to mint a key for "
+                                    f"another user, {user!r})")
+    missing = [s for s in scopes if not caller.has(s)]
+    if missing:
+        raise ApiError(403, message=f"this API key lacks the '{missing[0]}' scope, so it cannot grant it"
+                                    " (name the scopes to grant with --scope)",
+                       details=[{"loc": ["body", "scopes"], "msg": f"the caller lacks {s!r}"} for s in missing])
 
 
 def create_key(
@@ -197,7 +228,8 @@ def require(request: Any, scope: str | None) -> User:
 
 
 def ensure_local_key(conn: sqlite3.Connection, key_file: Path) -> str:
-    """First start: user ``local`` + a full-scope key written to ``key_file`` (0600).
+    """First start: the owner (user ``local``) + a key with every scope, ``admin`` included,
+    written to ``key_file`` (0600).
 
     On later starts the stored key is reused if it is still valid; otherwise a new one is minted.
     """
@@ -207,7 +239,7 @@ def ensure_local_key(conn: sqlite3.Connection, key_file: Path) -> str:
         if existing and lookup(conn, existing) is not None:
             os.chmod(key_file, 0o600)
             return existing
-    key, _ = create_key(conn, LOCAL_USER, None, name="local admin key")
+    key, _ = create_key(conn, LOCAL_USER, list(OWNER_SCOPES), name=OWNER_KEY_NAME)
     write_secret(key_file, key)
     return key
 

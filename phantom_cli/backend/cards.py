@@ -30,6 +30,7 @@ import base64
 import binascii
 import json
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -74,6 +75,11 @@ _STRING_FIELDS = (
     "character_version",
 )
 _LIST_FIELDS = ("alternate_greetings", "tags")
+_V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
+LOREBOOK_NOT_CARD = (
+    "this is a SillyTavern world-info (lorebook) file, not a character card: "
+    "import it with `phantom admin import-lorebook FILE [--activity ID]`"
+)
 
 #: V3 fields kept in ``extra`` (no activity field of their own)
 _V3_EXTRA_FIELDS = (
@@ -241,10 +247,12 @@ def _decode_b64_json(text: str, where: str) -> Any:
 def _loads(raw: bytes | str, where: str) -> Any:
     if len(raw) > MAX_CARD_BYTES:
         raise CardError(where, f"card is {len(raw)} bytes; the limit is {MAX_CARD_BYTES}")
+    from .safejson import JSONInputError, loads
+
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CardError(where, f"not valid JSON ({exc})") from None
+        return loads(raw)  # bounded: no RecursionError or 10,000-digit integer gets through
+    except JSONInputError as exc:
+        raise CardError(where, str(exc)) from None
 
 
 def _str(data: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
@@ -341,6 +349,8 @@ def parse_card_obj(obj: Any, *, source: str = "json") -> ImportedCard:
     if spec is None:
         if "name" in obj and ("first_mes" in obj or "description" in obj):
             spec, data, where = "chara_card_v1", obj, "card"
+        elif is_lorebook_obj(obj):
+            raise CardError("card", LOREBOOK_NOT_CARD)
         else:
             raise CardError("spec", 'missing: expected "chara_card_v2" or "chara_card_v3"')
     elif spec in ("chara_card_v2", "chara_card_v3"):
@@ -348,6 +358,9 @@ def parse_card_obj(obj: Any, *, source: str = "json") -> ImportedCard:
         where = "data"
         if not isinstance(data, dict):
             raise CardError("data", f"required object for spec {spec!r}")
+    elif spec == "chara_card_v1" and isinstance(obj.get("data"), dict):
+        # a V1 card wrapped like V2 (some converters, e.g. tavern-card, write this)
+        spec, data, where = "chara_card_v1", obj["data"], "data"
     else:
         raise CardError("spec", f'{spec!r} is not "chara_card_v2" or "chara_card_v3"')
 
@@ -358,6 +371,10 @@ def parse_card_obj(obj: Any, *, source: str = "json") -> ImportedCard:
     if len(name) > MAX_NAME:
         raise CardError(f"{where}.name", f"{len(name)} characters; the limit is {MAX_NAME}")
     activity: dict[str, Any] = {"title": name.strip()}
+    cv = data.get("character_version")
+    if isinstance(cv, int | float) and not isinstance(cv, bool):
+        # some tools write a number (1, 1.5): accepted and kept as text, as SillyTavern shows it
+        data = {**data, "character_version": str(cv)}
     for key in _STRING_FIELDS:
         value = _str(data, key, where)
         if value is not None and value != "":
@@ -448,8 +465,14 @@ def build_card(
     fmt: CardFormat = "v3",
     lorebook: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """An activity (wire fields) -> a V2 or V3 card object."""
+    """An activity (wire fields) -> a V2 or V3 card object.
+
+    As SillyTavern writes them: the V1 fields (``name``, ``description``, ``personality``,
+    ``scenario``, ``first_mes``, ``mes_example``, ``creatorcomment``, ``tags``) are repeated at
+    the top level; V3 sets ``modification_date`` (now, unix seconds; ``creation_date`` too when
+    the card had none) and gives every lorebook entry the required ``use_regex``."""
     if fmt not in ("v2", "v3"):
         raise CardError("format", f"{fmt!r} is not v2 or v3")
     extra = extra or {}
@@ -466,14 +489,42 @@ def build_card(
     if lorebook is not None:
         book = dict(lorebook)
         book.pop("id", None)
+        if fmt == "v3":
+            book["entries"] = [_v3_entry(e) for e in book.get("entries") or []]
         data["character_book"] = book
     if fmt == "v2":
-        return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
+        return {**_v1_fields(data, extra), "spec": "chara_card_v2", "spec_version": "2.0", "data": data}
     data["group_only_greetings"] = list(extra.get("group_only_greetings") or [])
     for key in _V3_EXTRA_FIELDS:
         if key != "group_only_greetings" and extra.get(key) is not None:
             data[key] = extra[key]
-    return {"spec": "chara_card_v3", "spec_version": "3.0", "data": data}
+    stamp = int(time.time()) if now is None else int(now)
+    data.setdefault("creation_date", stamp)
+    data["modification_date"] = stamp
+    return {**_v1_fields(data, extra), "spec": "chara_card_v3", "spec_version": "3.0", "data": data}
+
+
+def _v1_fields(data: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The V1 fields SillyTavern repeats at the top level of a V2/V3 card, for V1 readers."""
+    out = {k: data.get(k) or "" for k in _V1_FIELDS}
+    out["creatorcomment"] = data.get("creator_notes") or ""
+    out["tags"] = list(data.get("tags") or [])
+    out["talkativeness"] = str((extra.get("extensions") or {}).get("talkativeness", "0.5"))
+    out["fav"] = bool((extra.get("extensions") or {}).get("fav", False))
+    return out
+
+
+def _v3_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A lorebook entry as V3 requires it: ``use_regex`` present (true when the entry's keys
+    are SillyTavern ``/pattern/flags`` regexes), ``extensions`` present."""
+    from .content.lore import is_regex_key
+
+    e = dict(entry)
+    if not isinstance(e.get("use_regex"), bool):
+        e["use_regex"] = any(is_regex_key(str(k)) for k in e.get("keys") or [])
+    e.setdefault("extensions", {})
+    e.setdefault("enabled", True)
+    return e
 
 
 def card_json(card: dict[str, Any]) -> str:
@@ -523,3 +574,173 @@ def export_png(
     v2 = build_card(activity, fmt="v2", lorebook=lorebook, extra=extra)
     v3 = build_card(activity, fmt="v3", lorebook=lorebook, extra=extra)
     return write_png_text(base, {"chara": _b64(v2), "ccv3": _b64(v3)})
+
+
+# --------------------------------------------------------------------------- lorebooks (world info)
+
+#: SillyTavern world-info entry field -> (character_book field or ``extensions`` key)
+_WI_TO_EXT = {
+    "excludeRecursion": "exclude_recursion",
+    "preventRecursion": "prevent_recursion",
+    "delayUntilRecursion": "delay_until_recursion",
+    "displayIndex": "display_index",
+    "probability": "probability",
+    "useProbability": "useProbability",
+    "depth": "depth",
+    "selectiveLogic": "selectiveLogic",
+    "group": "group",
+    "groupOverride": "group_override",
+    "groupWeight": "group_weight",
+    "scanDepth": "scan_depth",
+    "caseSensitive": "case_sensitive",
+    "matchWholeWords": "match_whole_words",
+    "useGroupScoring": "use_group_scoring",
+    "automationId": "automation_id",
+    "role": "role",
+    "vectorized": "vectorized",
+    "sticky": "sticky",
+    "cooldown": "cooldown",
+    "delay": "delay",
+}
+_EXT_TO_WI = {v: k for k, v in _WI_TO_EXT.items()}
+
+
+def is_lorebook_obj(obj: Any) -> bool:
+    """A SillyTavern world-info file (``entries`` map or list) or a bare ``character_book``."""
+    return isinstance(obj, dict) and "spec" not in obj and isinstance(obj.get("entries"), dict | list)
+
+
+def _wi_entry(uid: str, e: Any, where: str) -> dict[str, Any]:
+    """One SillyTavern world-info entry -> a character_book entry (as SillyTavern's
+    ``convertWorldInfoToCharacterBook`` does; its own settings go to ``extensions``)."""
+    if not isinstance(e, dict):
+        raise CardError(where, f"must be an object, not {type(e).__name__}")
+    keys = _str_list(e, "key", where)
+    if keys is None:
+        raise CardError(f"{where}.key", "required (a list of strings)")
+    content = _str(e, "content", where) or ""
+    position = e.get("position", 0)
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 6:
+        raise CardError(f"{where}.position", "must be a number 0-6 (SillyTavern's positions)")
+    logic = e.get("selectiveLogic", 0)
+    if logic is not None and (isinstance(logic, bool) or logic not in (0, 1, 2, 3)):
+        raise CardError(f"{where}.selectiveLogic", "must be 0 (AND ANY), 1 (NOT ALL), 2 (NOT ANY) or 3 (AND ALL)")
+    prob = e.get("probability")
+    if prob is not None and (isinstance(prob, bool) or not isinstance(prob, int | float) or not 0 <= prob <= 100):
+        raise CardError(f"{where}.probability", "must be a number 0-100")
+    order = e.get("order", 100)
+    if isinstance(order, bool) or not isinstance(order, int | float):
+        raise CardError(f"{where}.order", "must be a number")
+    for key in ("constant", "selective", "disable"):
+        if e.get(key) is not None and not isinstance(e[key], bool):
+            raise CardError(f"{where}.{key}", "must be true or false")
+    ext = dict(e.get("extensions") or {}) if isinstance(e.get("extensions"), dict) else {}
+    for wi_key, ext_key in _WI_TO_EXT.items():
+        if wi_key in e:
+            ext[ext_key] = e[wi_key]
+    ext["position"] = position
+    out: dict[str, Any] = {
+        "id": e.get("uid", uid),
+        "keys": keys,
+        "secondary_keys": _str_list(e, "keysecondary", where) or [],
+        "comment": _str(e, "comment", where) or "",
+        "content": content,
+        "constant": bool(e.get("constant", False)),
+        "selective": bool(e.get("selective", True)),
+        "insertion_order": order,
+        "enabled": not e.get("disable", False),
+        "position": "before_char" if position == 0 else "after_char",
+        "extensions": ext,
+    }
+    if isinstance(e.get("caseSensitive"), bool):
+        out["case_sensitive"] = e["caseSensitive"]
+    return out
+
+
+def parse_lorebook_file(obj: Any, *, name: str | None = None) -> tuple[dict[str, Any], str]:
+    """A lorebook file -> ``(character_book, kind)``. Accepted: SillyTavern world-info JSON
+    (``{"entries": {"0": {uid, key, keysecondary, content, order, position, …}}}``),
+    a V2/V3 ``character_book`` (``entries`` a list of ``{keys, content, …}``), or a whole
+    V2/V3 card (its ``data.character_book``). ``kind``: ``worldinfo`` | ``character_book`` |
+    ``card``."""
+    if not isinstance(obj, dict):
+        raise CardError("lorebook", f"must be a JSON object, not {type(obj).__name__}")
+    if obj.get("spec") in ("chara_card_v2", "chara_card_v3"):
+        book = (obj.get("data") or {}).get("character_book") if isinstance(obj.get("data"), dict) else None
+        if book is None:
+            raise CardError("data.character_book", "this card carries no lorebook")
+        return parse_lorebook(book, "data.character_book"), "card"
+    entries = obj.get("entries")
+    if isinstance(entries, dict):
+        if len(entries) > MAX_LIST_ITEMS:
+            raise CardError("entries", f"{len(entries)} entries; the limit is {MAX_LIST_ITEMS}")
+        conv = [_wi_entry(str(k), v, f"entries.{k}") for k, v in entries.items()]
+        conv.sort(key=lambda x: ((x["extensions"].get("display_index") or 0), str(x["id"])))
+        book: dict[str, Any] = {
+            "name": obj.get("name") if isinstance(obj.get("name"), str) else (name or ""),
+            "entries": conv,
+        }
+        for k in ("description", "scan_depth", "token_budget", "recursive_scanning"):
+            if obj.get(k) is not None:
+                book[k] = obj[k]
+        return parse_lorebook(book, "lorebook"), "worldinfo"
+    if isinstance(entries, list):
+        if entries and all(isinstance(x, dict) and "key" in x and "keys" not in x for x in entries):
+            return parse_lorebook_file({**obj, "entries": {str(i): x for i, x in enumerate(entries)}},
+                                       name=name)
+        book = dict(obj)
+        if not book.get("name") and name:
+            book["name"] = name
+        return parse_lorebook(book, "lorebook"), "character_book"
+    if "spec" in obj or "name" in obj and "first_mes" in obj:
+        raise CardError("lorebook", "this is a character card without a lorebook "
+                        "(import it with `phantom admin import-card`)")
+    raise CardError("entries", "missing: expected SillyTavern world info ({\"entries\": {…}}) "
+                    "or a character_book ({\"entries\": […]})")
+
+
+def lorebook_to_worldinfo(book: dict[str, Any]) -> dict[str, Any]:
+    """A stored lorebook -> SillyTavern world-info JSON (the ``entries`` map form)."""
+    from .content.lore import POSITION_NUMBERS, entry_position
+
+    entries: dict[str, Any] = {}
+    for i, e in enumerate(book.get("entries") or []):
+        ext = dict(e.get("extensions") or {})
+        uid = e.get("id")
+        uid = uid if isinstance(uid, int) and not isinstance(uid, bool) else i
+        wi: dict[str, Any] = {
+            "uid": uid,
+            "key": list(e.get("keys") or []),
+            "keysecondary": list(e.get("secondary_keys") or []),
+            "comment": e.get("comment") or e.get("name") or "",
+            "content": e.get("content") or "",
+            "constant": bool(e.get("constant", False)),
+            "selective": bool(e.get("selective", True)),
+            "selectiveLogic": ext.get("selectiveLogic", 0),
+            "order": e.get("insertion_order", 100),
+            "position": POSITION_NUMBERS.get(entry_position(e), 0),
+            "disable": e.get("enabled", True) is False,
+            "addMemo": True,
+            "excludeRecursion": bool(ext.get("exclude_recursion", False)),
+            "preventRecursion": bool(ext.get("prevent_recursion", False)),
+            "delayUntilRecursion": bool(ext.get("delay_until_recursion", False)),
+            "probability": ext.get("probability", 100),
+            "useProbability": ext.get("useProbability", True),
+            "depth": ext.get("depth", 4),
+            "group": ext.get("group", ""),
+            "scanDepth": ext.get("scan_depth"),
+            "caseSensitive": e.get("case_sensitive", ext.get("case_sensitive")),
+            "matchWholeWords": ext.get("match_whole_words"),
+            "displayIndex": ext.get("display_index", i),
+        }
+        for ext_key, wi_key in _EXT_TO_WI.items():
+            if ext_key in ext and wi_key not in wi:
+                wi[wi_key] = ext[ext_key]
+        entries[str(uid)] = wi
+    out: dict[str, Any] = {"entries": entries}
+    if book.get("name"):
+        out["name"] = book["name"]
+    for k in ("description", "scan_depth", "token_budget", "recursive_scanning"):
+        if book.get(k) is not None:
+            out[k] = book[k]
+    return out

@@ -1,17 +1,20 @@
 """SQLite storage: one file, WAL, foreign keys, a versioned schema per area.
 
-Migrations are registered per *area* (``core``, ``content``, ``companion``, ``npc`` …) from the
-module that owns the tables, at import time::
+Each *area* (``core``, ``content``, ``companion``, ``npc`` …) owns its tables and lists its
+migrations in a module-level ``MIGRATIONS`` tuple of the module that owns them::
 
-    from phantom_cli.backend.db import register_migration
-    register_migration("npc", 1, "npc sessions", "CREATE TABLE npc_session (...);")
-    register_migration("npc", 2, "add score", lambda conn: conn.execute("ALTER TABLE ..."))
+    from phantom_cli.backend.db import Migration
+    MIGRATIONS = (
+        Migration("npc", 1, "npc sessions", "CREATE TABLE npc_session (...);"),
+        Migration("npc", 2, "add score", lambda conn: conn.execute("ALTER TABLE ...")),
+    )
 
-Each area has its own version sequence (1, 2, 3 …) recorded in ``schema_version(area, version)``,
-so several people add tables without touching the same line. ``migrate()`` applies pending
-migrations: ``core`` first, then the other areas in name order; each migration runs in its own
-transaction together with its ``schema_version`` row, so a failed upgrade leaves the previous
-schema and all data intact. Never edit a released migration: append a new version.
+Nothing is registered by importing a module: ``registry.MIGRATION_AREAS`` lists every area and
+its module, in the order they are applied. Each area has its own version sequence (1, 2, 3 …)
+recorded in ``schema_version(area, version)``, so several people add tables without touching
+the same line. ``migrate()`` applies pending migrations in that order; each migration runs in
+its own transaction together with its ``schema_version`` row, so a failed upgrade leaves the
+previous schema and all data intact. Never edit a released migration: append a new version.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,24 +40,13 @@ class Migration:
     body: MigrationBody
 
 
-_REGISTRY: dict[str, dict[int, Migration]] = {}
-_AREA_ORDER = ("core",)  # areas applied before all others, in this order
-
-
 def register_migration(area: str, version: int, name: str, body: MigrationBody) -> None:
-    """Register migration ``version`` (1, 2, …) of ``area``. Idempotent for the same body."""
-    if version < 1:
-        raise ValueError("version: must be >= 1")
-    known = _REGISTRY.setdefault(area, {})
-    if version in known and known[version].body != body:
-        raise ValueError(f"migration {area}:{version} registered twice with different bodies")
-    known[version] = Migration(area, version, name, body)
-
-
-def registered() -> list[Migration]:
-    areas = [a for a in _AREA_ORDER if a in _REGISTRY]
-    areas += sorted(a for a in _REGISTRY if a not in _AREA_ORDER)
-    return [m for a in areas for _, m in sorted(_REGISTRY[a].items())]
+    """Gone: migrations are listed, not registered on import. Kept only to say where they go."""
+    raise RuntimeError(
+        f"register_migration({area!r}, {version}, …) is gone: add db.Migration({area!r}, {version}, …)"
+        " to the owning module's MIGRATIONS tuple, and list a new area in"
+        " registry.MIGRATION_AREAS (see phantom_cli/backend/README.md, 'Migrations')"
+    )
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -103,13 +95,15 @@ def _applied(conn: sqlite3.Connection) -> set[tuple[str, int]]:
     return {(r[0], r[1]) for r in conn.execute("SELECT area, version FROM schema_version")}
 
 
-def migrate(conn: sqlite3.Connection) -> list[Migration]:
-    """Apply every pending registered migration; returns those applied."""
-    from . import schema  # noqa: F401  (the core tables are always registered first)
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = None) -> list[Migration]:
+    """Apply every pending migration (default: ``registry.migrations()``); returns those applied."""
+    if migrations is None:
+        from .registry import migrations as listed
 
+        migrations = listed()
     done = _applied(conn)
     applied: list[Migration] = []
-    for m in registered():
+    for m in migrations:
         if (m.area, m.version) in done:
             continue
         with transaction(conn):

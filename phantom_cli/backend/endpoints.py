@@ -21,8 +21,9 @@ pre-serialised JSON bytes; a starlette ``Response`` → as is. The metadata feed
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from . import idempotency as idem
 from .auth import User, require
 from .errors import ApiError
 
-MAX_BODY = 2 * 1024 * 1024  # bytes of a JSON body
+# Bytes of a JSON body. The largest documented request (seed 000: 100 messages of 16,000
+# characters plus every persona field at its maximum) is about 9.7 MB when non-ASCII text is
+# escaped as \uXXXX (json.dumps's default); the cap sits well above it. Over it: 413.
+MAX_BODY = 16 * 1024 * 1024
 
 
 @dataclass
@@ -51,6 +56,7 @@ class EndpointMeta:
     summary: str
     media_type: str
     errors: Sequence[int]
+    idempotent: bool = False
 
 
 @dataclass
@@ -140,21 +146,59 @@ def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
         raise invalid_from(exc, "query") from None
 
 
-async def read_json(request: Request, limit: int = MAX_BODY) -> Any:
-    """The request's JSON body (``{}`` when empty); 413 over ``limit`` bytes, 400 if not JSON."""
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, message=f"body: larger than {limit} bytes ({limit // (1024 * 1024)} MiB)",
+                    details=[{"loc": ["body"], "msg": f"at most {limit} bytes"}])
+
+
+SPOOL_IN_MEMORY = 1024 * 1024  # bytes of a chunked body kept in memory; the rest goes to a temp file
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The raw body, read as a stream and counted: 413 as soon as it passes ``limit`` bytes.
+
+    A ``Content-Length`` over the limit is refused before a byte is read. A body without one
+    (``Transfer-Encoding: chunked``) is spooled: the first ``SPOOL_IN_MEMORY`` bytes in memory,
+    the rest in an unnamed temp file, so an oversize upload never grows the server's memory by
+    more than about that much. (After the 413, uvicorn discards the rest of the upload unread.)
+    """
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise ApiError(413, message=f"body: larger than {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise ApiError(413, message=f"body: larger than {limit} bytes")
+    if length is not None and length.strip().isdigit():
+        declared = int(length)
+        if declared > limit:
+            raise _too_large(limit)
+        buf = bytearray()
+        async for chunk in request.stream():
+            buf += chunk
+            if len(buf) > limit:  # the framing makes this impossible; stay safe anyway
+                raise _too_large(limit)
+        return bytes(buf)
+    import tempfile
+
+    size = 0
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            spool.write(chunk)
+        spool.seek(0)
+        return spool.read()
+
+
+async def read_json(request: Request, limit: int = MAX_BODY) -> Any:
+    """The request's JSON body (``{}`` when empty): 413 over ``limit`` bytes (:func:`read_body`);
+    400 ``INVALID_REQUEST`` naming the problem if it is not UTF-8 JSON, nests deeper than
+    ``safejson.MAX_DEPTH`` or holds an integer outside 64 bits (:func:`safejson.loads`)."""
+    from .safejson import JSONInputError, loads
+
+    raw = await read_body(request, limit)
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, message=f"body: not valid JSON ({exc})",
-                       details=[{"loc": ["body"], "msg": "not valid JSON"}]) from None
+        return loads(raw)
+    except JSONInputError as exc:
+        raise ApiError(400, message=f"body: {exc}", details=[{"loc": ["body"], "msg": str(exc)}]) from None
 
 
 def validate_body(model: type[BaseModel], data: Any, *, strict: bool = True) -> BaseModel:
@@ -191,15 +235,111 @@ class ClosingStreamingResponse(StreamingResponse):
                 await aclose()
 
 
+class _Failed:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def stream_response(request: Request, body: Any, *, media_type: str,
+                    headers: dict[str, str] | None = None) -> ClosingStreamingResponse:
+    """A streamed reply whose generation does not depend on the client staying.
+
+    The rule for every streaming route: ``body`` (the generator that streams the reply and saves
+    it at its end) runs to completion in a server task, whether or not the client reads it; the
+    response only relays its chunks. So a reply that is generated is saved, even when the client
+    closed the connection after the first chunk (Ctrl-C); a retry with the same ``Idempotency-Key``
+    then replays it instead of producing a second exchange. A failure of the generator (engine
+    down mid-way) saves nothing and is relayed to the client as a cut stream (or an ``error``
+    event, for SSE), and releases the key.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    claim = getattr(request.state, "idempotency", None)
+    started = False
+
+    def start() -> None:
+        """Start generating: when the response starts streaming, or when it ends without
+        having streamed (the client left before the headers): either way, exactly once."""
+        nonlocal started
+        if not started:
+            started = True
+            from .app import spawn
+
+            spawn(request.app, pump())
+
+    async def relay() -> AsyncIterator[Any]:
+        start()
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+
+    response = _DetachedStreamingResponse(relay(), media_type=media_type, headers=headers)
+    response.start = start  # type: ignore[attr-defined]
+    ctype = response.headers.get("content-type", media_type)
+
+    async def pump() -> None:
+        chunks: list[bytes] = []
+        ok = False
+        try:
+            async for chunk in body:
+                chunks.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+                queue.put_nowait(chunk)
+            ok = True
+        except asyncio.CancelledError:  # server shutdown: nothing saved
+            queue.put_nowait(_Failed(ConnectionAbortedError("the server is shutting down")))
+            raise
+        except BaseException as exc:  # noqa: BLE001 - relayed to the client's side (a fault
+            queue.put_nowait(_Failed(exc))  # mode ReplyCut too: it drops the connection there)
+        finally:
+            queue.put_nowait(_END)
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if claim is not None:
+                if ok and not (chunks and chunks[-1].startswith(b"event: error")):
+                    claim.complete(200, ctype, b"".join(chunks))
+                else:
+                    claim.release()
+
+    return response
+
+
+class _DetachedStreamingResponse(ClosingStreamingResponse):
+    """``stream_response``'s response: its generation runs on when the response stops."""
+
+    detached = True
+    start: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.start is not None:
+                self.start()
+
+
 def sse(event: str, data: Any) -> bytes:
     """One server-sent event: ``event: <event>`` and ``data: <JSON>``."""
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def sse_response(events: Any) -> ClosingStreamingResponse:
-    """A ``text/event-stream`` response of ``events`` (an async iterator of ``sse`` bytes)."""
-    return ClosingStreamingResponse(events, media_type="text/event-stream",
-                                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+def sse_response(events: Any, request: Request | None = None) -> ClosingStreamingResponse:
+    """A ``text/event-stream`` response of ``events`` (an async iterator of ``sse`` bytes).
+
+    With ``request``, the events are generated to the end whatever the client does (see
+    ``stream_response``)."""
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if request is not None:
+        return stream_response(request, events, media_type="text/event-stream", headers=headers)
+    return ClosingStreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 _ANON = User(id="", name="", scopes=frozenset(), key_id="")
@@ -234,13 +374,18 @@ def endpoint(
     public: bool = False,
     media_type: str = "application/json",
     errors: Sequence[int] = (),
+    idempotent: bool = False,
 ) -> Callable[[Handler], Route]:
-    """Declare a route; see the module docstring. ``scope`` is required (None = any key)."""
+    """Declare a route; see the module docstring. ``scope`` is required (None = any key).
+
+    ``idempotent=True`` (POSTs that create something): an ``Idempotency-Key`` header makes a
+    repeat of the same request replay the stored outcome (see ``idempotency``).
+    """
 
     meta = EndpointMeta(
         method=method.upper(), path=path, scope=scope, public=public, query=query, body=body,
         response=response, paged=paged, status=status, summary=summary, media_type=media_type,
-        errors=tuple(errors),
+        errors=tuple(errors), idempotent=idempotent,
     )
 
     def decorate(fn: Handler) -> Route:
@@ -248,8 +393,28 @@ def endpoint(
             user = _ANON if public else require(request, scope)
             q = parse_query(query, request) if query is not None else None
             b = await parse_body(body, request) if body is not None else None
-            result = await fn(Ctx(request=request, user=user, query=q, body=b))
-            return to_response(result, status)
+            claim = None
+            if idempotent and (key := idem.key_of(request)) is not None:
+                fp = idem.fingerprint(meta.method, request.url.path, request.url.query,
+                                      b.model_dump(mode="json") if b is not None else None)
+                got = await idem.claim_or_replay(request.app.state.db, user.id, key,
+                                                 f"{meta.method} {request.url.path}", fp)
+                if isinstance(got, idem.Stored):
+                    return idem.replay_response(got)
+                claim = request.state.idempotency = got
+            try:
+                response = to_response(await fn(Ctx(request=request, user=user, query=q, body=b)), status)
+            except BaseException:
+                if claim is not None:
+                    claim.release()
+                raise
+            if claim is not None and not getattr(response, "detached", False):
+                if isinstance(response, StreamingResponse):
+                    claim.release()  # a stream not made by stream_response: nothing to replay
+                else:
+                    claim.complete(response.status_code, response.headers.get("content-type", ""),
+                                   bytes(response.body))
+            return response
 
         asgi_endpoint.__name__ = fn.__name__
         asgi_endpoint.__doc__ = fn.__doc__

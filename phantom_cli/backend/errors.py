@@ -45,6 +45,31 @@ class ApiError(Exception):
         return {"error": err}
 
 
+def in_context(context: str, message: str) -> str:
+    """``"context: message"`` without saying the same words twice: a message that already
+    starts with the context's words is returned as it is ("model provider unreachable", not
+    "model provider: model provider unreachable"), and so is one that names the context's words
+    later on; so is one whose first words are the
+    context's last ones ("engine unavailable" + "unavailable: …" → "engine unavailable: …")."""
+    context = context.strip().rstrip(":").strip()
+    message = message.strip()
+    if not context:
+        return message
+    if not message:
+        return context
+    ctx_words = [w.strip(":,.").lower() for w in context.split()]
+    msg_words = [w.strip(":,.").lower() for w in message.split()]
+    if msg_words[: len(ctx_words)] == ctx_words:
+        return message
+    n = len(ctx_words)
+    if any(msg_words[i : i + n] == ctx_words for i in range(len(msg_words) - n + 1)):
+        return message  # the message says it already, later on ("…: model provider unreachable")
+    for k in range(len(ctx_words) - 1, 0, -1):
+        if msg_words[:k] == ctx_words[-k:]:
+            return " ".join(context.split()[:-k] + [message])
+    return f"{context}: {message}"
+
+
 def not_found(what: str, ident: str) -> ApiError:
     return ApiError(404, message=f"{what} {ident!r} not found")
 

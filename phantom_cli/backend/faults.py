@@ -8,9 +8,12 @@ Spec: comma-separated ``key:value`` items, for example
   is always safe. ``429`` and ``503`` carry ``Retry-After``.
 - ``latency:<d>`` — delay every request by ``d`` (``300ms``, ``0.3s``, ``300`` = ms), or by a
   uniform draw in a range (``100-300ms``).
-- ``cut-stream:<p>`` — cut a streamed response (``text/plain``, ``text/event-stream``) mid-way:
-  half of its first chunk is sent, then the connection is dropped. The handler sees a failed
-  send, so it saves no half-written reply.
+- ``cut-stream:<p>`` — cut a streamed reply (``text/plain``, ``text/event-stream``) half-way:
+  the engine's stream for this request (:func:`cut_engine`, hooked into ``get_engine``) is read
+  whole, its first half is passed on, then :class:`ReplyCut` ends the handler and the
+  connection is dropped. The handler never finishes, so it saves no half-written reply. A
+  stream without an engine (a moderated turn) is cut in its first chunk instead: half of a
+  plain-text chunk, or an SSE delta event carrying half of its text.
 - ``retry-after:<s>`` — the ``Retry-After`` seconds sent with 429/503 (default 1).
 - ``seed:<n>`` — seed the fault RNG (reproducible runs; also ``ServerSettings.fault_seed``).
 
@@ -22,6 +25,7 @@ Stdlib only, so ``ServerSettings`` can validate a spec without importing the ser
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import random
 import re
@@ -105,6 +109,103 @@ def parse_faults(spec: str) -> FaultSpec:
     return out
 
 
+def half_of_first_chunk(body: bytes, sse: bool) -> bytes | None:
+    """What a cut stream sends of the first chunk of its reply before the connection drops.
+
+    A plain-text chunk: its first half, cut between characters (never inside a UTF-8
+    sequence). An SSE ``delta`` event: a whole, well-formed delta event with the first half of
+    its text — half of the event's *bytes* would be an unparsable event, and the client would
+    see a reply cut "after 0 characters". Another SSE event (no reply text): None, sent as is.
+    The cut comes at the handler's first send of reply text, so the handler sees a failed send
+    and saves nothing half-written (the server cannot know a reply's length before it has
+    finished it, and by then it has saved it)."""
+    if sse:
+        import json
+
+        text = body.decode("utf-8", "replace")
+        event = next((ln[6:].strip() for ln in text.splitlines() if ln.startswith("event:")), "")
+        data = "".join(ln[5:].strip() for ln in text.splitlines() if ln.startswith("data:"))
+        if event not in ("delta", "message", ""):
+            return None
+        try:
+            payload = json.loads(data)
+            piece = payload["text"]
+        except (ValueError, KeyError, TypeError):
+            return b""
+        if not isinstance(piece, str) or not piece:
+            return None
+        payload["text"] = piece[: max(1, len(piece) // 2)]
+        head = f"event: {event}\n" if event else ""
+        return f"{head}data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+    text = body.decode("utf-8", "replace")
+    if len(text) <= 1:
+        return b""
+    return text[: len(text) // 2].encode()
+
+
+class CutState:
+    """One request's cut-stream draw: whether the response is a stream, and whether an engine
+    stream has taken the cut (the first one the request reads)."""
+
+    def __init__(self) -> None:
+        self.streaming = False
+        self.used = False
+
+
+_CUT: contextvars.ContextVar[CutState | None] = contextvars.ContextVar("phantom_cut", default=None)
+
+
+class ReplyCut(BaseException):
+    """Ends a handler half-way through a streamed reply. A BaseException, so no handler's
+    ``except Exception`` turns it into an error event; the fault middleware catches it and
+    drops the connection."""
+
+
+def cut_engine(engine: Any) -> Any:
+    """``engine``, or — when this request drew ``cut-stream`` — a wrapper whose next stream
+    stops half-way through the reply (by characters). Called by ``engines.get_engine``."""
+    state = _CUT.get()
+    if state is None or state.used:
+        return engine
+    return _CutEngine(engine, state)
+
+
+class _CutEngine:
+    def __init__(self, inner: Any, state: CutState) -> None:
+        self._inner, self._state = inner, state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._stream(args, kwargs)
+
+    async def _stream(self, args: Any, kwargs: Any) -> Any:
+        state = self._state
+        if state.used:  # another stream of this request took the cut
+            async for chunk in self._inner.stream(*args, **kwargs):
+                yield chunk
+            return
+        state.used = True
+        chunks = [chunk async for chunk in self._inner.stream(*args, **kwargs)]
+        half = sum(len(c) for c in chunks) // 2
+        sent = 0
+        for chunk in chunks:
+            if state.streaming and half > 0 and sent + len(chunk) >= half:
+                if half > sent:
+                    yield chunk[: half - sent]
+                raise ReplyCut()
+            sent += len(chunk)
+            yield chunk
+
+
+def _is_cut(exc: BaseException) -> bool:
+    if isinstance(exc, (ReplyCut, _CutStream)):
+        return True
+    inner = getattr(exc, "exceptions", None)  # an exception group from a task group
+    return bool(inner) and all(_is_cut(e) for e in inner)
+
+
 class _CutStream(Exception):
     """Raised into the handler's ``send`` to abort a streamed response mid-way."""
 
@@ -155,19 +256,25 @@ class FaultMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def _cut(self, scope: Any, receive: Any, send: Any) -> None:
-        streaming = False
+        state = CutState()
+        sse = False
 
         async def cutting_send(message: Any) -> None:
-            nonlocal streaming
+            nonlocal sse
             if message["type"] == "http.response.start":
                 ctype = dict(message.get("headers") or []).get(b"content-type", b"")
-                streaming = ctype.startswith(STREAM_TYPES)
+                state.streaming = ctype.startswith(STREAM_TYPES)
+                sse = ctype.startswith(b"text/event-stream")
                 await send(message)
                 return
-            if streaming and message["type"] == "http.response.body":
+            if state.streaming and not state.used and message["type"] == "http.response.body":
+                # no engine stream to cut half-way: cut in the first chunk of the reply
                 body = message.get("body", b"")
                 if body:
-                    half = body[: max(1, len(body) // 2)] if len(body) > 1 else b""
+                    half = half_of_first_chunk(body, sse)
+                    if half is None:  # an SSE event that carries no reply text: as it is
+                        await send(message)
+                        return
                     if half:
                         await send({"type": "http.response.body", "body": half, "more_body": True})
                     raise _CutStream()
@@ -175,8 +282,13 @@ class FaultMiddleware:
                     raise _CutStream()  # an empty stream: cut before it ends cleanly
             await send(message)
 
+        token = _CUT.set(state)
         try:
             await self.app(scope, receive, cutting_send)
-        except _CutStream:
+        except BaseException as exc:
+            if not _is_cut(exc):
+                raise
             # returning without finishing the response makes the server drop the connection
             return
+        finally:
+            _CUT.reset(token)

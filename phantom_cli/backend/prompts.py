@@ -12,7 +12,11 @@ memories, the profile, then the recent window):
    scenario, example dialogue);
 2. what the character remembers about the user (retrieved memories, most relevant first);
 3. the user's profile (structured facts);
-4. custom instructions / post-history instructions (strong directives, last so they win).
+4. custom instructions (strong directives, last so they win).
+
+Activity instances (cards) follow SillyTavern instead (:func:`instance_prompt`): card macros are
+expanded (``macros.py``), lorebook entries are placed by their position, and the card's
+``post_history_instructions`` come after the history, as the last message before the reply.
 """
 
 from __future__ import annotations
@@ -169,13 +173,40 @@ def companion_prompt(
     return Prompt([PromptMessage("system", "\n\n".join(sections)), *msgs], context)
 
 
-# Snapshot fields of an activity instance, in prompt order.
+# Snapshot fields of an activity instance, in prompt order (SillyTavern's story string order).
 _INSTANCE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("snapshot_description", "Description"),
     ("snapshot_personality", "Personality"),
     ("snapshot_scenario", "Scenario"),
-    ("snapshot_example_dialogue", "Example dialogue (style reference, not part of this chat)"),
 )
+EXAMPLES_LABEL = "Example dialogue (style reference, not part of this chat)"
+
+
+def default_instance_system(title: str) -> str:
+    """The main prompt of an instance whose card has no ``system_prompt`` (and what a card's
+    ``{{original}}`` stands for)."""
+    return (f"You are {title}. Stay in character and reply with one message in their voice. "
+            "Do not write the user's lines.")
+
+
+def instance_macro_env(
+    instance_row: Any, *, user_name: str = "User", persona: str = "", chat_id: str = "",
+    now: Any = None, rng: Any = None,
+) -> Any:
+    """The :class:`~phantom_cli.backend.macros.MacroEnv` of an instance: ``{{char}}`` is the
+    card's name, ``{{user}}`` the player's (persona) name; description, personality, scenario and
+    examples are themselves expanded first, so ``{{description}}`` carries no raw macros."""
+    from .macros import MacroEnv, substitute
+
+    title = _text(_get(instance_row, "snapshot_title")) or "the character"
+    env = MacroEnv(char=title, user=user_name or "User", persona=persona or "",
+                   chat_id=chat_id or str(_get(instance_row, "id") or ""), now=now)
+    if rng is not None:
+        env.rng = rng
+    for attr, key in (("description", "snapshot_description"), ("personality", "snapshot_personality"),
+                      ("scenario", "snapshot_scenario"), ("mes_examples", "snapshot_example_dialogue")):
+        setattr(env, attr, substitute(str(_get(instance_row, key) or ""), env).strip())
+    return env
 
 
 def instance_prompt(
@@ -183,44 +214,87 @@ def instance_prompt(
     recent_messages: Sequence[Any],
     *,
     window: int = DEFAULT_WINDOW,
+    env: Any = None,
+    lore: Sequence[Any] = (),
 ) -> Prompt:
-    """The prompt of a streamed activity-instance chat turn.
+    """The prompt of a streamed activity-instance chat turn, in SillyTavern's order.
 
     ``instance_row``: the instance (sqlite3.Row / dict / model) with its ``snapshot_*`` fields;
-    ``recent_messages``: its messages oldest first (``role``, ``content``), the user's new
-    message last. System-role messages are added to the system prompt.
+    ``recent_messages``: its messages oldest first (``role``, ``content``), the card's greeting
+    first (stored as the instance's first assistant message) and the user's new message last.
+    System-role messages are added to the system prompt. ``env``: the macro environment
+    (:func:`instance_macro_env`; a default one when None): every card text is expanded.
+    ``lore``: the activated lorebook entries (``content.lore.Activated``), placed by position.
+
+    Layout: one system message (main prompt — the card's ``system_prompt`` with ``{{original}}``
+    = the default one —, lore ``before_char``, description, personality, scenario, lore
+    ``after_char``/``an_*``, lore ``em_top``, examples, lore ``em_bottom``, notes), then the
+    history with ``at_depth`` lore inserted as system messages, then ``post_history_instructions``
+    as the last system message, right before the reply.
     """
-    title = _text(_get(instance_row, "snapshot_title")) or "the character"
-    system_prompt = _text(_get(instance_row, "snapshot_system_prompt"))
-    sections = [
-        system_prompt
-        or f"You are {title}. Stay in character and reply with one message in their voice. "
-        "Do not write the user's lines."
-    ]
+    from .macros import substitute
+
+    if env is None:
+        env = instance_macro_env(instance_row)
+    title = env.char
+
+    def sub(value: Any, original: str = "") -> str:
+        return substitute(str(value or ""), env, original=original).strip()
+
+    def lore_at(*positions: str) -> list[str]:
+        return [a.content.strip() for a in lore if a.position in positions and a.content.strip()]
+
+    default_main = default_instance_system(title)
+    system_prompt = sub(_get(instance_row, "snapshot_system_prompt"), default_main)
+    sections = [system_prompt or default_main]
+    before = lore_at("before_char")
+    if before:
+        sections.append("World info:\n" + "\n".join(before))
     for key, label in _INSTANCE_SECTIONS:
-        value = _get(instance_row, key)
+        value = sub(_get(instance_row, key))
         if value:
-            sections.append(f"{label}:\n{str(value).strip()}")
+            sections.append(f"{label}:\n{value}")
+    after = lore_at("after_char", "an_top", "an_bottom")
+    if after:
+        sections.append(("World info:\n" if not before else "More world info:\n") + "\n".join(after))
+    em_top, em_bottom = lore_at("em_top"), lore_at("em_bottom")
+    examples = sub(_get(instance_row, "snapshot_example_dialogue"))
+    if em_top or examples or em_bottom:
+        sections.append(f"{EXAMPLES_LABEL}:\n" + "\n".join([*em_top, *([examples] if examples else []),
+                                                             *em_bottom]))
     extra_system = [str(_get(m, "content")) for m in recent_messages if _get(m, "role") == "system"]
     if extra_system:
         sections.append("Notes:\n" + "\n".join(extra_system))
-    post = _get(instance_row, "snapshot_post_history_instructions")
-    if post:
-        sections.append("Instructions (follow them strictly):\n" + str(post).strip())
     msgs = _messages(recent_messages, window)
+    # a greeting swapped in by a client (the TUI's greeting cycle) may arrive with its macros
+    # unexpanded: the character's own lines are expanded too (the user's are left as typed)
+    history: list[PromptMessage] = [
+        PromptMessage(m.role, substitute(m.content, env)) if m.role == "assistant" and "{{" in m.content
+        else m for m in msgs
+    ]
+    for a in sorted((a for a in lore if a.position == "at_depth" and a.content.strip()),
+                    key=lambda a: a.depth):
+        at = max(0, len(history) - max(0, int(a.depth)))
+        history.insert(at, PromptMessage("system", a.content.strip()))
+    post = sub(_get(instance_row, "snapshot_post_history_instructions"))
+    tail = [PromptMessage("system", post)] if post else []
+    greeting = sub(_get(instance_row, "snapshot_first_message"))
     context: dict[str, Any] = {
         "kind": "instance",
         "character": {
             "name": title,
-            "personality": _text(_get(instance_row, "snapshot_personality")),
-            "scenario": _text(_get(instance_row, "snapshot_scenario")),
-            "first_message": _text(_get(instance_row, "snapshot_first_message")),
-            "example_dialogue": _text(_get(instance_row, "snapshot_example_dialogue")),
+            "personality": _text(env.personality),
+            "scenario": _text(env.scenario),
+            "first_message": _text(greeting),
+            "example_dialogue": _text(env.mes_examples),
         },
+        "user_name": env.user,
         "user_message": _last_user(msgs),
         "turn_index": sum(1 for m in msgs if m.role == "user"),
+        "post_history_instructions": post,
+        "lore": [a.record() for a in lore],
     }
-    return Prompt([PromptMessage("system", "\n\n".join(sections)), *msgs], context)
+    return Prompt([PromptMessage("system", "\n\n".join(sections)), *history, *tail], context)
 
 
 def npc_prompt(

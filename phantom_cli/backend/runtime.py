@@ -204,6 +204,7 @@ _OPTION_ENV = {
     "memory_cadence": "PHANTOM_SERVER_MEMORY_CADENCE",
     "vector_store": "PHANTOM_SERVER_VECTOR_STORE",
     "seed": "PHANTOM_SERVER_SEED",
+    "scripted_pace": "PHANTOM_SERVER_SCRIPTED_PACE",
     "moderation_policy": "PHANTOM_SERVER_MODERATION_POLICY",
     "engine_embedding_model": "PHANTOM_SERVER_ENGINE_EMBEDDING_MODEL",
 }
@@ -233,12 +234,30 @@ def options_fingerprint(options: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+# What the background server inherits from the command that starts it; nothing else (no
+# PHANTOM_API_KEY / PHANTOM_KEY, no cloud tokens: /proc/PID/environ is readable for its lifetime).
+CHILD_ENV_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "PHANTOM_HOME", "VIRTUAL_ENV", "PYTHONPATH", "SYSTEMROOT",
+    # the network path of a cloud engine (not credentials of their own)
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR",
+})  # fmt: skip
+CHILD_ENV_PREFIXES = ("LC_", "XDG_", "PHANTOM_TEST_")
+
+
+def _inherited(name: str) -> bool:
+    return name in CHILD_ENV_NAMES or name.startswith(CHILD_ENV_PREFIXES)
+
+
 def child_env(options: Mapping[str, Any] | None) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PHANTOM_SERVER_") and k != FINGERPRINT_ENV
-    }
+    """The spawned server's whole environment: the allow-listed basics (``CHILD_ENV_NAMES``,
+    ``LC_*``, ``XDG_*``), ``PHANTOM_SERVER_*`` built from ``options``, and the variable named
+    by ``engine_api_key_env`` when set — the engine's key, which the server reads itself."""
+    env = {k: v for k, v in os.environ.items() if _inherited(k)}
+    key_env = (options or {}).get("engine_api_key_env")
+    if key_env and str(key_env) in os.environ:
+        env[str(key_env)] = os.environ[str(key_env)]
     env.update(_server_env(options))
     env[FINGERPRINT_ENV] = options_fingerprint(options)
     return env

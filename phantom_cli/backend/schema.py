@@ -1,8 +1,10 @@
-"""Core tables (area ``core``). Other areas register their own in their own modules."""
+"""Core tables (area ``core``). Other areas list their own in their own modules (see ``registry``)."""
 
 from __future__ import annotations
 
-from .db import register_migration
+from typing import Any
+
+from .db import Migration
 
 CORE_V1 = """
 CREATE TABLE users (
@@ -100,4 +102,34 @@ CREATE TABLE media_collection (
 CREATE INDEX media_collection_user_order ON media_collection(user_id, created_at DESC, id DESC);
 """
 
-register_migration("core", 1, "users, keys, activities, instances, messages, personas, skins, media", CORE_V1)
+# Core 2 (issue 13, least privilege): "*" used to mean every scope, admin included, and was stored
+# for every key minted without scopes, so any such key could mint owner keys and revoke others.
+# Keys of the owner (user "local", who holds the first-start key) keep every scope, admin
+# included; "*" keys of every other user get every scope but admin. Scopes are listed here, not
+# imported, so this migration gives the same result whatever scopes are added later. No key is
+# removed or reset.
+_V2_NON_ADMIN = sorted(("chat:companion", "chat:npc", "scratchpad", "activities", "instances", "personas",
+                        "skins", "media", "generate"))
+_V2_OWNER = sorted([*_V2_NON_ADMIN, "admin"])
+
+
+def _core_v2_least_privilege(conn: Any) -> None:
+    import json
+
+    rows = conn.execute(
+        "SELECT k.id, k.scopes, u.name FROM api_keys k JOIN users u ON u.id = k.user_id"
+    ).fetchall()
+    for kid, scopes, user in rows:
+        stored = json.loads(scopes)
+        if "*" not in stored:
+            continue
+        base = _V2_OWNER if user == "local" else _V2_NON_ADMIN
+        keep = [s for s in stored if s != "*" and (user == "local" or s != "admin")]
+        new = sorted(set(base) | set(keep))
+        conn.execute("UPDATE api_keys SET scopes = ? WHERE id = ?", (json.dumps(new), kid))
+
+
+MIGRATIONS = (
+    Migration("core", 1, "users, keys, activities, instances, messages, personas, skins, media", CORE_V1),
+    Migration("core", 2, "least privilege: '*' keys lose admin except the owner's", _core_v2_least_privilege),
+)

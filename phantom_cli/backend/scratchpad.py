@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .db import new_id, now, register_migration, transaction
+from .db import Migration, new_id, now, transaction
 from .memory.embedder import content_words, default_embedder
 
 SCRATCHPAD_V1 = """
@@ -36,7 +36,37 @@ CREATE TABLE scratchpads (
 );
 """
 
-register_migration("scratchpad", 1, "scratchpads", SCRATCHPAD_V1)
+# The extraction job's bookkeeping — which line holds the fact of which key — lives here, not
+# in the text the user reads and edits (it used to be a ``<!-- fact:KEY -->`` marker at the end
+# of the line: shown to the user, and stale once the user edited the line).
+SCRATCHPAD_FACTS = """
+CREATE TABLE scratchpad_facts (
+    scratchpad_id TEXT NOT NULL REFERENCES scratchpads(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (scratchpad_id, key)
+);
+"""
+
+
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    """The facts table, and every stored marker moved out of the text into it. The version is
+    not bumped: the notes a user wrote are unchanged (a client still holding marked text that
+    writes it back has its markers moved here too, see :func:`write`)."""
+    conn.execute(SCRATCHPAD_FACTS)
+    rows = conn.execute(
+        "SELECT id, content FROM scratchpads WHERE content LIKE '%<!--%fact:%-->%'"
+    ).fetchall()
+    for sid, content in rows:
+        clean, found = split_markers(content)
+        conn.execute("UPDATE scratchpads SET content = ? WHERE id = ?", (clean, sid))
+        _store_facts(conn, sid, found)
+
+
+MIGRATIONS = (
+    Migration("scratchpad", 1, "scratchpads", SCRATCHPAD_V1),
+    Migration("scratchpad", 2, "scratchpad facts out of the text", _migrate_v2),
+)
 
 MAX_CONTENT = 64000  # mirrors phantom_cli.client.models.MAX_SCRATCHPAD
 
@@ -116,11 +146,17 @@ def get_or_create(
 def write(
     conn: sqlite3.Connection, user_id: str, type_: str, *, content: str, version: int,
     companion_id: str | None = None, conversation_id: str | None = None,
+    facts: dict[str, str] | None = None,
 ) -> Scratchpad:
     """Replace the content if ``version`` is the current one; the new version is ``version + 1``.
 
-    Raises :class:`VersionConflict` (carrying the current scratchpad) otherwise.
+    Raises :class:`VersionConflict` (carrying the current scratchpad) otherwise. ``facts``
+    (key → the text of its line) are stored with the write, in its transaction; legacy
+    ``<!-- fact:KEY -->`` markers in ``content`` are moved out of the text into them.
     """
+    if "<!--" in content:
+        content, found = split_markers(content)
+        facts = {**(facts or {}), **found}
     if len(content) > MAX_CONTENT:
         raise ValueError(f"content: at most {MAX_CONTENT} characters (got {len(content)})")
     key = _target(type_, companion_id, conversation_id)
@@ -135,6 +171,8 @@ def write(
             " WHERE user_id = ? AND type = ? AND key = ? AND version = ?",
             (content, ts, user_id, type_, key, version),
         )
+        if facts:
+            _store_facts(conn, current.id, facts)
         updated = _row(conn, user_id, type_, key)
     assert updated is not None
     return updated
@@ -149,14 +187,55 @@ def _norm_fact(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", _BULLET.sub("", text).lower()))
 
 
-def merge_facts(content: str, facts: Iterable[str | tuple[str, str]]) -> str:
-    """``content`` with fact lines appended or updated.
+_MARKED = re.compile(r"^(?P<line>.*?)\s*<!--\s*fact:(?P<key>[^\n]*?)\s*-->\s*$")
 
-    A fact is ``"text"`` or ``(key, "text")``. A keyed fact replaces the line that carries the
-    same key (``- <text>  <!-- fact:<key> -->`` is how it is marked); an unkeyed fact is added
-    unless the same fact (ignoring case, punctuation and bullets) is already there. Lines the
-    user wrote are never removed.
+
+def split_markers(content: str) -> tuple[str, dict[str, str]]:
+    """``content`` without the legacy ``<!-- fact:KEY -->`` line markers, and the facts they
+    marked (key → the line's text without its bullet)."""
+    found: dict[str, str] = {}
+    lines = []
+    for line in content.splitlines(keepends=True):
+        m = _MARKED.match(line.rstrip("\r\n"))
+        if m is None:
+            lines.append(line)
+            continue
+        text = _BULLET.sub("", m.group("line")).strip()
+        if text:
+            found[m.group("key").strip()] = text
+        ending = line[len(line.rstrip("\r\n")):]
+        lines.append(m.group("line").rstrip() + ending)
+    return "".join(lines), found
+
+
+def known_facts(conn: sqlite3.Connection, scratchpad_id: str) -> dict[str, str]:
+    """The keyed facts of a scratchpad: key → the text of the line that holds it."""
+    rows = conn.execute("SELECT key, text FROM scratchpad_facts WHERE scratchpad_id = ?",
+                        (scratchpad_id,))
+    return {k: t for k, t in rows}
+
+
+def _store_facts(conn: sqlite3.Connection, scratchpad_id: str, facts: dict[str, str]) -> None:
+    conn.executemany(
+        "INSERT INTO scratchpad_facts(scratchpad_id, key, text) VALUES (?,?,?)"
+        " ON CONFLICT(scratchpad_id, key) DO UPDATE SET text = excluded.text",
+        [(scratchpad_id, k, t) for k, t in facts.items()],
+    )
+
+
+def merge_facts(
+    content: str, facts: Iterable[str | tuple[str, str]], known: dict[str, str] | None = None
+) -> str:
+    """``content`` with fact lines appended or updated; the text holds no bookkeeping.
+
+    A fact is ``"text"`` or ``(key, "text")``. ``known`` maps a key to the text of the line
+    that holds its fact (the ``scratchpad_facts`` table) and is updated in place: a keyed fact
+    replaces its line while that line is still there as written; if the user edited or removed
+    it, the new fact is added as a line of its own (the user's words are kept). An unkeyed fact
+    is added unless the same fact (ignoring case, punctuation and bullets) is already there.
+    Lines the user wrote are never removed.
     """
+    known = {} if known is None else known
     lines = content.splitlines()
     normalised = {_norm_fact(x) for x in lines if x.strip()}
     for fact in facts:
@@ -164,18 +243,18 @@ def merge_facts(content: str, facts: Iterable[str | tuple[str, str]]) -> str:
         text = " ".join(str(text).split())
         if not text:
             continue
-        if key:
-            marker = f"<!-- fact:{key} -->"
-            new_line = f"- {text}  {marker}"
-            for i, line in enumerate(lines):
-                if line.rstrip().endswith(marker):
-                    lines[i] = new_line
-                    break
-            else:
-                lines.append(new_line)
-            normalised.add(_norm_fact(text))
-            continue
         n = _norm_fact(text)
+        if key:
+            old = known.get(key)
+            at = next((i for i, line in enumerate(lines)
+                       if old is not None and _norm_fact(line) == _norm_fact(old)), None)
+            if at is not None:
+                lines[at] = f"- {text}"
+            elif n not in normalised:
+                lines.append(f"- {text}")
+            known[key] = text
+            normalised.add(n)
+            continue
         if n and n not in normalised:
             lines.append(f"- {text}")
             normalised.add(n)
@@ -201,14 +280,20 @@ def update_scratchpad_facts(
     for _ in range(max(1, retries)):
         current = get_or_create(conn, user_id, type_, companion_id=companion_id,
                                 conversation_id=conversation_id)
-        merged = merge_facts(current.content, facts)
+        before = known_facts(conn, current.id)
+        known = dict(before)
+        merged = merge_facts(current.content, facts, known)
         if merged == current.content:
+            if known != before:
+                with transaction(conn):
+                    _store_facts(conn, current.id, known)
             return current
         if len(merged) > MAX_CONTENT:  # keep the newest lines within the limit
             merged = merged[-MAX_CONTENT:].split("\n", 1)[-1]
         try:
             return write(conn, user_id, type_, content=merged, version=current.version,
-                         companion_id=companion_id, conversation_id=conversation_id)
+                         companion_id=companion_id, conversation_id=conversation_id,
+                         facts=known)
         except VersionConflict:
             continue
     raise RuntimeError("scratchpad: too many concurrent writes; try again")
@@ -218,8 +303,8 @@ def update_scratchpad_facts(
 
 _WORD = re.compile(r"\S+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-# The marker merge_facts() puts after a keyed fact: bookkeeping, not notes. A condensed copy
-# leaves it out, so it neither uses the word budget nor survives alone (a bare "<!-- … -->").
+# The marker merge_facts() used to put after a keyed fact (now in scratchpad_facts): should
+# one still be in a text, a condensed copy leaves it out.
 _FACT_MARKER = re.compile(r"\s*<!--\s*fact:[^\n]*?-->")
 
 

@@ -37,6 +37,68 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+H11_MAX_INCOMPLETE = 16 * 1024  # bytes of a request head (h11 answers 400 beyond)
+
+
+def uvicorn_config(app: Any, settings: ServerSettings, **kwargs: Any) -> Any:
+    """The uvicorn settings of every server (foreground, background, tests): h11 with a
+    header-read timeout, uvicorn's keep-alive timeout, h11's head size limit. The body-read
+    timeout is ``app.BodyTimeoutMiddleware``."""
+    import uvicorn
+
+    kwargs.setdefault("access_log", False)
+    kwargs.setdefault("lifespan", "on")
+    return uvicorn.Config(
+        app, http=header_timeout_protocol(settings.header_timeout),
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
+        h11_max_incomplete_event_size=H11_MAX_INCOMPLETE, **kwargs,
+    )
+
+
+def header_timeout_protocol(timeout: float) -> type:
+    """uvicorn's h11 protocol, closing a connection whose request head is not complete within
+    ``timeout`` seconds of the connection (or of the end of the previous response).
+    uvicorn itself has no such timer: half-sent headers held a connection open for ever."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):
+        _head_timer: Any = None
+
+        def _arm(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                log.info("closing a connection from %s: no complete request head after %.0f s",
+                         self.client[0] if self.client else "?", timeout)
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE:
+                self._arm()  # (still) waiting for a complete head
+            else:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutH11Protocol
+
+
 def serve(
     settings: ServerSettings,
     *,
@@ -57,8 +119,7 @@ def serve(
     port = sock.getsockname()[1]
     settings.port = port
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5)
+    config = uvicorn_config(app, settings, log_level=log_level, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     info = runtime.runtime_info(settings.host, port)
     registered = False

@@ -45,12 +45,18 @@ class ServerSettings:
     memory_cadence: int = 3
     vector_store: bool = True
     seed: int = 0
+    scripted_pace: float = 40.0  # scripted engine: words per second when streaming; 0 = no delay
     moderation_policy: str | None = None  # JSON/TOML policy file; None = the shipped policy
     engine_embedding_model: str | None = None  # openai engine: embed memories via /v1/embeddings
     media_dir: Path = field(default_factory=lambda: backend_dir() / "media")
     key_file: Path = field(default_factory=key_file_path)
     runtime_file: Path | None = None  # written by the background server (runtime.py)
     load_seed_content: bool = True
+    # stalled connections (slowloris): seconds to send the request head / each piece of a body;
+    # an idle keep-alive connection is closed after keep_alive_timeout
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         self.db_path = Path(self.db_path)
@@ -58,8 +64,13 @@ class ServerSettings:
         self.key_file = Path(self.key_file)
         if self.engine not in ENGINES:
             raise ValueError(f"engine: must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.scripted_pace < 0:
+            raise ValueError("scripted_pace: must be >= 0 words per second (0 = no delay)")
         if self.idle_timeout < 0:
             raise ValueError("idle_timeout: must be >= 0 seconds")
+        for name in ("header_timeout", "body_timeout", "keep_alive_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0 seconds")
         if not 0 <= int(self.port) <= 65535:
             raise ValueError("port: must be between 0 and 65535")
         if self.faults:
@@ -101,7 +112,7 @@ class ServerSettings:
 
 
 _INTS = {"port", "memory_cadence", "seed", "fault_seed"}
-_FLOATS = {"idle_timeout"}
+_FLOATS = {"idle_timeout", "scripted_pace", "header_timeout", "body_timeout", "keep_alive_timeout"}
 _BOOLS = {"vector_store", "load_seed_content"}
 
 
@@ -114,5 +125,10 @@ def _coerce(name: str, raw: str) -> Any:
     except ValueError as exc:
         raise ValueError(f"PHANTOM_SERVER_{name.upper()}: not a number: {raw!r}") from exc
     if name in _BOOLS:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        from phantom_cli.config.booleans import parse_bool
+
+        try:
+            return parse_bool(raw)
+        except ValueError as exc:
+            raise ValueError(f"PHANTOM_SERVER_{name.upper()}: {exc}") from None
     return raw

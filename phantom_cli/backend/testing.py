@@ -16,13 +16,14 @@ class ThreadedServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", log_level: str = "warning") -> None:
         import uvicorn
 
-        from .server import bind
+        from .server import bind, uvicorn_config
 
         self.app = app
         self.host = host
         self.sock = bind(host, 0)
         self.port = self.sock.getsockname()[1]
-        self.config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
+        settings = getattr(app.state, "settings", None) or ServerSettings.__new__(ServerSettings)
+        self.config = uvicorn_config(app, settings, log_level=log_level,
                                      timeout_graceful_shutdown=3)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, name=f"phantom-server-{self.port}", daemon=True)
@@ -62,6 +63,7 @@ class LiveServer:
 
         self.home = Path(home)
         overrides.setdefault("idle_timeout", 0)
+        overrides.setdefault("scripted_pace", 0)  # tests: replies stream without the 40 words/s pace
         self.settings = ServerSettings.for_home(self.home, **overrides)
         self.app = create_app(self.settings)
         self.api_key: str = self.app.state.api_key
@@ -94,7 +96,7 @@ class LiveServer:
                             timeout=30)
 
     def make_key(self, user: str = "local", scopes: list[str] | None = None) -> str:
-        """Mint a key for ``user`` (created if new) with ``scopes`` (None = full scope)."""
+        """Mint a key for ``user`` (created if new) with ``scopes`` (None = every scope but admin)."""
         with self.http() as c:
             r = c.post("/api/v1/local/admin/keys", json={"user": user, "scopes": scopes})
             r.raise_for_status()

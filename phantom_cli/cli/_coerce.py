@@ -36,10 +36,6 @@ except (ImportError, AttributeError):  # pragma: no cover - another Typer: use i
 
 Convert = Callable[[Any], Any]  # raises ValueError with the message to show
 
-_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
-_FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
-
-
 def _to_str(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -47,14 +43,9 @@ def _to_str(value: Any) -> str:
 
 
 def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    low = _to_str(value).strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(f"{_to_str(value)!r} is not a boolean (use true or false)")
+    from phantom_cli.config.booleans import parse_bool
+
+    return parse_bool(value)
 
 
 def _limits(lo: float | None, hi: float | None) -> str:

@@ -27,6 +27,7 @@ SUMMARIES: dict[str, str] = {
     "serve": "Run the embedded local backend, or manage the background one.",
     "keys": "API keys of the local backend (local extension).",
     "admin": "Author content on the local backend (local only).",
+    "test": "Run scenario tests: NPC state, score, outcome, flags, replies.",
 }
 
 # What a group's --help says after its summary (the longer explanation, where there is one).
@@ -46,6 +47,11 @@ DETAILS: dict[str, str] = {
     "profile": "Which backend, base URL and defaults to use.",
     "serve": "In the foreground, or in the background (start, stop, status).",
     "admin": "Import/export character cards, publish activities, import skins and NPC personas.",
+    "test": "Scenario files are phantom-scenario/1; they check NPC state, score, outcome, companion "
+    "flags and replies. 'phantom test SUITE' is 'phantom test run SUITE' (options: phantom test "
+    "run --help).",
+    "keys": "Minting, listing and revoking keys needs a key with the 'admin' scope (the owner key "
+    "written at first start has it).",
 }
 
 # Shown at the end of a group's --help.
@@ -54,7 +60,8 @@ EXAMPLES: dict[str, str] = {
     "phantom chat --activity act_luna",
     "playground": "Example: phantom playground --persona luna.toml",
     "api": "Example: phantom api GET /api/v1/skins -f limit=5",
-    "activities": "Examples: phantom activities list --featured true; phantom activities get act_luna",
+    "activities": "Examples: phantom activities list --companion --featured; "
+    "phantom activities get act_luna",
     "instances": 'Examples: phantom instances create act_luna; phantom instances chat inst_123 "Hi"',
     "personas": 'Examples: phantom personas list; phantom personas create "Ash" --gender non-binary',
     "skins": "Examples: phantom skins list --gender female; phantom skins get skin_1",
@@ -77,9 +84,13 @@ EXAMPLES: dict[str, str] = {
     "phantom profile use staging; phantom profile list",
     "serve": "Examples: phantom serve --port 0; phantom serve --engine scripted --idle-timeout 0; "
     "phantom serve status",
-    "keys": "Examples: phantom keys create --user alice; phantom keys list; phantom keys revoke key_123",
+    "keys": "Examples: phantom keys create --user alice; phantom keys create --user ops --scope admin; "
+    "phantom keys list; phantom keys revoke key_123",
     "admin": "Examples: phantom admin activities; phantom admin import-card mira.png; "
     "phantom admin publish act_123",
+    "test": "Examples: phantom test examples/scenarios; phantom test s.yaml -k 'merchant and not "
+    "vault' -j 4 --junit out.xml; phantom test schema > scenario.schema.json. Exit codes: 0 all "
+    "passed, 1 a scenario failed, 2 bad scenario file or usage, 130 interrupted.",
 }
 
 

@@ -15,7 +15,6 @@ from phantom_cli.cli.common import (
     handle_errors,
     list_or_stream,
     output_mode,
-    parse_bool,
 )
 from phantom_cli.client import paths
 
@@ -40,14 +39,16 @@ def _columns() -> list:
     ]
 
 
-@app.command("list", epilog="Example: phantom activities list --featured true --json")
+@app.command("list", epilog="Example: phantom activities list --companion --featured --json")
 @handle_errors
 def list_(
     ctx: typer.Context,
     category: str | None = typer.Option(None, "--category", help="Only this category."),
-    featured: str | None = typer.Option(None, "--featured", metavar="BOOL", help="true or false."),
-    companion: str | None = typer.Option(
-        None, "--companion", metavar="BOOL", help="Only companions (true) or non-companions."
+    featured: bool | None = typer.Option(
+        None, "--featured/--no-featured", help="Only featured / only non-featured activities."
+    ),
+    companion: bool | None = typer.Option(
+        None, "--companion/--no-companion", help="Only companions / only non-companions."
     ),
     limit: LimitOpt = None,
     cursor: CursorOpt = None,
@@ -59,8 +60,8 @@ def list_(
     out = output_mode(ctx, json_, jq)
     filters = {
         "category": category,
-        "featured": parse_bool(featured, "--featured"),
-        "is_companion": parse_bool(companion, "--companion"),
+        "featured": featured,
+        "is_companion": companion,
     }
     list_or_stream(
         ctx, out, paths.ACTIVITIES, _columns(), "activities", limit, cursor, all_,

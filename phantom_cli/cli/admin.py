@@ -299,13 +299,15 @@ def import_card(
     jq: JqOpt = None,
 ) -> None:
     """Import a character card as a new activity (unpublished unless --publish)."""
-    from phantom_cli.backend.cards import CardError, parse_card
+    from phantom_cli.backend.cards import LOREBOOK_NOT_CARD, CardError, parse_card
 
     out = output_mode(ctx, json_, jq)
     raw = _read(file, "card")
     try:
         parse_card(raw)  # check before sending: errors name the field and the chunk
     except CardError as exc:
+        if exc.problem == LOREBOOK_NOT_CARD:
+            fail(f"{file}: {exc.problem}")
         fail(f"card {file}: {exc}")
     body: dict[str, Any] = {"published": publish_}
     if raw.startswith(PNG_SIGNATURE):
@@ -373,6 +375,218 @@ def export_card(
         fail(f"{target}: cannot write ({exc.strerror or exc})")
     kind = "PNG card (chara + ccv3)" if png else f"{fmt.upper()} JSON card"
     print(f"wrote {kind} of {activity_id} to {target} ({len(data)} bytes)", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- lorebooks
+
+lorebook_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Lorebooks (world info) on the local backend: list an activity's, show one's entries.",
+    epilog="Examples:\n\n  phantom admin lorebook list act_luna\n\n  phantom admin lorebook show act_luna",
+)
+app.add_typer(lorebook_app, name="lorebook")
+
+
+def _write_file(output: str, data: bytes, force: bool) -> Path | None:
+    """``data`` to ``output`` ('-': stdout, returns None); never over a file without --force."""
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return None
+    target = Path(output)
+    if target.exists() and not force:
+        fail(f"{target}: already exists (use --force to overwrite)")
+    try:
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:
+        fail(f"{target}: cannot write ({exc.strerror or exc})")
+    return target
+
+
+def _lorebook_columns() -> list:
+    from phantom_cli.cli.output import col
+
+    return [
+        col("ID", "id", "id", 30),
+        col("NAME", "name", "text", 30),
+        col("ACTIVITY", "activity_id", "id", 30),
+        col("ENTRIES", "entries", "text", 7),
+        col("ENABLED", "enabled", "text", 7),
+        col("CONSTANT", "constant", "text", 8),
+    ]
+
+
+@app.command(
+    "import-lorebook",
+    epilog=(
+        "Examples:\n\n  phantom admin import-lorebook Eldoria.worldinfo.json --activity act_luna\n\n"
+        "  phantom admin import-lorebook book.json --name Eldoria\n\n"
+        "Reads SillyTavern world-info JSON ({\"entries\": {\"0\": {\"key\": [...], "
+        "\"content\": ...}}}), a V2/V3 character_book ({\"entries\": [{\"keys\": [...], "
+        "\"content\": ...}]}) or a card carrying one. With --activity the book is added to that "
+        "activity (new instances of it use it)."
+    ),
+)
+@handle_errors
+def import_lorebook(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE", help="A world-info or character_book JSON file."),
+    activity_id: str | None = typer.Option(None, "--activity", help="Attach it to this activity."),
+    name: str | None = typer.Option(None, "--name", help="Name the lorebook (default: the file's)."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Import a lorebook (SillyTavern world info or a character_book)."""
+    from phantom_cli.backend.cards import CardError, parse_lorebook_file
+
+    out = output_mode(ctx, json_, jq)
+    doc = _load_doc(file, "lorebook")
+    default_name = file.name.split(".")[0] if file.name else None
+    try:
+        parse_lorebook_file(doc, name=default_name)  # check before sending: errors name the entry
+    except CardError as exc:
+        fail(f"lorebook {file}: {exc}")
+    body: dict[str, Any] = {"lorebook": doc}
+    if activity_id is not None:
+        body["activity_id"] = activity_id
+    if name is not None or not (isinstance(doc, dict) and doc.get("name")):
+        body["name"] = name or default_name
+    res = _call(ctx, "POST", f"{ADMIN}/lorebooks", json=body).json()
+    out.item(res, _lorebook_columns())
+    if not out.json:
+        where = f" to activity {activity_id}" if activity_id else " (not attached to an activity)"
+        out.note(f"imported lorebook {res.get('id')} ({res.get('format')}, "
+                 f"{res.get('entries')} entries){where}")
+
+
+def _activity_lorebooks(ctx: typer.Context, activity_id: str) -> list[dict[str, Any]]:
+    return _call(ctx, "GET", f"{ADMIN}/lorebooks", params={"activity_id": activity_id}).json()["data"]
+
+
+def _lorebook_ids(ctx: typer.Context, ident: str) -> list[str]:
+    """An activity's lorebook ids, or ``[ident]`` when ``ident`` is a lorebook id; no activity
+    and no lorebook of that id: exit 'not found'."""
+    from phantom_cli.client.errors import NotFoundError
+
+    try:
+        books = _activity_lorebooks(ctx, ident)
+    except NotFoundError:
+        try:
+            _call(ctx, "GET", f"{ADMIN}/lorebooks/{_seg(ident)}")
+        except NotFoundError:
+            fail(f"{ident}: no such activity or lorebook", code=EXIT_NOT_FOUND)
+        return [ident]
+    if not books:
+        fail(f"activity {ident}: has no lorebook", code=EXIT_NOT_FOUND)
+    return [b["id"] for b in books]
+
+
+@app.command(
+    "export-lorebook",
+    epilog=(
+        "Examples:\n\n  phantom admin export-lorebook act_luna -o luna.worldinfo.json\n\n"
+        "  phantom admin export-lorebook act_luna --format book   (character_book JSON to stdout)\n\n"
+        "ACTIVITY is an activity id (its first lorebook; --lorebook picks another) or a lorebook "
+        "id (lb_…). The default format is SillyTavern world info, which SillyTavern imports."
+    ),
+)
+@handle_errors
+def export_lorebook(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ACTIVITY", help="Activity id (or lorebook id)."),
+    output: str = typer.Option("-", "-o", "--output", help="File to write ('-': stdout)."),
+    fmt: str = typer.Option("worldinfo", "--format", help="worldinfo (SillyTavern) or book (character_book)."),
+    lorebook_id: str | None = typer.Option(None, "--lorebook", help="Which of the activity's lorebooks."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing file."),
+) -> None:
+    """Export an activity's lorebook as SillyTavern world-info JSON."""
+    if fmt not in ("worldinfo", "book"):
+        fail(f"--format: {fmt!r} is not worldinfo or book")
+    lid = lorebook_id or _lorebook_ids(ctx, activity_id)[0]
+    doc = _call(ctx, "GET", f"{ADMIN}/lorebooks/{_seg(lid)}", params={"format": fmt}).json()
+    if fmt == "book":
+        doc.pop("id", None)
+        doc.pop("activity_id", None)
+    data = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    target = _write_file(output, data, force)
+    if target is not None:
+        kind = "world-info" if fmt == "worldinfo" else "character_book"
+        print(f"wrote {kind} JSON of lorebook {lid} to {target} ({len(data)} bytes)", file=sys.stderr)
+
+
+@lorebook_app.command(
+    "list",
+    epilog="Examples:\n\n  phantom admin lorebook list act_luna\n\n  phantom admin lorebook list   (all)",
+)
+@handle_errors
+def lorebook_list(
+    ctx: typer.Context,
+    activity_id: str | None = typer.Argument(None, metavar="[ACTIVITY]", help="Activity id (default: all)."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """List lorebooks: an activity's, or all."""
+    out = output_mode(ctx, json_, jq)
+    if activity_id is None:
+        books = _call(ctx, "GET", f"{ADMIN}/lorebooks").json()["data"]
+    else:
+        books = _activity_lorebooks(ctx, activity_id)
+    if out.json:
+        out.emit_json(books)
+        return
+    out.rows(books, _lorebook_columns())
+    if not books:
+        out.note("no lorebooks" + (f" for activity {activity_id}" if activity_id else ""))
+
+
+@lorebook_app.command(
+    "show",
+    epilog=(
+        "Examples:\n\n  phantom admin lorebook show act_luna\n\n"
+        "  phantom admin lorebook show lb_abc --json"
+    ),
+)
+@handle_errors
+def lorebook_show(
+    ctx: typer.Context,
+    activity_id: str = typer.Argument(..., metavar="ACTIVITY", help="Activity id (or lorebook id)."),
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Show the entries of an activity's lorebooks (keys, logic, position, order)."""
+    from phantom_cli.backend.content.lore import entry_logic, entry_position, entry_probability
+    from phantom_cli.cli.output import col
+
+    out = output_mode(ctx, json_, jq)
+    ids = _lorebook_ids(ctx, activity_id)
+    books = [_call(ctx, "GET", f"{ADMIN}/lorebooks/{_seg(i)}").json() for i in ids]
+    if out.json:
+        out.emit_json(books if len(books) > 1 else books[0])
+        return
+    for book in books:
+        out.note(f"lorebook {book['id']} {book.get('name') or ''}".rstrip()
+                 + f": {len(book.get('entries') or [])} entries")
+        rows = []
+        for i, e in enumerate(book.get("entries") or []):
+            rows.append({
+                "id": str(e.get("id", i)),
+                "name": e.get("name") or e.get("comment") or "",
+                "keys": ", ".join(map(str, e.get("keys") or [])),
+                "secondary": (f"{entry_logic(e)}: " + ", ".join(map(str, e["secondary_keys"])))
+                if e.get("selective") and e.get("secondary_keys") else "",
+                "position": entry_position(e),
+                "order": e.get("insertion_order", ""),
+                "on": "constant" if e.get("constant") else ("yes" if e.get("enabled", True) else "no"),
+                "prob": f"{entry_probability(e):g}%",
+            })
+        out.rows(rows, [
+            col("ID", "id", "id", 6), col("NAME", "name", "text", 18), col("KEYS", "keys", "text", 30),
+            col("SECONDARY", "secondary", "text", 22), col("POSITION", "position", "text", 11),
+            col("ORDER", "order", "text", 5), col("ON", "on", "text", 8), col("P", "prob", "text", 5),
+        ])
 
 
 # --------------------------------------------------------------------------- skins and NPCs

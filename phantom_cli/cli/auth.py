@@ -234,15 +234,18 @@ def status(
 @app.command("token", epilog="Example: export PHANTOM_API_KEY=$(phantom auth token)")
 @handle_errors
 def token(ctx: typer.Context) -> None:
-    """Print the API key of the profile to stdout (the only command that shows it)."""
-    from phantom_cli.config import local_api_key_file
+    """Print the API key of the profile to stdout (the only command that shows it).
 
+    On a local profile it makes sure the local backend is running first (it makes its key when
+    it starts), so this works on a fresh install:
+    export PHANTOM_KEY=$(phantom auth token) URL=$(phantom serve status --json | jq -r .base_url)
+    """
     eff = get_settings(ctx)
     key = eff.api_key
     if not key and eff.backend == "local":
-        path = local_api_key_file()
-        if path.exists():
-            key = path.read_text("utf-8").strip() or None
+        from phantom_cli import connect
+
+        _base_url, key = connect.target(eff)  # starts the background server when needed
     if not key:
         fail(
             f"no API key for profile {eff.profile_name!r}",

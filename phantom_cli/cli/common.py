@@ -115,11 +115,13 @@ def get_settings(ctx: typer.Context | None, **overrides: Any) -> Effective:
 
 
 def redact(text: str, state: State | None = None) -> str:
-    """Replace any known secret in ``text`` with ``***``."""
+    """Replace any known secret in ``text`` with ``***`` (and URL passwords: ``user:***@``)."""
+    from phantom_cli.config.settings import redact_credentials
+
     for secret in state._secrets if state else ():
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return redact_credentials(text)
 
 
 def _debug_line(state: State, text: str) -> None:
@@ -317,6 +319,15 @@ def _classify(exc: BaseException, state: State) -> tuple[str, str | None, int] |
         return str(exc), hint, exit_for_status(exc.status)
     if isinstance(exc, E.PhantomError):
         return str(exc), None, EXIT_API
+    from phantom_cli.config.settings import storage_problem
+
+    disk = storage_problem(exc)
+    if disk is not None:  # a full disk or a read-only PHANTOM_HOME: say what and where
+        return (
+            disk,
+            "free some space, or point PHANTOM_HOME at a writable folder ('phantom config path')",
+            EXIT_NETWORK,
+        )
     # the local backend's start-up failures (phantom_cli.connect) are OSError/RuntimeError
     # subclasses with a message for a person
     if type(exc).__name__ in ("BackendError", "BackendStartError", "ServerStartError"):
@@ -478,14 +489,14 @@ def _rename(field: str, mapping: dict[str, str]) -> str:
 
 def parse_bool(value: str | None, name: str) -> bool | None:
     """``true/false/yes/no`` text of a filter flag → bool (None when not given)."""
+    from phantom_cli.config.booleans import parse_bool as _parse
+
     if value is None:
         return None
-    low = value.strip().lower()
-    if low in ("true", "yes", "1", "on"):
-        return True
-    if low in ("false", "no", "0", "off"):
-        return False
-    fail(f"{name}: expected true or false, got {value!r}")
+    try:
+        return _parse(value)
+    except ValueError:
+        fail(f"{name}: expected true or false, got {value!r}")
 
 
 # --------------------------------------------------------------------------- standard input

@@ -178,7 +178,8 @@ def say(
 
     Prints the reply on stdout; moderation flags and memory figures on stderr (all of it with
     --json). A failed turn is kept as unanswered and is not sent again as context; retrying the
-    same text does not duplicate it.
+    same text does not duplicate it: running the same command again reuses the send's
+    Idempotency-Key, so the server replays the reply it generated.
     """
     from phantom_cli.conversation import CompanionChat, run_turn
 
@@ -204,17 +205,24 @@ def say(
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
     streamed = ""
 
+    from phantom_cli import pending
+
+    sent: list[str] = []
+
     def chunk(piece: str) -> None:
         nonlocal streamed
         out.write_chunk(piece)
         streamed += piece
 
+    def send(client: Any) -> Any:
+        # a failed or interrupted turn, run again, reuses its Idempotency-Key (no second exchange)
+        key, token = pending.begin(str(client.base_url), f"companion:{use_stream}",
+                                   conv.request(message).to_wire())
+        sent.append(token)
+        return conv.bind(client).send(message, stream=use_stream, idempotency_key=key)
+
     try:
-        done = run_turn(
-            lambda: get_async_client(ctx),
-            lambda client: conv.bind(client).send(message, stream=use_stream),
-            on_delta=chunk,
-        )
+        done = run_turn(lambda: get_async_client(ctx), send, on_delta=chunk)
     except BaseException:
         if streamed:
             sys.stdout.write("\n")
@@ -223,6 +231,7 @@ def say(
     resp = done.response
     if resp is None:  # pragma: no cover - the client raises on a stream without `done`
         fail("the stream ended without a final response", code=EXIT_API)
+    pending.finish(sent[0])
 
     from phantom_cli.cli.npc import _print_line
     from phantom_cli.cli.output import to_data

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from phantom_cli.cli import _help
+from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     AllOpt,
     CursorOpt,
@@ -20,6 +21,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
 app = typer.Typer(
@@ -66,7 +68,9 @@ def _message_columns() -> list:
 @handle_errors
 def list_(
     ctx: typer.Context,
-    status: str | None = typer.Option(None, "--status", help="active or archived."),
+    status: str | None = typer.Option(
+        None, "--status", callback=one_of(E.INSTANCE_STATUSES), help="active or archived."
+    ),
     activity: str | None = typer.Option(
         None, "--activity", metavar="ID", help="Only this activity."
     ),
@@ -125,7 +129,9 @@ def update(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (inst_…)."),
     voice: str | None = typer.Option(None, "--voice", metavar="ID", help="Assigned voice id."),
-    status: str | None = typer.Option(None, "--status", help="active or archived."),
+    status: str | None = typer.Option(
+        None, "--status", callback=one_of(E.INSTANCE_STATUSES), help="active or archived."
+    ),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
@@ -176,7 +182,11 @@ def chat(
         help="Skin id for play-mode XP scoping (XP is awarded to this skin); no image is made.",
     ),
 ) -> None:
-    """Send a message and stream the reply to stdout as it arrives."""
+    """Send a message and stream the reply to stdout as it arrives.
+
+    If it fails or is interrupted, run the same command again: it reuses the send's
+    Idempotency-Key, so the server replays the reply it saved instead of a second exchange.
+    """
     import sys
 
     if text == "-":
@@ -184,7 +194,11 @@ def chat(
     from phantom_cli.conversation import InstanceChat, run_turn
 
     out = output_mode(ctx)
+    from phantom_cli.pending import begin, finish
+
     ended_with_newline = True
+    body = {"content": text, "medium": medium, "skin_id": skin}
+    sent: list[str] = []
 
     def chunk(piece: str) -> None:
         nonlocal ended_with_newline
@@ -193,11 +207,15 @@ def chat(
             ended_with_newline = piece.endswith("\n")
 
     def turn(client: Any) -> Any:
+        # an interrupted send, run again, reuses its Idempotency-Key: the server replays its reply
+        key, token = begin(str(client.base_url), f"chat:{instance_id}", body)
+        sent.append(token)
         conv = InstanceChat(client, instance_id)
         conv.medium, conv.skin_id = medium, skin
-        return conv.send(text)
+        return conv.send(text, idempotency_key=key)
 
     run_turn(lambda: get_async_client(ctx), turn, on_delta=chunk)
+    finish(sent[0])
     if not ended_with_newline:
         out.write_chunk("\n")
 
@@ -210,8 +228,12 @@ def chat(
 def messages_list(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
-    role: str | None = typer.Option(None, "--role", help="user, assistant or system."),
-    medium: str | None = typer.Option(None, "--medium", help="text, voice, image or video."),
+    role: str | None = typer.Option(
+        None, "--role", callback=one_of(E.MESSAGE_ROLES), help="user, assistant or system."
+    ),
+    medium: str | None = typer.Option(
+        None, "--medium", callback=one_of(E.MEDIUMS), help="text, voice, image or video."
+    ),
     limit: LimitOpt = None,
     cursor: CursorOpt = None,
     all_: AllOpt = False,
@@ -241,8 +263,12 @@ def messages_create(
     ctx: typer.Context,
     instance_id: str = typer.Argument(..., metavar="INSTANCE", help="Instance id (inst_…)."),
     content: str = typer.Argument(..., help="Message text ('-' reads stdin)."),
-    role: str = typer.Option("user", "--role", help="user, assistant or system."),
-    medium: str = typer.Option("text", "--medium", help="text, voice, image or video."),
+    role: str = typer.Option(
+        "user", "--role", callback=one_of(E.MESSAGE_ROLES), help="user, assistant or system."
+    ),
+    medium: str = typer.Option(
+        "text", "--medium", callback=one_of(E.MEDIUMS), help="text, voice, image or video."
+    ),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:

@@ -28,8 +28,8 @@ def _client(ctx: typer.Context) -> Any:
 
     eff = get_settings(ctx)
     if eff.backend != "local":
-        typer.echo(f"phantom keys: profile {eff.profile_name!r} uses the hosted API; keys are managed "
-                   "there. This command works with the local backend only.", err=True)
+        typer.echo(f"error: profile {eff.profile_name!r} uses the hosted API; keys are managed "
+                   "there\nhint: this command works with the local backend only", err=True)
         raise typer.Exit(2)
     return get_client(ctx)
 
@@ -39,16 +39,19 @@ def _call(ctx: typer.Context, method: str, path: str, body: dict[str, Any] | Non
     return _client(ctx).request(method, path, json=body).json()
 
 
-@app.command(epilog="Example: phantom keys create --user alice --scope chat:companion --name laptop")
+@app.command(epilog="Examples: phantom keys create --user alice --scope chat:companion --name laptop; "
+                     "phantom keys create --user ops --scope admin --scope skins")
 @handle_errors
 def create(
     ctx: typer.Context,
     user: Annotated[str, typer.Option("--user", help="Owner of the key (created if new).")] = "local",
-    scope: Annotated[list[str] | None, typer.Option("--scope", help="A scope (repeat); none = full scope.")] = None,
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="A scope (repeat). None = every scope but admin; 'admin' only when named, and only a "
+                        "key with admin can grant it. A key grants only scopes it holds.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="A label for the key.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the key record as JSON.")] = False,
 ) -> None:
-    """Mint a key. The secret is printed once (stdout); it is not stored in clear."""
+    """Mint a key (needs the admin scope). The secret is printed once (stdout); it is not stored in clear."""
     rec = _call(ctx, "POST", KEYS_PATH, {"user": user, "scopes": scope or None, "name": name})
     if json_:
         typer.echo(json.dumps(rec))
@@ -63,16 +66,21 @@ def list_(
     ctx: typer.Context,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List keys (never the secrets)."""
+    """List keys with their user and scopes (never the secrets; needs the admin scope)."""
     from phantom_cli.cli.output import visible
 
     data = _call(ctx, "GET", KEYS_PATH)["data"]
     if json_:
         typer.echo(json.dumps(data))
         return
+    rows = [("ID", "USER", "PREFIX", "STATE", "SCOPES")]
     for k in data:
         state = f"revoked {k['revoked_at']}" if k.get("revoked_at") else "active"
-        typer.echo(f"{k['id']}  {visible(k['user'])}  {k['prefix']}…  {','.join(k['scopes'])}  {state}")
+        rows.append((visible(str(k["id"])), visible(str(k["user"])), visible(str(k["prefix"])) + "…", state,
+                     visible(",".join(map(str, k["scopes"])))))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
 
 
 @app.command(epilog="Example: phantom keys revoke key_123")
@@ -84,7 +92,7 @@ def revoke(
         bool, typer.Option("--force", help="Also revoke the key this CLI itself uses.")
     ] = False,
 ) -> None:
-    """Revoke a key: it stops working at once."""
+    """Revoke a key (needs the admin scope): it stops working at once."""
     from urllib.parse import quote
 
     from phantom_cli.cli.common import fail

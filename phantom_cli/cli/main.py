@@ -45,6 +45,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "serve": ("serve", "app"),
     "keys": ("keys", "app"),
     "admin": ("admin", "app"),
+    "test": ("testcmd", "app"),
 }
 # name -> (module under phantom_cli.cli, attribute, short help for `phantom --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -90,6 +91,43 @@ class LazyGroup(TyperGroup):
                 return None
             self.commands[cmd_name] = cmd
         return self.commands[cmd_name]
+
+    def invoke(self, ctx: Any) -> Any:
+        super().invoke(ctx)
+        return None  # main() reads an int as an exit code: a command's return value is not one
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's main, with usage errors printed in the project's ``error:``/``hint:`` style
+        and "did you mean" suggestions (phantom_cli.cli._usage); exit codes unchanged."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        import sys
+
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as exc:
+            from phantom_cli.cli.common import _is_click_exception
+
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as before
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(2)
+            if _is_click_exception(exc):
+                from phantom_cli.cli import _usage
+
+                sys.exit(_usage.report(exc, argv))
+            if type(exc).__name__ == "Abort":
+                print("error: aborted", file=sys.stderr)
+                sys.exit(1)
+            raise
+        sys.exit(code if isinstance(code, int) else 0)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         # short help from the registry: listing commands must not build them all

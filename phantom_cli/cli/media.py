@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from phantom_cli.cli import _help
+from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_NOT_FOUND,
@@ -20,8 +23,8 @@ from phantom_cli.cli.common import (
     handle_errors,
     list_or_stream,
     output_mode,
-    parse_bool,
 )
+from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
 app = typer.Typer(
@@ -53,14 +56,19 @@ def _columns() -> list:
     ]
 
 
-@app.command("list", epilog="Example: phantom media list --type image --favorite true")
+@app.command("list", epilog="Example: phantom media list --type image --favorite")
 @handle_errors
 def list_(
     ctx: typer.Context,
-    type_: str | None = typer.Option(None, "--type", help="image, video or other."),
-    favorite: str | None = typer.Option(None, "--favorite", metavar="BOOL", help="true or false."),
+    type_: str | None = typer.Option(
+        None, "--type", callback=one_of(E.MEDIA_TYPES), help="image, video or other."
+    ),
+    favorite: bool | None = typer.Option(
+        None, "--favorite/--no-favorite", help="Only favorites / only non-favorites."
+    ),
     relation: str | None = typer.Option(
-        None, "--relation", help="generated, favorited, uploaded or unlocked."
+        None, "--relation", callback=one_of(E.RELATION_TYPES),
+        help="generated, favorited, uploaded or unlocked."
     ),
     limit: LimitOpt = None,
     cursor: CursorOpt = None,
@@ -80,7 +88,7 @@ def list_(
         cursor,
         all_,
         type=type_,
-        favorite=parse_bool(favorite, "--favorite"),
+        favorite=favorite,
         relation_type=relation,
         wire={"relation_type": "relationType"},
     )
@@ -94,7 +102,8 @@ def add(
         ..., metavar="MEDIA_ID", help="Media id (from a generation job or a list)."
     ),
     relation: str = typer.Option(
-        "favorited", "--relation", help="generated, favorited, uploaded or unlocked."
+        "favorited", "--relation", callback=one_of(E.RELATION_TYPES),
+        help="generated, favorited, uploaded or unlocked."
     ),
     json_: JsonOpt = False,
     jq: JqOpt = None,
@@ -180,6 +189,76 @@ def open_(
 
 # --------------------------------------------------------------------------- generation
 
+# a job's statuses as steps of the progress bar, and the word shown for each
+_STEPS = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2}
+_LABELS = {"succeeded": "done"}
+
+
+class JobProgress:
+    """The progress of a generation job on stderr: its status (queued → running → done) and
+    the elapsed time. At a terminal, a Rich progress display (spinner, step bar, status,
+    elapsed time); otherwise one plain line per status change (``job gen_1: running (1.2s)``).
+    ``console`` is for tests."""
+
+    def __init__(self, kind: str, job_id: str, *, tty: bool, no_color: bool = False,
+                 console: Any = None) -> None:
+        import time
+
+        from phantom_cli.cli.output import visible
+
+        self.kind, self.job_id = kind, visible(str(job_id))
+        self.tty, self.no_color, self.console = tty, no_color, console
+        self.started = time.monotonic()
+        self.last: str | None = None
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> JobProgress:
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            console = self.console or Console(stderr=True, no_color=self.no_color)
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}", markup=False),
+                BarColumn(bar_width=12),
+                TextColumn("{task.fields[status]}", markup=False),
+                TimeElapsedColumn(),
+                console=console,
+            )
+            self.task = self.progress.add_task(
+                f"generating {self.kind} (job {self.job_id})", total=2, status="queued"
+            )
+            self.progress.start()
+        return self
+
+    def update(self, status: str) -> None:
+        import sys
+        import time
+
+        from phantom_cli.cli.output import visible
+
+        status = visible(str(status))
+        label = _LABELS.get(status, status)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=_STEPS.get(status, 0), status=label)
+        elif label != self.last:
+            elapsed = time.monotonic() - self.started
+            print(f"job {self.job_id}: {label} ({elapsed:.1f}s)", file=sys.stderr, flush=True)
+        self.last = label
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
 
 def _generate(
     ctx: typer.Context,
@@ -190,7 +269,6 @@ def _generate(
     json_: bool,
     jq: str | None,
 ) -> None:
-    import sys
 
     out = output_mode(ctx, json_, jq)
     client = get_client(ctx)
@@ -210,31 +288,12 @@ def _generate(
         out.item(started)
         return
     state = get_state(ctx)
-    progress = None
-    if out.tty and not state.debug:
-        from rich.console import Console
-
-        progress = Console(stderr=True, no_color=out.no_color).status(
-            f"generating {kind} (job {started.job_id}): queued"
+    with JobProgress(kind, started.job_id, tty=out.tty and not state.debug,
+                     no_color=out.no_color) as progress:
+        progress.update(getattr(started, "status", None) or "queued")
+        job = client.media.wait(
+            started.job_id, timeout=timeout, on_update=lambda j: progress.update(j.status)
         )
-        progress.start()
-    last: list[str] = []
-
-    def on_update(job: object) -> None:
-        from phantom_cli.cli.output import visible
-
-        status = visible(getattr(job, "status", "?"))
-        if progress is not None:
-            progress.update(f"generating {kind} (job {visible(started.job_id)}): {status}")
-        elif not last or last[-1] != status:
-            print(f"job {visible(started.job_id)}: {status}", file=sys.stderr, flush=True)
-        last.append(status)
-
-    try:
-        job = client.media.wait(started.job_id, timeout=timeout, on_update=on_update)
-    finally:
-        if progress is not None:
-            progress.stop()
     if job.status != "succeeded" or job.media is None:
         from phantom_cli.cli.output import visible
 
@@ -272,7 +331,9 @@ def generate_image(
     skin: str = _SKIN,
     category: str = _CATEGORY,
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed for reproducible output."),
-    nsfw: str | None = typer.Option(None, "--nsfw", help="none, suggestive or explicit."),
+    nsfw: str | None = typer.Option(
+        None, "--nsfw", callback=one_of(E.NSFW_LEVELS), help="none, suggestive or explicit."
+    ),
     activity: str | None = _ACTIVITY,
     instance: str | None = _INSTANCE,
     wait: bool = _WAIT,
@@ -301,7 +362,9 @@ def generate_video(
     skin: str = _SKIN,
     category: str = _CATEGORY,
     seed: int | None = typer.Option(None, "--seed", min=0, help="Seed for reproducible output."),
-    nsfw: str | None = typer.Option(None, "--nsfw", help="none, suggestive or explicit."),
+    nsfw: str | None = typer.Option(
+        None, "--nsfw", callback=one_of(E.NSFW_LEVELS), help="none, suggestive or explicit."
+    ),
     first_frame: str | None = typer.Option(
         None, "--first-frame", help="generate or skin_reference."
     ),

@@ -322,7 +322,11 @@ def say(
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:
-    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr)."""
+    """Send a message; prints the NPC's line (state, score, decision, outcome on stderr).
+
+    If it fails or is interrupted, run the same command again: it reuses the send's
+    Idempotency-Key, so the server replays the turn it played instead of a second one.
+    """
     if len(args) == 1:
         persona_id, text = None, args[0]
         if text == get_settings(ctx).get("npc_persona"):
@@ -345,23 +349,32 @@ def say(
     pid = _persona(ctx, persona_id)
     sid = _session(ctx, session)
     use_stream = (not out.json) and (bool(out.tty) if stream is None else stream)
+    from phantom_cli import pending
     from phantom_cli.conversation import NpcSession, run_turn
 
     wrote = ""
+    sent: list[str] = []
 
     def chunk(piece: str) -> None:
         nonlocal wrote
         out.write_chunk(piece)
         wrote += piece
 
+    def send(client: Any) -> Any:
+        # a failed or interrupted send, run again, reuses its Idempotency-Key (no second turn)
+        key, token = pending.begin(str(client.base_url), f"npc:{pid}:{machine}:{use_stream}",
+                                   {"message": text, "user_session_id": sid})
+        sent.append(token)
+        return NpcSession(client, pid, sid, machine).send(
+            text, stream=use_stream, idempotency_key=key
+        )
+
     def play() -> Any:
-        return run_turn(
-            lambda: get_async_client(ctx),
-            lambda client: NpcSession(client, pid, sid, machine).send(text, stream=use_stream),
-            on_delta=chunk,
-        ).response
+        return run_turn(lambda: get_async_client(ctx), send, on_delta=chunk).response
 
     resp = _session_errors(pid, play, client=_LazyClient(ctx), session=session, machine=machine)
+    if sent:
+        pending.finish(sent[-1])
     if resp is None:  # pragma: no cover - the client raises on a stream without `done`
         fail("the stream ended without a final response", code=1)
     if use_stream:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from phantom_cli.cli import _help
+from phantom_cli.cli._choices import not_blank, one_of
 from phantom_cli.cli.common import (
     AllOpt,
     CursorOpt,
@@ -18,6 +19,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
 app = typer.Typer(
@@ -75,10 +77,14 @@ def list_(
 @handle_errors
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Persona name (1–120 characters)."),
-    gender: str | None = typer.Option(None, "--gender", help="female, male or non-binary."),
+    name: str = typer.Argument(..., callback=not_blank, help="Persona name (1–120 characters)."),
+    gender: str | None = typer.Option(
+        None, "--gender", callback=one_of(E.PLAYER_GENDERS), help="female, male or non-binary."
+    ),
     description: str | None = typer.Option(None, "--description", help="Up to 4000 characters."),
-    style: str | None = typer.Option(None, "--style", help="anime or realistic."),
+    style: str | None = typer.Option(
+        None, "--style", callback=one_of(E.STYLES), help="anime or realistic."
+    ),
     default: bool = typer.Option(False, "--default", help="Make it your default persona."),
     json_: JsonOpt = False,
     jq: JqOpt = None,
@@ -114,12 +120,18 @@ def get(
 def update(
     ctx: typer.Context,
     persona_id: str = typer.Argument(..., metavar="ID", help="Persona id (per_…)."),
-    name: str | None = typer.Option(None, "--name", help="New name (1–120 characters)."),
-    gender: str | None = typer.Option(None, "--gender", help="female, male or non-binary."),
+    name: str | None = typer.Option(
+        None, "--name", callback=not_blank, help="New name (1–120 characters)."
+    ),
+    gender: str | None = typer.Option(
+        None, "--gender", callback=one_of(E.PLAYER_GENDERS), help="female, male or non-binary."
+    ),
     description: str | None = typer.Option(
         None, "--description", help="New description (up to 4000 characters)."
     ),
-    style: str | None = typer.Option(None, "--style", help="anime or realistic."),
+    style: str | None = typer.Option(
+        None, "--style", callback=one_of(E.STYLES), help="anime or realistic."
+    ),
     json_: JsonOpt = False,
     jq: JqOpt = None,
 ) -> None:

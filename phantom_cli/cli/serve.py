@@ -22,7 +22,7 @@ app = typer.Typer(
 
 
 def _err(msg: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"phantom serve: {msg}", err=True)
+    typer.echo(f"error: {msg}", err=True)  # the project's style (docs/cli.md)
     return typer.Exit(code)
 
 
@@ -101,10 +101,17 @@ def serve(
         typer.echo(f"phantom local backend listening on {info['base_url']}  (engine: {settings.engine})")
         typer.echo(f"API key file: {settings.key_file}", err=True)
 
+    from phantom_cli.config.settings import storage_problem
+
     try:
         run(settings, register=True, on_ready=ready)
-    except OSError as exc:
-        raise _err(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        disk = storage_problem(exc, settings.db_path)
+        if disk is not None:  # not the network: the data folder cannot be written
+            raise _err(f"{disk} (PHANTOM_HOME: the server's data folder)", 3) from None
+        if isinstance(exc, OSError):
+            raise _err(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+        raise
 
 
 @app.command(epilog="Examples: phantom serve status; phantom serve status --json")

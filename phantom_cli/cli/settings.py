@@ -44,8 +44,12 @@ def list_(ctx: typer.Context, json_: JsonOpt = False, jq: JqOpt = None) -> None:
     rows: list[dict[str, object]] = [
         {"key": "profile", "value": eff.profile_name, "source": eff.sources.get("profile")},
     ]
+    from phantom_cli.config.settings import redact_credentials
+
     for key in KEYS:
         value = eff.base_url if key == "base_url" else eff.values.get(key)
+        if isinstance(value, str):
+            value = redact_credentials(value)  # a URL's user:password@ is never shown
         rows.append({"key": key, "value": value, "source": eff.sources.get(key)})
     has_key = bool(eff.api_key)
     rows.append(

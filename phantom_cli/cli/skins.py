@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from phantom_cli.cli import _help
+from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     AllOpt,
     CursorOpt,
@@ -16,6 +17,7 @@ from phantom_cli.cli.common import (
     list_or_stream,
     output_mode,
 )
+from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
 app = typer.Typer(
@@ -42,8 +44,12 @@ def _columns() -> list:
 @handle_errors
 def list_(
     ctx: typer.Context,
-    gender: str | None = typer.Option(None, "--gender", help="Only this gender."),
-    style: str | None = typer.Option(None, "--style", help="anime or realistic."),
+    gender: str | None = typer.Option(
+        None, "--gender", callback=one_of(E.SKIN_GENDERS), help="Only this gender: female, male or non-binary."
+    ),
+    style: str | None = typer.Option(
+        None, "--style", callback=one_of(E.STYLES), help="anime or realistic."
+    ),
     limit: LimitOpt = None,
     cursor: CursorOpt = None,
     all_: AllOpt = False,

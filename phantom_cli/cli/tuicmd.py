@@ -7,9 +7,16 @@ TUI are imported inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
+
+
+def _fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
+    """One ``error: …`` / ``hint: …`` on stderr, the project's style (common.report_error)."""
+    from phantom_cli.cli.common import CLIError, State, report_error
+
+    raise typer.Exit(report_error(CLIError(message, hint, code), State()))
 
 
 def _flags(ctx: typer.Context, profile: str | None, base_url: str | None) -> tuple[str | None, str | None]:
@@ -25,8 +32,7 @@ def _context(ctx: typer.Context, profile: str | None, base_url: str | None) -> A
     try:
         return build_context(profile=profile, base_url=base_url)
     except Exception as exc:  # config errors, server start failures: a message, not a traceback
-        typer.echo(f"phantom: cannot start: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(f"cannot start: {exc}", "see 'phantom config list' and 'phantom serve status'")
 
 
 def _need_terminal(command: str) -> None:
@@ -39,12 +45,10 @@ def _need_terminal(command: str) -> None:
     forced = os.environ.get("PHANTOM_FORCE_TTY")
     if forced == "1" or (forced != "0" and sys.stdin.isatty() and sys.stdout.isatty()):
         return
-    typer.echo(
-        f"phantom {command}: needs an interactive terminal (stdin and stdout are not a TTY); "
+    _fail(
+        f"phantom {command} needs an interactive terminal (stdin and stdout are not a TTY)",
         "for scripts use 'phantom companion say' or 'phantom npc say'",
-        err=True,
     )
-    raise typer.Exit(2)
 
 
 def _persona_file(persona: Path) -> Path:
@@ -78,13 +82,11 @@ def chat(
     given = [n for n, v in (("--npc", npc), ("--persona", persona), ("--instance", instance),
                             ("--activity", activity)) if v]
     if len(given) > 1:
-        typer.echo(f"phantom chat: give only one of {', '.join(given)}", err=True)
-        raise typer.Exit(2)
+        _fail(f"give only one of {', '.join(given)}", "see 'phantom chat --help'")
     if persona is not None:
         persona = _persona_file(persona)
     if persona is not None and not persona.is_file():
-        typer.echo(f"phantom chat: --persona: no such file: {persona}", err=True)
-        raise typer.Exit(2)
+        _fail(f"--persona: no such file: {persona}", "give a persona file (.toml or .yaml)")
     _need_terminal("chat")
     app_ctx = _context(ctx, profile, base_url)
     from phantom_cli.tui import run_chat
@@ -94,8 +96,7 @@ def chat(
     except Exception as exc:
         name = type(exc).__name__
         if name in ("PersonaFileError",):
-            typer.echo(f"phantom chat: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            _fail(str(exc))
         raise
 
 
@@ -120,8 +121,7 @@ def playground(
         try:
             loaded = load_persona(persona, warn=lambda msg: typer.echo(f"warning: {msg}", err=True))
         except Exception as exc:
-            typer.echo(f"phantom playground: {exc}", err=True)
-            raise typer.Exit(2) from exc
+            _fail(str(exc))
     _need_terminal("playground")
     app_ctx = _context(ctx, profile, base_url)
     from phantom_cli.tui import run_playground

@@ -229,17 +229,20 @@ class BaseClient:
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
         return (
-            f"{type(self).__name__}(base_url={self.base_url!r}, backend={self.backend!r}, "
+            f"{type(self).__name__}(base_url={self._scrub(self.base_url)!r}, backend={self.backend!r}, "
             f"api_key={key}, max_retries={self.max_retries})"
         )
 
     __str__ = __repr__
 
     def _scrub(self, text: str) -> str:
-        """Remove the key from text that will be shown (a server might echo it)."""
+        """Remove the key and URL passwords from text that will be shown (a server might echo
+        it; a base URL may carry ``user:password@``)."""
+        from phantom_cli.config.settings import redact_credentials
+
         if self._api_key and self._api_key in text:
             text = text.replace(self._api_key, "***")
-        return text
+        return redact_credentials(text)
 
     def _headers(self, accept: str = "application/json") -> dict[str, str]:
         h = {"User-Agent": user_agent(), "Accept": accept, **self._extra_headers}
@@ -296,7 +299,7 @@ class BaseClient:
             response_body = self._scrub(response_body[:MAX_RECORDED_BODY])
         self.last_exchange = Exchange(
             method=request.method,
-            url=str(request.url),
+            url=self._scrub(str(request.url)),
             request_headers=req_headers,
             request_body=body,
             status=status,
@@ -306,7 +309,11 @@ class BaseClient:
         )
         if self.debug_hook is not None:
             self.debug_hook(
-                request.method, str(request.url), status, round(elapsed_ms, 3), req_headers
+                request.method,
+                self._scrub(str(request.url)),
+                status,
+                round(elapsed_ms, 3),
+                req_headers,
             )
 
     # ------------------------------------------------------------------ retries
@@ -339,11 +346,12 @@ class BaseClient:
                 httpx.PoolTimeout: "waiting for a free connection",
             }.get(type(exc), "")
             return APITimeoutError(
-                f"{where}: timed out{' ' + kind if kind else ''} ({self.base_url})",
-                url=str(request.url),
+                f"{where}: timed out{' ' + kind if kind else ''} ({self._scrub(self.base_url)})",
+                url=self._scrub(str(request.url)),
             )
         return APIConnectionError(
-            f"{where}: could not reach {self.base_url}: {detail}", url=str(request.url)
+            f"{where}: could not reach {self._scrub(self.base_url)}: {detail}",
+            url=self._scrub(str(request.url)),
         )
 
     def _interrupted(
@@ -522,3 +530,19 @@ def compact_query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     out = {k: v for k, v in params.items() if v is not None}
     return out or None
+
+
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key``: 128 random bits, hex."""
+    import secrets
+
+    return secrets.token_hex(16)
+
+
+def idempotency_key_for(method: str, given: str | None) -> str | None:
+    """The ``Idempotency-Key`` of one call: ``given`` if any, else a new one for a POST (every
+    POST that creates something is deduplicated by the server on it), else None. Made once per
+    call, before its retry loop, so the client's own retries carry the same key."""
+    if given:
+        return given
+    return new_idempotency_key() if method.upper() == "POST" else None

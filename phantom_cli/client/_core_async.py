@@ -22,6 +22,7 @@ from ._common import (
     DebugHook,
     TimeoutArg,
     compact_query,
+    idempotency_key_for,
 )
 from ._streams import AsyncStream, SleepFn, sleep_async
 from .errors import PhantomError, StreamInterruptedError
@@ -95,13 +96,17 @@ class AsyncAPIClient(BaseClient):
         params: Mapping[str, Any] | None,
         json: Any,
         accept: str,
+        idempotency_key: str | None = None,
     ) -> httpx.Request:
+        headers = self._headers(accept)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         return self._http.build_request(
             method,
             self.base_url + path,
             params=compact_query(params),
             json=json,
-            headers=self._headers(accept),
+            headers=headers,
         )
 
     async def _wait_or_raise(
@@ -133,10 +138,12 @@ class AsyncAPIClient(BaseClient):
         json: Any = None,
         accept: str = "application/json",
         raise_for_status: bool = True,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
+        key = idempotency_key_for(method, idempotency_key)  # one per call, kept on its retries
         attempt = 0
         while True:
-            request = self._build(method, path, params, json, accept)
+            request = self._build(method, path, params, json, accept, key)
             t0 = time.perf_counter()
             try:
                 response = await self._http.send(request)
@@ -161,8 +168,11 @@ class AsyncAPIClient(BaseClient):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        idempotency_key: str | None = None,
     ) -> M:
-        response = await self._send(method, path, params=params, json=json)
+        response = await self._send(
+            method, path, params=params, json=json, idempotency_key=idempotency_key
+        )
         return self._parse(model, response)
 
     async def _call_json(
@@ -179,14 +189,17 @@ class AsyncAPIClient(BaseClient):
         json: Any = None,
         *,
         raise_for_status: bool = True,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
-        """Raw passthrough (``phantom api``): same auth, retries and error mapping."""
+        """Raw passthrough (``phantom api``): same auth, retries and error mapping; a POST
+        carries an ``Idempotency-Key`` (``idempotency_key`` or a new one) on all its retries."""
         return await self._send(
             method.upper(),
             self._check_path(path),
             params=params,
             json=json,
             raise_for_status=raise_for_status,
+            idempotency_key=idempotency_key,
         )
 
     # ------------------------------------------------------------------ pagination
@@ -248,11 +261,14 @@ class AsyncAPIClient(BaseClient):
         params: Mapping[str, Any] | None,
         json: Any,
         accept: str,
+        idempotency_key: str | None = None,
     ) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[bytes]]]:
-        """Send with retries until the first body bytes arrive; after that, never again."""
+        """Send with retries until the first body bytes arrive; after that, never again
+        (a caller that retries later passes the same ``idempotency_key``)."""
+        key = idempotency_key_for(method, idempotency_key)
         attempt = 0
         while True:
-            request = self._build(method, path, params, json, accept)
+            request = self._build(method, path, params, json, accept, key)
             t0 = time.perf_counter()
             try:
                 response = await self._http.send(request, stream=True)
@@ -309,11 +325,22 @@ class AsyncAPIClient(BaseClient):
             text = b"".join(received).decode(response.charset_encoding or "utf-8", "replace")
             self._record(request, response.status_code, _ms(t0), response, text)
 
-    def _text_stream(self, method: str, path: str, *, json: Any) -> AsyncStream[str]:
-        return AsyncStream(self._text_chunks(method, path, json))
+    def _text_stream(
+        self, method: str, path: str, *, json: Any, idempotency_key: str | None = None
+    ) -> AsyncStream[str]:
+        return AsyncStream(self._text_chunks(method, path, json, idempotency_key))
 
-    async def _text_chunks(self, method: str, path: str, json: Any) -> AsyncIterator[str]:
-        async with self._open_stream(method, path, params=None, json=json, accept="text/plain") as (
+    async def _text_chunks(
+        self, method: str, path: str, json: Any, idempotency_key: str | None = None
+    ) -> AsyncIterator[str]:
+        async with self._open_stream(
+            method,
+            path,
+            params=None,
+            json=json,
+            accept="text/plain",
+            idempotency_key=idempotency_key,
+        ) as (
             response,
             chunks,
         ):
@@ -342,8 +369,9 @@ class AsyncAPIClient(BaseClient):
         *,
         params: Mapping[str, Any] | None,
         json: Any,
+        idempotency_key: str | None = None,
     ) -> AsyncStream[StreamDelta | M]:
-        return AsyncStream(self._events(method, path, model, params, json))
+        return AsyncStream(self._events(method, path, model, params, json, idempotency_key))
 
     async def _events(
         self,
@@ -352,9 +380,15 @@ class AsyncAPIClient(BaseClient):
         model: type[M],
         params: Mapping[str, Any] | None,
         json: Any,
+        idempotency_key: str | None = None,
     ) -> AsyncIterator[StreamDelta | M]:
         async with self._open_stream(
-            method, path, params=params, json=json, accept="text/event-stream, application/json"
+            method,
+            path,
+            params=params,
+            json=json,
+            accept="text/event-stream, application/json",
+            idempotency_key=idempotency_key,
         ) as (response, chunks):
             request_id = response.headers.get("x-request-id")
             partial: list[str] = []

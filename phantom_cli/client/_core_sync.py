@@ -24,6 +24,7 @@ from ._common import (
     DebugHook,
     TimeoutArg,
     compact_query,
+    idempotency_key_for,
 )
 from ._streams import SleepFn, Stream, sleep_sync
 from .errors import PhantomError, StreamInterruptedError
@@ -97,13 +98,17 @@ class APIClient(BaseClient):
         params: Mapping[str, Any] | None,
         json: Any,
         accept: str,
+        idempotency_key: str | None = None,
     ) -> httpx.Request:
+        headers = self._headers(accept)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         return self._http.build_request(
             method,
             self.base_url + path,
             params=compact_query(params),
             json=json,
-            headers=self._headers(accept),
+            headers=headers,
         )
 
     def _wait_or_raise(
@@ -135,10 +140,12 @@ class APIClient(BaseClient):
         json: Any = None,
         accept: str = "application/json",
         raise_for_status: bool = True,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
+        key = idempotency_key_for(method, idempotency_key)  # one per call, kept on its retries
         attempt = 0
         while True:
-            request = self._build(method, path, params, json, accept)
+            request = self._build(method, path, params, json, accept, key)
             t0 = time.perf_counter()
             try:
                 response = self._http.send(request)
@@ -163,8 +170,11 @@ class APIClient(BaseClient):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        idempotency_key: str | None = None,
     ) -> M:
-        response = self._send(method, path, params=params, json=json)
+        response = self._send(
+            method, path, params=params, json=json, idempotency_key=idempotency_key
+        )
         return self._parse(model, response)
 
     def _call_json(self, method: str, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
@@ -179,14 +189,17 @@ class APIClient(BaseClient):
         json: Any = None,
         *,
         raise_for_status: bool = True,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
-        """Raw passthrough (``phantom api``): same auth, retries and error mapping."""
+        """Raw passthrough (``phantom api``): same auth, retries and error mapping; a POST
+        carries an ``Idempotency-Key`` (``idempotency_key`` or a new one) on all its retries."""
         return self._send(
             method.upper(),
             self._check_path(path),
             params=params,
             json=json,
             raise_for_status=raise_for_status,
+            idempotency_key=idempotency_key,
         )
 
     # ------------------------------------------------------------------ pagination
@@ -247,11 +260,14 @@ class APIClient(BaseClient):
         params: Mapping[str, Any] | None,
         json: Any,
         accept: str,
+        idempotency_key: str | None = None,
     ) -> Iterator[tuple[httpx.Response, Iterator[bytes]]]:
-        """Send with retries until the first body bytes arrive; after that, never again."""
+        """Send with retries until the first body bytes arrive; after that, never again
+        (a caller that retries later passes the same ``idempotency_key``)."""
+        key = idempotency_key_for(method, idempotency_key)
         attempt = 0
         while True:
-            request = self._build(method, path, params, json, accept)
+            request = self._build(method, path, params, json, accept, key)
             t0 = time.perf_counter()
             try:
                 response = self._http.send(request, stream=True)
@@ -307,11 +323,22 @@ class APIClient(BaseClient):
             text = b"".join(received).decode(response.charset_encoding or "utf-8", "replace")
             self._record(request, response.status_code, _ms(t0), response, text)
 
-    def _text_stream(self, method: str, path: str, *, json: Any) -> Stream[str]:
-        return Stream(self._text_chunks(method, path, json))
+    def _text_stream(
+        self, method: str, path: str, *, json: Any, idempotency_key: str | None = None
+    ) -> Stream[str]:
+        return Stream(self._text_chunks(method, path, json, idempotency_key))
 
-    def _text_chunks(self, method: str, path: str, json: Any) -> Iterator[str]:
-        with self._open_stream(method, path, params=None, json=json, accept="text/plain") as (
+    def _text_chunks(
+        self, method: str, path: str, json: Any, idempotency_key: str | None = None
+    ) -> Iterator[str]:
+        with self._open_stream(
+            method,
+            path,
+            params=None,
+            json=json,
+            accept="text/plain",
+            idempotency_key=idempotency_key,
+        ) as (
             response,
             chunks,
         ):
@@ -340,8 +367,9 @@ class APIClient(BaseClient):
         *,
         params: Mapping[str, Any] | None,
         json: Any,
+        idempotency_key: str | None = None,
     ) -> Stream[StreamDelta | M]:
-        return Stream(self._events(method, path, model, params, json))
+        return Stream(self._events(method, path, model, params, json, idempotency_key))
 
     def _events(
         self,
@@ -350,9 +378,15 @@ class APIClient(BaseClient):
         model: type[M],
         params: Mapping[str, Any] | None,
         json: Any,
+        idempotency_key: str | None = None,
     ) -> Iterator[StreamDelta | M]:
         with self._open_stream(
-            method, path, params=params, json=json, accept="text/event-stream, application/json"
+            method,
+            path,
+            params=params,
+            json=json,
+            accept="text/event-stream, application/json",
+            idempotency_key=idempotency_key,
         ) as (response, chunks):
             request_id = response.headers.get("x-request-id")
             partial: list[str] = []

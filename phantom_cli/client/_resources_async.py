@@ -102,6 +102,7 @@ class AsyncCompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[False] = False,
     ) -> CompanionChatResponse: ...
 
@@ -117,6 +118,7 @@ class AsyncCompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[True],
     ) -> AsyncStream[CompanionEvent]: ...
 
@@ -132,6 +134,7 @@ class AsyncCompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: bool,
     ) -> CompanionResult: ...
 
@@ -146,6 +149,7 @@ class AsyncCompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: bool = False,
     ) -> CompanionResult:
         """One companion turn (stateless: persona and history travel with every call).
@@ -154,6 +158,8 @@ class AsyncCompanionAPI(_Resource):
         stream=True); async for ev in stream``). Input is validated when awaited.
         ``stream=True`` returns a stream of :class:`StreamDelta` then the final
         :class:`CompanionChatResponse`; against a server that answers JSON, just the latter.
+        ``idempotency_key``: the ``Idempotency-Key`` to send (default: a new one per call); pass
+        the key of an earlier, failed call to retry it without a second exchange.
         """
         req = build(
             CompanionChatRequest,
@@ -173,9 +179,14 @@ class AsyncCompanionAPI(_Resource):
                 CompanionChatResponse,
                 params={"stream": "true"},
                 json=req.to_wire(),
+                idempotency_key=idempotency_key,
             )
         return await self._c._call(
-            "POST", paths.COMPANION_CHAT, CompanionChatResponse, json=req.to_wire()
+            "POST",
+            paths.COMPANION_CHAT,
+            CompanionChatResponse,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
 
@@ -217,6 +228,7 @@ class AsyncNpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[False] = False,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcMessageResponse: ...
@@ -229,6 +241,7 @@ class AsyncNpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[True],
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> AsyncStream[NpcEvent]: ...
@@ -241,6 +254,7 @@ class AsyncNpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: bool,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcResult: ...
@@ -252,6 +266,7 @@ class AsyncNpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: bool = False,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcResult:
@@ -266,9 +281,15 @@ class AsyncNpcAPI(_Resource):
                 NpcMessageResponse,
                 params={**query, "stream": "true"},
                 json=req.to_wire(),
+                idempotency_key=idempotency_key,
             )
         return await self._c._call(
-            "POST", path, NpcMessageResponse, params=query, json=req.to_wire()
+            "POST",
+            path,
+            NpcMessageResponse,
+            params=query,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
     async def history(
@@ -386,6 +407,7 @@ class AsyncMessagesAPI(_Resource):
         medium: str | None = None,
         *,
         body: MessageCreate | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Message:
         """Add a message (role defaults to ``user``, medium to ``text``)."""
         req = build(MessageCreate, body, content=content, role=role, medium=medium)
@@ -394,6 +416,7 @@ class AsyncMessagesAPI(_Resource):
             fill(paths.INSTANCE_MESSAGES, instance_id=instance_id),
             Message,
             json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
     async def get(self, instance_id: str, message_id: str) -> Message:
@@ -454,11 +477,18 @@ class AsyncInstancesAPI(_Resource):
         assigned_voice_id: str | None = None,
         *,
         body: InstanceCreate | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActivityInstance:
         req = build(
             InstanceCreate, body, activity_id=activity_id, assigned_voice_id=assigned_voice_id
         )
-        return await self._c._call("POST", paths.INSTANCES, ActivityInstance, json=req.to_wire())
+        return await self._c._call(
+            "POST",
+            paths.INSTANCES,
+            ActivityInstance,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     async def get(self, id: str) -> ActivityInstance:
         return await self._c._call("GET", fill(paths.INSTANCE, id=id), ActivityInstance)
@@ -487,11 +517,17 @@ class AsyncInstancesAPI(_Resource):
         skin_id: str | None = None,
         *,
         body: InstanceChatRequest | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> AsyncStream[str]:
-        """The assistant's reply as text chunks, as they arrive (saved when it ends)."""
+        """The assistant's reply as text chunks, as they arrive (saved when generated, even if
+        this stream is abandoned). Retry a failed or interrupted send with the same
+        ``idempotency_key`` to get the stored reply instead of a second exchange."""
         req = build(InstanceChatRequest, body, content=content, medium=medium, skin_id=skin_id)
         return self._c._text_stream(
-            "POST", fill(paths.INSTANCE_CHAT, instance_id=instance_id), json=req.to_wire()
+            "POST",
+            fill(paths.INSTANCE_CHAT, instance_id=instance_id),
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
 
@@ -516,6 +552,7 @@ class AsyncPersonasAPI(_Resource):
         is_default: bool | None = None,
         *,
         body: PersonaCreate | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Persona:
         req = build(
             PersonaCreate,
@@ -526,7 +563,9 @@ class AsyncPersonasAPI(_Resource):
             style_preference=style_preference,
             is_default=is_default,
         )
-        return await self._c._call("POST", paths.PERSONAS, Persona, json=req.to_wire())
+        return await self._c._call(
+            "POST", paths.PERSONAS, Persona, json=req.to_wire(), idempotency_key=idempotency_key
+        )
 
     async def get(self, id: str) -> Persona:
         return await self._c._call("GET", fill(paths.PERSONA, id=id), Persona)
@@ -635,10 +674,17 @@ class AsyncCollectionAPI(_Resource):
         relation_type: str | None = None,
         *,
         body: MediaAdd | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> MediaItem:
         """Add a media item to the collection (relation ``favorited`` unless given)."""
         req = build(MediaAdd, body, mediaId=media_id, relationType=relation_type)
-        return await self._c._call("POST", paths.MEDIA_COLLECTION, MediaItem, json=req.to_wire())
+        return await self._c._call(
+            "POST",
+            paths.MEDIA_COLLECTION,
+            MediaItem,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     async def update(
         self,
@@ -671,6 +717,7 @@ class AsyncMediaAPI(_Resource):
         generation_mode: str | None = None,
         nsfw_level: str | None = None,
         body: GenerateImageRequest | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GenerateResponse:
         req = build(
             GenerateImageRequest,
@@ -685,7 +732,11 @@ class AsyncMediaAPI(_Resource):
             nsfw_level=nsfw_level,
         )
         return await self._c._call(
-            "POST", paths.GENERATE_IMAGE, GenerateResponse, json=req.to_wire()
+            "POST",
+            paths.GENERATE_IMAGE,
+            GenerateResponse,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
     async def generate_video(
@@ -702,6 +753,7 @@ class AsyncMediaAPI(_Resource):
         first_frame_source: str | None = None,
         reference_image_type: str | None = None,
         body: GenerateVideoRequest | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GenerateResponse:
         req = build(
             GenerateVideoRequest,
@@ -718,7 +770,11 @@ class AsyncMediaAPI(_Resource):
             reference_image_type=reference_image_type,
         )
         return await self._c._call(
-            "POST", paths.GENERATE_VIDEO, GenerateResponse, json=req.to_wire()
+            "POST",
+            paths.GENERATE_VIDEO,
+            GenerateResponse,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
     async def job(self, job_id: str) -> GenerationJob:

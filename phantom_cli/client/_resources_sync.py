@@ -104,6 +104,7 @@ class CompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[False] = False,
     ) -> CompanionChatResponse: ...
 
@@ -119,6 +120,7 @@ class CompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[True],
     ) -> Stream[CompanionEvent]: ...
 
@@ -134,6 +136,7 @@ class CompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: bool,
     ) -> CompanionResult: ...
 
@@ -148,6 +151,7 @@ class CompanionAPI(_Resource):
         temperature: float | None = None,
         max_tokens: int | None = None,
         extract_memory: bool | None = None,
+        idempotency_key: str | None = None,
         stream: bool = False,
     ) -> CompanionResult:
         """One companion turn (stateless: persona and history travel with every call).
@@ -156,6 +160,8 @@ class CompanionAPI(_Resource):
         stream=True); for ev in stream``). Input is validated when awaited.
         ``stream=True`` returns a stream of :class:`StreamDelta` then the final
         :class:`CompanionChatResponse`; against a server that answers JSON, just the latter.
+        ``idempotency_key``: the ``Idempotency-Key`` to send (default: a new one per call); pass
+        the key of an earlier, failed call to retry it without a second exchange.
         """
         req = build(
             CompanionChatRequest,
@@ -175,9 +181,14 @@ class CompanionAPI(_Resource):
                 CompanionChatResponse,
                 params={"stream": "true"},
                 json=req.to_wire(),
+                idempotency_key=idempotency_key,
             )
         return self._c._call(
-            "POST", paths.COMPANION_CHAT, CompanionChatResponse, json=req.to_wire()
+            "POST",
+            paths.COMPANION_CHAT,
+            CompanionChatResponse,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
 
@@ -219,6 +230,7 @@ class NpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[False] = False,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcMessageResponse: ...
@@ -231,6 +243,7 @@ class NpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: Literal[True],
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> Stream[NpcEvent]: ...
@@ -243,6 +256,7 @@ class NpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: bool,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcResult: ...
@@ -254,6 +268,7 @@ class NpcAPI(_Resource):
         message: str | None = None,
         user_session_id: str | None = None,
         machine_id: str | None = None,
+        idempotency_key: str | None = None,
         stream: bool = False,
         body: NpcMessageRequest | Mapping[str, Any] | None = None,
     ) -> NpcResult:
@@ -268,8 +283,16 @@ class NpcAPI(_Resource):
                 NpcMessageResponse,
                 params={**query, "stream": "true"},
                 json=req.to_wire(),
+                idempotency_key=idempotency_key,
             )
-        return self._c._call("POST", path, NpcMessageResponse, params=query, json=req.to_wire())
+        return self._c._call(
+            "POST",
+            path,
+            NpcMessageResponse,
+            params=query,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     def history(
         self,
@@ -386,6 +409,7 @@ class MessagesAPI(_Resource):
         medium: str | None = None,
         *,
         body: MessageCreate | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Message:
         """Add a message (role defaults to ``user``, medium to ``text``)."""
         req = build(MessageCreate, body, content=content, role=role, medium=medium)
@@ -394,6 +418,7 @@ class MessagesAPI(_Resource):
             fill(paths.INSTANCE_MESSAGES, instance_id=instance_id),
             Message,
             json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
     def get(self, instance_id: str, message_id: str) -> Message:
@@ -454,11 +479,18 @@ class InstancesAPI(_Resource):
         assigned_voice_id: str | None = None,
         *,
         body: InstanceCreate | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> ActivityInstance:
         req = build(
             InstanceCreate, body, activity_id=activity_id, assigned_voice_id=assigned_voice_id
         )
-        return self._c._call("POST", paths.INSTANCES, ActivityInstance, json=req.to_wire())
+        return self._c._call(
+            "POST",
+            paths.INSTANCES,
+            ActivityInstance,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     def get(self, id: str) -> ActivityInstance:
         return self._c._call("GET", fill(paths.INSTANCE, id=id), ActivityInstance)
@@ -487,11 +519,17 @@ class InstancesAPI(_Resource):
         skin_id: str | None = None,
         *,
         body: InstanceChatRequest | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Stream[str]:
-        """The assistant's reply as text chunks, as they arrive (saved when it ends)."""
+        """The assistant's reply as text chunks, as they arrive (saved when generated, even if
+        this stream is abandoned). Retry a failed or interrupted send with the same
+        ``idempotency_key`` to get the stored reply instead of a second exchange."""
         req = build(InstanceChatRequest, body, content=content, medium=medium, skin_id=skin_id)
         return self._c._text_stream(
-            "POST", fill(paths.INSTANCE_CHAT, instance_id=instance_id), json=req.to_wire()
+            "POST",
+            fill(paths.INSTANCE_CHAT, instance_id=instance_id),
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
         )
 
 
@@ -516,6 +554,7 @@ class PersonasAPI(_Resource):
         is_default: bool | None = None,
         *,
         body: PersonaCreate | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Persona:
         req = build(
             PersonaCreate,
@@ -526,7 +565,9 @@ class PersonasAPI(_Resource):
             style_preference=style_preference,
             is_default=is_default,
         )
-        return self._c._call("POST", paths.PERSONAS, Persona, json=req.to_wire())
+        return self._c._call(
+            "POST", paths.PERSONAS, Persona, json=req.to_wire(), idempotency_key=idempotency_key
+        )
 
     def get(self, id: str) -> Persona:
         return self._c._call("GET", fill(paths.PERSONA, id=id), Persona)
@@ -635,10 +676,17 @@ class CollectionAPI(_Resource):
         relation_type: str | None = None,
         *,
         body: MediaAdd | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> MediaItem:
         """Add a media item to the collection (relation ``favorited`` unless given)."""
         req = build(MediaAdd, body, mediaId=media_id, relationType=relation_type)
-        return self._c._call("POST", paths.MEDIA_COLLECTION, MediaItem, json=req.to_wire())
+        return self._c._call(
+            "POST",
+            paths.MEDIA_COLLECTION,
+            MediaItem,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     def update(
         self,
@@ -671,6 +719,7 @@ class MediaAPI(_Resource):
         generation_mode: str | None = None,
         nsfw_level: str | None = None,
         body: GenerateImageRequest | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GenerateResponse:
         req = build(
             GenerateImageRequest,
@@ -684,7 +733,13 @@ class MediaAPI(_Resource):
             generation_mode=generation_mode,
             nsfw_level=nsfw_level,
         )
-        return self._c._call("POST", paths.GENERATE_IMAGE, GenerateResponse, json=req.to_wire())
+        return self._c._call(
+            "POST",
+            paths.GENERATE_IMAGE,
+            GenerateResponse,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     def generate_video(
         self,
@@ -700,6 +755,7 @@ class MediaAPI(_Resource):
         first_frame_source: str | None = None,
         reference_image_type: str | None = None,
         body: GenerateVideoRequest | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> GenerateResponse:
         req = build(
             GenerateVideoRequest,
@@ -715,7 +771,13 @@ class MediaAPI(_Resource):
             first_frame_source=first_frame_source,
             reference_image_type=reference_image_type,
         )
-        return self._c._call("POST", paths.GENERATE_VIDEO, GenerateResponse, json=req.to_wire())
+        return self._c._call(
+            "POST",
+            paths.GENERATE_VIDEO,
+            GenerateResponse,
+            json=req.to_wire(),
+            idempotency_key=idempotency_key,
+        )
 
     def job(self, job_id: str) -> GenerationJob:
         """Local-backend extension: the state of a generation job."""

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from . import enums as E
 
 # --------------------------------------------------------------------------- base classes
 
@@ -37,19 +39,29 @@ class ResponseModel(BaseModel):
 
 # --------------------------------------------------------------------------- enums / limits
 
-Role = Literal["user", "assistant"]
-PlayerGender = Literal["female", "male", "non-binary"]
-InstanceStatus = Literal["active", "archived"]
-MessageRole = Literal["user", "assistant", "system"]
-Medium = Literal["text", "voice", "image", "video"]
-MediaType = Literal["image", "video", "other"]
-RelationType = Literal["generated", "favorited", "uploaded", "unlocked"]
-ScratchpadType = Literal["companion", "conversation"]
-NsfwLevel = Literal["none", "suggestive", "explicit"]
-GenerationMode = Literal["llm"]
-FirstFrameSource = Literal["generate", "skin_reference"]
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
-Style = Literal["anime", "realistic"]  # (decided) skins and persona style_preference
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and E.is_blank(value):
+        raise ValueError("must not be blank (only whitespace)")
+    return value
+
+
+NotBlank = AfterValidator(_not_blank)  # a name needs a visible character
+
+# the values live in enums.py (stdlib only: the CLI checks its options against them)
+Role = Literal[E.ROLES]  # type: ignore[valid-type]
+PlayerGender = Literal[E.PLAYER_GENDERS]  # type: ignore[valid-type]
+InstanceStatus = Literal[E.INSTANCE_STATUSES]  # type: ignore[valid-type]
+MessageRole = Literal[E.MESSAGE_ROLES]  # type: ignore[valid-type]
+Medium = Literal[E.MEDIUMS]  # type: ignore[valid-type]
+MediaType = Literal[E.MEDIA_TYPES]  # type: ignore[valid-type]
+RelationType = Literal[E.RELATION_TYPES]  # type: ignore[valid-type]
+ScratchpadType = Literal[E.SCRATCHPAD_TYPES]  # type: ignore[valid-type]
+NsfwLevel = Literal[E.NSFW_LEVELS]  # type: ignore[valid-type]
+GenerationMode = Literal[E.GENERATION_MODES]  # type: ignore[valid-type]
+FirstFrameSource = Literal[E.FIRST_FRAME_SOURCES]  # type: ignore[valid-type]
+JobStatus = Literal[E.JOB_STATUSES]  # type: ignore[valid-type]
+Style = Literal[E.STYLES]  # type: ignore[valid-type]  # (decided) skins and persona style_preference
+SkinGender = Literal[E.SKIN_GENDERS]  # type: ignore[valid-type]
 
 CHAT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
 ID_PATTERN = CHAT_ID_PATTERN  # (decided) session / companion ids follow chat_id's pattern
@@ -106,7 +118,7 @@ class PageQuery(RequestModel):
 class CompanionPersona(RequestModel):
     """The companion character (seed 000). Stateless: sent on every turn."""
 
-    name: str = Field(min_length=1, max_length=120)
+    name: Annotated[str, NotBlank] = Field(min_length=1, max_length=120)
     nickname: str | None = _s(120)
     gender: str | None = _s(200)
     date_of_birth: str | None = _s(200)
@@ -155,6 +167,9 @@ class CompanionChatRequest(RequestModel):
     temperature: float | None = Field(default=None, ge=0, le=2)  # server default 0.8
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     extract_memory: bool | None = None  # server default true
+    # local-backend extension: the attempt seed (a retry/swipe sends another one for another
+    # reply; the same seed gives the same scripted reply). None: the server's `seed` setting.
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _last_from_user(self) -> CompanionChatRequest:
@@ -206,7 +221,7 @@ class NpcSessionQuery(NpcMachineQuery):
 
 class NpcInitRequest(RequestModel):
     user_session_id: SessionId
-    player_name: str = Field(min_length=1, max_length=120)  # (decided) limit
+    player_name: Annotated[str, NotBlank] = Field(min_length=1, max_length=120)  # (decided) limit
     player_gender: PlayerGender
 
 
@@ -309,8 +324,8 @@ class Skin(ResponseModel):
 
 
 class SkinQuery(PageQuery):
-    gender: str | None = Field(default=None, max_length=40)
-    style: str | None = Field(default=None, max_length=40)
+    gender: SkinGender | None = None
+    style: Style | None = None
 
 
 # --------------------------------------------------------------------------- media
@@ -493,6 +508,10 @@ class InstanceQuery(PageQuery):
 class InstanceCreate(RequestModel):
     activity_id: str = Field(min_length=1, max_length=128)
     assigned_voice_id: str | None = Field(default=None, max_length=128)
+    # local extension: which greeting opens the chat (0 = first_message, n = alternate_greetings[n-1])
+    greeting: int | None = Field(default=None, ge=0, le=1000)
+    # local extension: the player's name for {{user}} (default: the user's default persona's name)
+    player_name: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 class InstanceUpdate(RequestModel):
@@ -550,7 +569,7 @@ class Persona(ResponseModel):
 
 
 class PersonaCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=120)  # (decided) limits
+    name: Annotated[str, NotBlank] = Field(min_length=1, max_length=120)  # (decided) limits
     gender: PlayerGender | None = None
     description: str | None = Field(default=None, max_length=4000)
     style_preference: Style | None = None
@@ -558,7 +577,7 @@ class PersonaCreate(RequestModel):
 
 
 class PersonaUpdate(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: Annotated[str | None, NotBlank] = Field(default=None, min_length=1, max_length=120)
     gender: PlayerGender | None = None
     description: str | None = Field(default=None, max_length=4000)
     style_preference: Style | None = None

@@ -143,9 +143,13 @@ class Conversation:
         """The conversation so far (loads history; may start an NPC session)."""
         return []
 
-    def send(self, text: str, *, stream: bool = True) -> AsyncIterator[Event]:
-        """Send ``text``; Delta events (``stream=True``) then one Done."""
-        self._key = _new_key()
+    def send(
+        self, text: str, *, stream: bool = True, idempotency_key: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Send ``text``; Delta events (``stream=True``) then one Done. ``idempotency_key``: the
+        key of an earlier, unfinished send of the same text (the server replays its outcome);
+        default a new one."""
+        self._key = idempotency_key or _new_key()
         return self._guarded(self._turn(text, stream=stream))
 
     def retry(self, *, stream: bool = True) -> AsyncIterator[Event]:
@@ -266,6 +270,9 @@ class CompanionChat(Conversation):
         self.window: list[dict[str, str]] = []
         self.pending_turn: str | None = None  # the transcript turn of the request in flight
         self._opened = False
+        # retries of the current turn: the attempt seed sent to a local backend (an extension;
+        # another seed gives another reply, the same seed the same scripted reply)
+        self.attempt = 0
         self.panel = {"persona": self.title, "chat_id": self.chat_id}
 
     async def open(self) -> list[Turn]:
@@ -309,9 +316,15 @@ class CompanionChat(Conversation):
         messages = fit_window(self._history(), text)
         while len(messages) > 1 and messages[0]["role"] != "user":
             messages = messages[1:]
+        extra: dict[str, Any] = {}
+        if self.attempt and self._client is not None and self._client.backend == "local":
+            extra["seed"] = self.attempt
         try:
             return CompanionChatRequest(
-                chat_id=self.chat_id, persona=self.persona, messages=messages, **self.options
+                chat_id=self.chat_id,
+                persona=self.persona,
+                messages=messages,
+                **{**self.options, **extra},
             )
         except ValidationError as e:
             own = f"messages[{len(messages) - 1}].content"
@@ -329,9 +342,12 @@ class CompanionChat(Conversation):
             hist.pop()
         return hist
 
-    def send(self, text: str, *, stream: bool = True) -> AsyncIterator[Event]:
+    def send(
+        self, text: str, *, stream: bool = True, idempotency_key: str | None = None
+    ) -> AsyncIterator[Event]:
+        self.attempt = 0
         req = self.request(text)  # validated before anything is recorded
-        self._key = _new_key()
+        self._key = idempotency_key or _new_key()
         return self._guarded(self._run(req, text, reuse=None, stream=stream))
 
     def retry(self, *, stream: bool = True) -> AsyncIterator[Event]:
@@ -339,6 +355,7 @@ class CompanionChat(Conversation):
         if hist is None:
             raise ValueError("nothing to retry yet")
         text = hist
+        self.attempt += 1  # another attempt: the local backend answers with another seed
         req = self.request(text)
         if self._key is None or self.last_answered:
             self._key = _new_key()
@@ -348,6 +365,7 @@ class CompanionChat(Conversation):
         old = self._history_with_last_user()
         if old is None:
             raise ValueError("no message to edit yet")
+        self.attempt = 0
         req = self.request(text)
         if self.transcript is not None:
             # the edited-away turn leaves the shared transcript: neither shown nor sent as
@@ -396,7 +414,8 @@ class CompanionChat(Conversation):
         try:
             if stream:
                 events = self._events(
-                    await self.client.companion.chat(req, stream=True), CompanionChatResponse
+                    await self.client.companion.chat(req, stream=True, idempotency_key=self._key),
+                    CompanionChatResponse,
                 )
                 async for item in events:
                     if item is None:  # stop(): the stream is closed, the loop ends
@@ -407,7 +426,7 @@ class CompanionChat(Conversation):
                         streamed.append(item.text)
                         yield Delta(item.text)
             else:
-                resp = await self.client.companion.chat(req)
+                resp = await self.client.companion.chat(req, idempotency_key=self._key)
         except BaseException as exc:
             self._fail(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             raise
@@ -615,7 +634,9 @@ class NpcSession(Conversation):
         }
         if stream:
             events = self._events(
-                await self.client.npc.message(self.persona_id, stream=True, **kw),
+                await self.client.npc.message(
+                    self.persona_id, stream=True, idempotency_key=self._key, **kw
+                ),
                 NpcMessageResponse,
             )
             async for item in events:
@@ -627,7 +648,9 @@ class NpcSession(Conversation):
                     streamed.append(item.text)
                     yield Delta(item.text)
         else:
-            resp = await self.client.npc.message(self.persona_id, **kw)
+            resp = await self.client.npc.message(
+                self.persona_id, idempotency_key=self._key, **kw
+            )
         if resp is None:
             yield Done(
                 "".join(streamed),
@@ -747,7 +770,11 @@ class InstanceChat(Conversation):
         parts: list[str] = []
         stopped = False
         chunks = await self.client.instances.chat_stream(
-            self.instance_id, text, medium=self.medium, skin_id=self.skin_id
+            self.instance_id,
+            text,
+            medium=self.medium,
+            skin_id=self.skin_id,
+            idempotency_key=self._key,
         )
         try:
             async for chunk in chunks:

@@ -7,8 +7,8 @@ where the conversation was forked from, and the alternatives (swipes) of its mes
 
 ``phantom companion say`` keeps the conversation here so consecutive calls continue it: each call
 sends the rolling window of recent answered turns plus the new user message (≤ 100 messages,
-the last one the user's, and ≤ ``MAX_WINDOW_BYTES`` of encoded text, so a long conversation in a
-multi-byte script never outgrows the server's 2 MiB request body: the oldest context goes first).
+the last one the user's, and ≤ ``MAX_WINDOW_BYTES`` of encoded text: a guard that never trims a
+window the documented limits allow, and keeps the body under the local backend's 16 MiB cap).
 
 The file is an append-only event log, one JSON object a line, each appended with a single
 ``O_APPEND`` write under an exclusive lock and fsynced:
@@ -59,10 +59,11 @@ except ImportError:  # pragma: no cover - Windows
 
 MAX_WINDOW = 100  # seed 000: 1–100 messages per request
 MAX_CONTENT = 16000  # seed 000: content 1–16000 chars
-# UTF-8 JSON bytes of the messages' contents in one request. The local backend refuses bodies over
-# 2 MiB (413); 100 × 16000 characters of CJK text is ~4.8 MB. The rest of the 2 MiB is headroom
-# for the persona, the JSON framing and the new message.
-MAX_WINDOW_BYTES = 1_500_000
+# UTF-8 JSON bytes of the messages' contents in one request. The client refuses (or trims) only what
+# the documented limits refuse: the largest documented window, 100 messages of 16,000 characters,
+# is 9.6 MB even if every character is escaped as \uXXXX, so this budget never trims it. It stays
+# as a guard below the local backend's 16 MiB body cap (the rest is room for the persona).
+MAX_WINDOW_BYTES = 12_000_000
 _CHAT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
@@ -296,7 +297,9 @@ class Transcript:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[int]:
-        self.root.mkdir(parents=True, exist_ok=True)
+        from phantom_cli.config.paths import private_dir
+
+        private_dir(self.root)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             if fcntl is not None:

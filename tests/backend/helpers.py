@@ -40,11 +40,11 @@ def add_media(server: Any, media_type: str = "image", owner: str | None = None) 
 
 
 def add_skin(server: Any, **fields: Any) -> str:
-    from phantom_cli.backend.routes.skins import upsert_skin
+    from phantom_cli.backend.content import upsert_skin, validate_skin
 
     conn = server.db()
     try:
-        return upsert_skin(conn, {"name": "Skin", **fields})
+        return upsert_skin(conn, validate_skin({"name": "Skin", **fields}, "skin"))
     finally:
         conn.close()
 

@@ -55,19 +55,22 @@ def _messages(server, iid: str) -> list[dict]:
         return c.get(f"/api/v1/activity-instances/{iid}/messages", params={"limit": 100}).json()["data"]
 
 
-def _instance(server) -> str:
-    aid = server.add_activity(title="Streamer", first_message="Hello")
+def _instance(server, **fields: Any) -> str:
+    """An instance of a new activity (no greeting unless ``first_message`` is given)."""
+    aid = server.add_activity(title="Streamer", **fields)
     with server.http() as c:
         return c.post("/api/v1/activity-instances", json={"activity_id": aid}).json()["id"]
 
 
 def test_scripted_engine_streams_and_saves(live_server) -> None:
-    iid = _instance(live_server)
+    iid = _instance(live_server, first_message="Hello")
     with live_server.client() as c:
         text = "".join(c.instances.chat_stream(iid, "Tell me about the market"))
     assert text.strip()
     msgs = _messages(live_server, iid)
-    assert [(m["role"], m["content"]) for m in msgs] == [("assistant", text), ("user", "Tell me about the market")]
+    # newest first; the activity's first_message is the instance's first (greeting) message
+    assert [(m["role"], m["content"]) for m in msgs] == [
+        ("assistant", text), ("user", "Tell me about the market"), ("assistant", "Hello")]
 
 
 def test_chunks_are_flushed_as_produced(fresh_server, engine) -> None:
@@ -95,26 +98,27 @@ def test_chunks_are_flushed_as_produced(fresh_server, engine) -> None:
     assert [(m["role"], m["content"]) for m in msgs] == [("assistant", "first second third"), ("user", "hi")]
 
 
-def test_disconnect_leaves_no_half_written_reply(fresh_server, engine) -> None:
-    eng = engine(["partial ", "never ", "seen"], delay=0.5)
+def test_disconnect_still_saves_the_whole_reply_and_a_keyed_retry_replays_it(fresh_server, engine) -> None:
+    # the rule (endpoints.stream_response): a reply is generated to its end and saved even when
+    # the client leaves; a retry with the same Idempotency-Key replays it, no second exchange
+    eng = engine(["partial ", "then ", "more"], delay=0.3)
     iid = _instance(fresh_server)
-    with httpx.Client(base_url=fresh_server.base_url, timeout=10,
-                      headers={"Authorization": f"Bearer {fresh_server.api_key}"}) as c:
+    headers = {"Authorization": f"Bearer {fresh_server.api_key}", "Idempotency-Key": "ctrl-c-1"}
+    with httpx.Client(base_url=fresh_server.base_url, timeout=10, headers=headers) as c:
         with c.stream("POST", f"/api/v1/activity-instances/{iid}/chat", json={"content": "hi"}) as r:
             assert next(r.iter_text()) == "partial "
         # leaving the block closes the connection mid-stream
-    assert eng.ended.wait(5), "the engine stream was not closed after the disconnect"
-    time.sleep(0.1)
+    assert eng.ended.wait(5), "the engine stream did not end"
+    assert eng.finished, "the reply was not generated to its end"
+    time.sleep(0.2)
     msgs = _messages(fresh_server, iid)
-    assert [m["role"] for m in msgs] == ["user"]
-    assert not eng.finished
+    assert [(m["role"], m["content"]) for m in msgs] == [("assistant", "partial then more"), ("user", "hi")]
 
-    # a retry of the same text reuses the unanswered user message (no duplicate)
-    engine(["whole reply"], delay=0)
+    engine(["another reply"], delay=0)
     with fresh_server.client() as cl:
-        assert "".join(cl.instances.chat_stream(iid, "hi")) == "whole reply"
-    msgs = _messages(fresh_server, iid)
-    assert [(m["role"], m["content"]) for m in msgs] == [("assistant", "whole reply"), ("user", "hi")]
+        again = "".join(cl.instances.chat_stream(iid, "hi", idempotency_key="ctrl-c-1"))
+    assert again == "partial then more"
+    assert len(_messages(fresh_server, iid)) == 2
 
 
 def test_engine_unavailable_is_503(fresh_server, monkeypatch) -> None:

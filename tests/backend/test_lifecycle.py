@@ -55,28 +55,29 @@ def test_restart_keeps_all_data(tmp_path: Path) -> None:
 
 
 def test_migrations_apply_once_and_in_order(tmp_path: Path) -> None:
-    from phantom_cli.backend import db
+    from phantom_cli.backend import db, registry
 
     conn = db.connect(tmp_path / "t.db")
     try:
-        db.register_migration("zz_test", 1, "t1", "CREATE TABLE zz_t (a INTEGER);")
-        db.register_migration("zz_test", 2, "t2", lambda c: c.execute("ALTER TABLE zz_t ADD COLUMN b TEXT"))
-        applied = db.migrate(conn)
+        extra = [
+            db.Migration("zz_test", 1, "t1", "CREATE TABLE zz_t (a INTEGER);"),
+            db.Migration("zz_test", 2, "t2", lambda c: c.execute("ALTER TABLE zz_t ADD COLUMN b TEXT")),
+        ]
+        applied = db.migrate(conn, [*registry.migrations(), *extra])
         assert [(m.area, m.version) for m in applied if m.area == "zz_test"] == [("zz_test", 1), ("zz_test", 2)]
         assert applied[0].area == "core"
         conn.execute("INSERT INTO zz_t(a, b) VALUES (1, 'x')")
-        assert db.migrate(conn) == []  # idempotent; data kept
+        assert db.migrate(conn, [*registry.migrations(), *extra]) == []  # idempotent; data kept
         # a failing migration rolls back alone and leaves data intact
-        db.register_migration("zz_test", 3, "bad", "ALTER TABLE zz_t ADD COLUMN c TEXT; SELECT * FROM nope;")
+        extra.append(db.Migration("zz_test", 3, "bad", "ALTER TABLE zz_t ADD COLUMN c TEXT; SELECT * FROM nope;"))
         import sqlite3
 
         with pytest.raises(sqlite3.OperationalError):
-            db.migrate(conn)
+            db.migrate(conn, [*registry.migrations(), *extra])
         assert tuple(conn.execute("SELECT a, b FROM zz_t").fetchone()) == (1, "x")
         cols = [r[1] for r in conn.execute("PRAGMA table_info(zz_t)")]
         assert "c" not in cols
     finally:
-        db._REGISTRY.pop("zz_test", None)
         conn.close()
 
 

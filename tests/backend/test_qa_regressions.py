@@ -114,7 +114,8 @@ def test_instance_chat_refuses_an_unknown_skin(live_server) -> None:  # type: ig
         with pytest.raises(NotFoundError) as info:
             "".join(c.instances.chat_stream(inst.id, "hello", skin_id="skin_nope"))
         assert "skin" in str(info.value)
-        assert c.instances.messages.list(inst.id).data == []  # nothing saved
+        # nothing saved: only the greeting the instance opened with
+        assert [(m.role, m.content) for m in c.instances.messages.list(inst.id).data] == [("assistant", "Hi")]
         skin = c.skins.list(limit=1).data[0].id
         assert "".join(c.instances.chat_stream(inst.id, "hello", skin_id=skin))
 

@@ -21,15 +21,13 @@ import pytest
 
 from phantom_cli.backend.testing import LiveServer
 
-# CI clones the repo with shared/ beside it (design card): <repo>/../shared/spec/seeds
-SEED_DIR = Path(
-    os.environ.get("PHANTOM_SPEC_SEEDS")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "seeds"
-)
+# The seed file is vendored into the repository (tests/data/spec/seeds, a verbatim copy of the
+# spec's seed 000): no test depends on a folder outside the repository.
+SEED_DIR = Path(__file__).resolve().parents[1] / "data" / "spec" / "seeds"
 HOSTED = "https://api.phantomrouter.ai"
 
-# The request body of seed 000's curl example, verbatim (checked against the seed file below
-# when the spec is available).
+# The request body of seed 000's curl example, verbatim (checked against the vendored seed
+# file below).
 SEED_000_BODY = """{
 "chat_id": "user-42",
 "persona": {
@@ -64,9 +62,10 @@ SEED_000_FIELDS: dict[str, type] = {
 }
 
 
-def _seed_000() -> str | None:
-    files = sorted(SEED_DIR.glob("000_*.txt")) if SEED_DIR.is_dir() else []
-    return files[0].read_text(encoding="utf-8") if files else None
+def _seed_000() -> str:
+    files = sorted(SEED_DIR.glob("000_*.txt"))
+    assert files, f"the vendored seed 000 is missing from {SEED_DIR}"
+    return files[0].read_text(encoding="utf-8")
 
 
 def _seed_curl(text: str) -> str:
@@ -116,8 +115,6 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 def test_embedded_body_is_the_seeds() -> None:
     text = _seed_000()
-    if text is None:
-        pytest.skip(f"spec seeds not available at {SEED_DIR}")
     curl = _seed_curl(text)
     assert f"curl -X POST {HOSTED}/api/v1/companion/chat" in curl
     assert "-d '" + SEED_000_BODY + "'" in curl
@@ -148,11 +145,8 @@ def test_seed_000_without_a_key_is_401(server: LiveServer) -> None:
 def test_seed_000_curl_command_verbatim(server: LiveServer) -> None:
     """The seed's own curl command, with only the host swapped and $PHANTOM_KEY the local key."""
     text = _seed_000()
-    if text is None:
-        pytest.skip(f"spec seeds not available at {SEED_DIR}")
     curl, bash = shutil.which("curl"), shutil.which("bash")
-    if not curl or not bash:
-        pytest.skip("curl/bash not installed")
+    assert curl and bash, "curl and bash are needed (both are in the test image)"
     command = _seed_curl(text).replace(HOSTED, server.base_url, 1)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PHANTOM_KEY": server.api_key,
            "NO_PROXY": "*", "no_proxy": "*"}

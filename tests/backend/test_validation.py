@@ -88,7 +88,7 @@ def test_malformed_bodies(live_server, raw: bytes) -> None:
 
 def test_oversized_body(live_server) -> None:
     with live_server.http() as c:
-        r = c.post("/api/v1/personas", content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
+        r = c.post("/api/v1/personas", content=b"{" + b" " * (16 * 1024 * 1024) + b"}",
                    headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert error_of(r)["code"] == "PAYLOAD_TOO_LARGE"

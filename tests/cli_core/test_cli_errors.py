@@ -249,4 +249,4 @@ def test_serve_logs_that_cannot_be_read_is_one_line(cli: Cli, phantom_home: Any)
     r = cli("serve", "logs", auth=False)
     assert r.exit_code == 1, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
-    assert r.stderr.strip() == f"phantom serve: cannot read the log at {runtime.log_file()}: Is a directory"
+    assert r.stderr.strip() == f"error: cannot read the log at {runtime.log_file()}: Is a directory"

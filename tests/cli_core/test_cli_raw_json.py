@@ -33,7 +33,7 @@ def test_json_pages_are_the_servers_json(cli: Cli, live_server: Any, unique: str
     cat = f"raw-{unique}"
     for i in range(3):
         live_server.add_activity(title=f"R{i}", category=cat, featured=i == 0)
-    r = cli("activities", "list", "--category", cat, "--featured", "false", "--json")
+    r = cli("activities", "list", "--category", cat, "--no-featured", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout) == _server_json(
         live_server, "/api/v1/activities", category=cat, featured="false"

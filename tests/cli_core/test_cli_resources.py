@@ -62,12 +62,10 @@ def test_activities_json_matches_the_api(cli: Cli, live_server: Any, category: s
 
 
 def test_filters_featured(cli: Cli, category: str) -> None:
-    r = cli(
-        "activities", "list", "--category", category, "--featured", "true", "--jq", ".data[].title"
-    )
+    r = cli("activities", "list", "--category", category, "--featured", "--jq", ".data[].title")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.split() == ["Alpha"]
-    bad = cli("activities", "list", "--featured", "maybe")
+    bad = cli("activities", "list", "--featured=maybe")
     assert bad.exit_code == 2
     assert "--featured" in bad.stderr
 
@@ -245,7 +243,7 @@ def test_media_generate_wait_list_favorite_open(
     assert item["id"] in listed.stdout.split()
     fav = cli("media", "favorite", item["id"], "--jq", ".isFavorite")
     assert fav.stdout.strip() == "true"
-    favs = cli("media", "list", "--favorite", "true", "--all", "--jq", ".id")
+    favs = cli("media", "list", "--favorite", "--all", "--jq", ".id")
     assert item["id"] in favs.stdout.split()
     unfav = cli("media", "unfavorite", item["id"], "--jq", ".isFavorite")
     assert unfav.stdout.strip() == "false"

@@ -166,7 +166,10 @@ def test_key_never_shown_by_conversation_and_key_commands(
     import logging
 
     caplog.set_level(logging.DEBUG)
-    key = live_server.make_key(user=f"sweepc{unique}")
+    from phantom_cli.backend.auth import SCOPES
+
+    # admin named explicitly: `keys list` needs it (issue 13: a key without scopes has no admin)
+    key = live_server.make_key(user=f"sweepc{unique}", scopes=list(SCOPES))
     base = live_server.base_url
     act = live_server.add_activity(title=f"sweepc {unique}", is_companion=True, first_message="Hi.")
     inst = live_server.client(api_key=key).instances.create(act).id

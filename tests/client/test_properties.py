@@ -47,6 +47,7 @@ class Str:
     lo: int = 0
     required: bool = False
     pattern: bool = False  # the id pattern of seed 000
+    blank_ok: bool = True  # (decided) False: a name, refused when only whitespace
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Obj:
 Spec = Str | Int | Num | Enum | Bool | Obj
 
 PERSONA_FIELDS: dict[str, Spec] = {  # seed 000 "persona"
-    "name": Str(120, 1, required=True),
+    "name": Str(120, 1, required=True, blank_ok=False),
     "nickname": Str(120),
     "gender": Str(200),
     "date_of_birth": Str(200),
@@ -177,7 +178,7 @@ CASES: list[ModelCase] = [
         m.NpcInitRequest,
         {
             "user_session_id": Str(128, 1, required=True, pattern=True),
-            "player_name": Str(120, 1, required=True),  # (decided) 120
+            "player_name": Str(120, 1, required=True, blank_ok=False),  # (decided) 120
             "player_gender": Enum(("female", "male", "non-binary"), required=True),
         },
         lambda c, d: c.npc.init_session("p", body=d),
@@ -197,7 +198,11 @@ CASES: list[ModelCase] = [
     ),
     ModelCase(
         m.SkinQuery,
-        {**PAGE, "gender": Str(40), "style": Str(40)},
+        {  # (decided) the skins' genders are the players'; styles as personas'
+            **PAGE,
+            "gender": Enum(("female", "male", "non-binary")),
+            "style": Enum(("anime", "realistic")),
+        },
         lambda c, d: c.skins.list(**d),
         where="query",
     ),
@@ -311,7 +316,7 @@ CASES: list[ModelCase] = [
     ModelCase(
         m.PersonaCreate,
         {
-            "name": Str(120, 1, required=True),
+            "name": Str(120, 1, required=True, blank_ok=False),
             "gender": Enum(("female", "male", "non-binary")),
             "description": Str(4000),
             "style_preference": Enum(("anime", "realistic")),
@@ -322,7 +327,7 @@ CASES: list[ModelCase] = [
     ModelCase(
         m.PersonaUpdate,
         {
-            "name": Str(120, 1),
+            "name": Str(120, 1, blank_ok=False),
             "gender": Enum(("female", "male", "non-binary")),
             "description": Str(4000),
             "style_preference": Enum(("anime", "realistic")),
@@ -357,7 +362,10 @@ def id_string(lo: int, hi: int) -> st.SearchStrategy[str]:
 
 def valid_value(spec: Spec) -> st.SearchStrategy[Any]:
     if isinstance(spec, Str):
-        return id_string(spec.lo, spec.hi) if spec.pattern else text_of_length(spec.lo, spec.hi)
+        if spec.pattern:
+            return id_string(spec.lo, spec.hi)
+        text = text_of_length(spec.lo, spec.hi)
+        return text if spec.blank_ok else text.map(lambda t: t if t.strip() else "x" + t[1:])
     if isinstance(spec, Int):
         edges = [spec.lo] if spec.hi is None else [spec.lo, spec.hi]
         return st.one_of(st.sampled_from(edges), st.integers(spec.lo, spec.hi))
@@ -400,6 +408,8 @@ def invalid_value(spec: Spec) -> st.SearchStrategy[Any] | None:
         options = [st.builds(lambda n, ch: ch * n, st.integers(spec.hi + 1, spec.hi + 40), CHARS)]
         if spec.lo >= 1:
             options.append(st.just(""))
+        if not spec.blank_ok:
+            options.append(st.sampled_from([" ", " \t ", "\n", "\u3000"]))
         if spec.pattern:
             options.append(
                 st.builds(

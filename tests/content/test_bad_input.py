@@ -91,7 +91,7 @@ def test_random_bad_input_never_500(tmp_path: Path) -> None:
     print(f"PHANTOM_FUZZ_SEED={seed}")
     rng = random.Random(seed)
     s = LiveServer(tmp_path / "srv", engine="scripted", seed=0).start()
-    s.app.state.generation_worker.stop()  # only the request side is under test here
+    s.app.state.job_runner.pause("generation")  # only the request side is under test here
     failures = []
     try:
         with httpx.Client(

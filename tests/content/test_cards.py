@@ -167,18 +167,30 @@ def test_png_falls_back_to_chara_when_ccv3_is_broken() -> None:
     assert card.source == "png:chara"
 
 
+def _as_exported(book: dict | None, fmt: str) -> dict | None:
+    """What an export adds to a lorebook: V3 entries carry the required ``use_regex``."""
+    if book is None or fmt != "v3":
+        return book
+    return {**book, "entries": [{"use_regex": False, **e} for e in book["entries"]]}
+
+
+STAMP = 1_800_000_000  # export time: V3 sets modification_date
+
+
 def test_round_trip_v2_and_v3_json() -> None:
     for make, fmt in ((v2_card, "v2"), (v3_card, "v3")):
         original = make()
         card = cards.parse_card_obj(original)
-        out = cards.build_card(card.activity, fmt=fmt, lorebook=card.lorebook, extra=card.extra)
+        out = cards.build_card(card.activity, fmt=fmt, lorebook=card.lorebook, extra=card.extra,
+                               now=STAMP)
         again = cards.parse_card_obj(json.loads(cards.card_json(out)))
         assert again.activity == card.activity
-        assert again.lorebook == card.lorebook
-        assert again.extra == card.extra
-        # every field the original had comes back with the same value
+        assert again.lorebook == _as_exported(card.lorebook, fmt)
+        expected_extra = {**card.extra, "modification_date": STAMP} if fmt == "v3" else card.extra
+        assert again.extra == expected_extra
+        # every field the original had comes back with the same value (but the new date)
         for key, value in original["data"].items():
-            if key == "character_book":
+            if key in ("character_book", "modification_date"):
                 continue
             assert out["data"][key] == value, key
 
@@ -198,7 +210,8 @@ def test_export_png_has_both_chunks_and_reimports() -> None:
     again = cards.parse_card(png)
     assert again.source == "png:ccv3"
     assert again.activity == card.activity
-    assert again.extra == card.extra
+    assert again.extra == {**card.extra, "modification_date": again.extra["modification_date"]}
+    assert again.extra["modification_date"] > card.extra["modification_date"]
     # Pillow reads the same chunks (other tools can too)
     assert img.info["ccv3"] == texts["ccv3"][0]
 
@@ -336,7 +349,7 @@ def test_any_activity_round_trips_through_json_cards(
     card = cards.build_card(activity, fmt=fmt, lorebook=lore, extra=extra)  # type: ignore[arg-type]
     back = cards.parse_card_json(cards.card_json(card))
     assert back.activity == activity
-    assert back.lorebook == lore
+    assert back.lorebook == _as_exported(lore, fmt)
     if extra:
         assert back.extra.get("nickname") == nick
 

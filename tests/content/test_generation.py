@@ -35,7 +35,7 @@ def server(tmp_path: Path) -> Any:
 
 
 def test_job_goes_queued_running_succeeded(server: LiveServer) -> None:
-    server.app.state.generation_worker.stop()  # drive the job by hand to see every state
+    server.app.state.job_runner.pause("generation")  # drive the job by hand to see every state
     with server.http() as h:
         r = h.post(
             "/api/v1/generate/image",
@@ -196,7 +196,7 @@ def test_seeded_media_render_on_first_fetch_and_can_be_added(server: LiveServer)
 def test_restart_finishes_queued_and_interrupted_jobs(tmp_path: Path) -> None:
     home = tmp_path / "srv"
     s1 = LiveServer(home, engine="scripted", seed=0).start()
-    s1.app.state.generation_worker.stop()
+    s1.app.state.job_runner.pause("generation")
     with s1.http() as h:
         queued = h.post(
             "/api/v1/generate/image", json={"skin_id": "skin_luna_anime", "category": "scene"}
@@ -256,7 +256,7 @@ def test_renderer_is_deterministic_and_differs_per_skin_and_category() -> None:
 
 
 def test_job_with_deleted_skin_fails_cleanly(server: LiveServer) -> None:
-    server.app.state.generation_worker.stop()
+    server.app.state.job_runner.pause("generation")
     with server.http() as h:
         ids = h.post(
             "/api/v1/generate/image", json={"skin_id": "skin_wren_anime", "category": "scene"}

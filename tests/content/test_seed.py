@@ -190,14 +190,15 @@ def test_lorebook_entries_activate_by_keys(conn) -> None:
                 "use_regex": True,
                 "insertion_order": 3,
             },
-            {"keys": ["Emberfall"], "content": "x" * 200, "insertion_order": 99},
+            {"keys": ["Emberfall"], "content": "x" * 200, "insertion_order": 0},
         ],
     }
     lid = ct.save_lorebook(conn, book, "act_x", "lb_test")
     got = ct.lorebook_entries_for(
         conn, [lid, "lb_missing"], ["the guild", "old", "to emberfall, ash"]
     )
-    # scan depth 2: "the guild" is out of range; budget 30*4 drops the 200-char entry
+    # scan depth 2: "the guild" is out of range; budget 30*4: the lowest-order 200-char entry
+    # overflows it and is dropped (SillyTavern serves constant, then high order, first)
     assert [e["content"] for e in got] == ["City lore.", "Always."]
     got = ct.lorebook_entries_for(conn, [lid], ["map of Emberfall at night", "the guild"])
     assert [e["content"] for e in got] == [

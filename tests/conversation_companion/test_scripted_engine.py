@@ -29,7 +29,7 @@ async def test_same_seed_same_reply_other_seed_varies() -> None:
 
 
 async def test_reply_uses_memories_profile_and_persona() -> None:
-    e = get_engine({"engine": "scripted"})
+    e = get_engine({"engine": "scripted", "scripted_pace": 0})
     assert e.name == "scripted" and e.model == "scripted"
     p = _prompt("Do you remember where I live?", ["The user lives in Lisbon."], {"name": "Sam"})
     text = await complete(e, p, seed=3)
@@ -81,8 +81,10 @@ async def test_instance_prompt_and_reply() -> None:
                               {"role": "user", "content": "What about the sails?"}])
     sys = p.messages[0].content
     assert sys.startswith("You are Captain Reyes.") and "A storm hits" in sys and "crew is tired" in sys
-    assert sys.rstrip().endswith("Keep replies short.")
-    assert [m.role for m in p.messages] == ["system", "user"]
+    # post-history instructions come last, after the history (SillyTavern's order, issue 15)
+    assert "Keep replies short." not in sys
+    assert [(m.role, m.content) for m in p.messages[1:]] == [
+        ("user", "What about the sails?"), ("system", "Keep replies short.")]
     assert await complete(ScriptedEngine(), p)
 
 
@@ -106,3 +108,128 @@ def test_second_person() -> None:
     assert second_person("The user's sister is Ana.") == "your sister is Ana"
     assert second_person("The user is 31 years old.") == "you are 31 years old"
     assert second_person("The user studies law.") == "you study law"
+
+
+# --------------------------------------------------------------------------- issue 15, point 5
+
+
+def _chat(*user_messages: str, memories: list[str] | None = None) -> Prompt:
+    msgs: list[dict[str, str]] = []
+    for i, text in enumerate(user_messages):
+        msgs.append({"role": "user", "content": text})
+        if i < len(user_messages) - 1:
+            msgs.append({"role": "assistant", "content": "Mm, go on."})
+    return companion_prompt(PERSONA, msgs, memories=memories or [])
+
+
+async def test_answers_from_something_said_earlier() -> None:
+    e = ScriptedEngine()
+    p = _chat("We went to the beach on Sunday.", "Work was busy.", "Where did we go on Sunday?")
+    replies = {await complete(e, p, seed=s) for s in range(4)}
+    for r in replies:  # whatever the seed: the memory answers the question
+        assert "the beach" in r and "Good question" not in r
+    when = await complete(e, _chat("My sister visited last weekend.", "When did my sister visit?"), seed=0)
+    assert "last weekend" in when and "your sister visited last weekend" in when
+
+
+async def test_answers_from_a_profile_fact_first() -> None:
+    e = ScriptedEngine()
+    p = _chat("My cat is called Pixel.", "What is my cat called?", memories=["The user's cat is named Miso."])
+    text = await complete(e, p, seed=2)
+    assert "Miso" in text and "Pixel" not in text  # the (updated) fact wins a tie
+
+
+async def test_no_memory_matches_no_recall() -> None:
+    e = ScriptedEngine()
+    text = await complete(e, _chat("We went to the beach on Sunday.", "What's the capital of Peru?"), seed=0)
+    assert "beach" not in text
+
+
+def test_topics_are_content_words_only() -> None:
+    from phantom_cli.backend.engines.scripted import topic_of
+
+    assert topic_of("I keep thinking about your cat's tail") in ("the tail", "cat tail", "tail")
+    assert topic_of("my cat's toys are everywhere") == "your cat"
+    assert topic_of("I don't like the way he talks") not in ("the way", "way")
+    assert topic_of("I heard you have something rare for sale.") in ("rare", "sale", "rare sale")
+    for msg in ("I heard it yesterday.", "That's the way it is.", "I said what I thought."):
+        assert topic_of(msg) is None, msg
+
+
+async def test_topic_in_replies_never_a_function_word() -> None:
+    e = ScriptedEngine()
+    for s in range(6):
+        text = await complete(e, _prompt("I heard about the way your cat's collar broke."), seed=s)
+        assert "about heard" not in text and "the way" not in text and "cat's?" not in text
+        assert "your cat's" not in text
+
+
+async def test_a_retry_with_the_next_seed_differs_and_a_seed_repeats() -> None:
+    e = ScriptedEngine()
+    for text in ("Hi there!", "I had a rough day at work.", "My dog learned a new trick!"):
+        p = _prompt(text)
+        replies = [await complete(e, p, seed=s) for s in range(5)]
+        assert all(a != b for a, b in zip(replies, replies[1:], strict=False)), replies
+        assert replies == [await complete(e, p, seed=s) for s in range(5)]
+
+
+async def test_streams_word_by_word_at_the_configured_pace() -> None:
+    import time
+
+    p = _prompt("Hello! I had a long day at the office today.")
+    fast = ScriptedEngine(pace=0)
+    t0 = time.perf_counter()
+    words = [c async for c in fast.stream(p, seed=1)]
+    assert time.perf_counter() - t0 < 0.05 and len(words) >= 5
+    assert all(len(w.split()) == 1 for w in words)  # one word per chunk
+    paced = ScriptedEngine(pace=200)  # 5 ms a word
+    t0 = time.perf_counter()
+    again = [c async for c in paced.stream(p, seed=1)]
+    assert again == words
+    assert time.perf_counter() - t0 >= 0.9 * len(words) * 0.005
+    assert get_engine({"engine": "scripted", "scripted_pace": 200}).chunk_delay == 0.005
+    assert get_engine({"engine": "scripted"}).pace == ScriptedEngine.DEFAULT_PACE == 40
+
+
+def test_scripted_pace_setting_reaches_the_server(monkeypatch: object) -> None:
+    import pytest
+
+    from phantom_cli.backend.runtime import _server_env
+    from phantom_cli.backend.settings import ServerSettings
+
+    assert ServerSettings().scripted_pace == 40
+    assert _server_env({"scripted_pace": 0})["PHANTOM_SERVER_SCRIPTED_PACE"] == "0"
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("PHANTOM_SERVER_SCRIPTED_PACE", "12.5")
+        assert ServerSettings.from_env().scripted_pace == 12.5
+    finally:
+        mp.undo()
+    with pytest.raises(ValueError, match="scripted_pace"):
+        ServerSettings(scripted_pace=-1)
+
+
+def test_the_request_seed_picks_the_attempt(live_server: object) -> None:
+    """Local extension: ``seed`` in the companion request (a retry sends the next one)."""
+    from .conftest import PERSONA as persona
+
+    def ask(seed: int | None) -> dict:
+        body = {"chat_id": "seeded-1", "persona": persona, "extract_memory": False,
+                "messages": [{"role": "user", "content": "I finally finished my pottery class!"}]}
+        if seed is not None:
+            body["seed"] = seed
+        with live_server.http() as http:  # type: ignore[attr-defined]
+            r = http.post("/api/v1/companion/chat", json=body)
+            assert r.status_code == 200, r.text
+            out = r.json()
+            out["params"] = http.get(f"/api/v1/local/prompts/{out['turn_id']}").json()["params"]
+        return out
+
+    a, b, a2 = ask(1), ask(2), ask(1)
+    assert a["reply"] != b["reply"] and a["reply"] == a2["reply"]
+    assert a["params"]["seed"] == 1 and b["params"]["seed"] == 2
+    assert ask(None)["params"]["seed"] == 0  # the server's setting
+    with live_server.http() as http:  # type: ignore[attr-defined]
+        r = http.post("/api/v1/companion/chat", json={"chat_id": "seeded-1", "persona": persona, "seed": -1,
+                                                      "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 400 and "seed" in r.text

@@ -178,8 +178,9 @@ def test_extraction_and_user_edit_race_loses_nothing(tmp_path: Path) -> None:
 def test_condensed_copy_leaves_out_fact_markers() -> None:
     """QA: `scratchpad get --max-words 5` returned "Prefers coffee.\\n<!-- fact:pref:tea -->":
     the fact's text did not fit but its bookkeeping marker did, alone."""
-    content = sp.merge_facts("Prefers coffee.\n", [("pref:tea", "The user likes coffee.")])
-    assert "<!-- fact:pref:tea -->" in content
+    # a legacy text (markers are no longer written: scratchpad_facts keeps that bookkeeping)
+    content = "Prefers coffee.\n- The user likes coffee.  <!-- fact:pref:tea -->\n"
+    assert "<!--" not in sp.merge_facts("Prefers coffee.\n", [("pref:tea", "The user likes coffee.")])
     out = sp.condense(content, 5)
     assert out == "Prefers coffee."
     out = sp.condense(content, 7, "coffee")

@@ -92,6 +92,15 @@ async def test_cut_stream_keeps_partial_and_retry_does_not_duplicate(ctx, fake):
         assert vs[1].text == fake.script.companion_reply and not vs[1].marks
         assert banner_text(screen) == ""
         assert fake.calls[-1][1]["messages"] == [{"role": "user", "content": "Tell me a story"}]
+        # the retry is the same logical send: same Idempotency-Key (the server replays it)
+        keys = fake.idempotency_keys
+        assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+        # a new message is a new send; re-answering an answered turn is a new reply
+        await type_and_send(pilot, "Another")
+        await settle(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert len(set(fake.idempotency_keys)) == 3
 
 
 async def test_stop_mid_stream_keeps_partial(ctx, fake):

@@ -343,3 +343,25 @@ async def test_a_gone_local_server_is_started_again_and_the_turn_retried(live_se
     assert calls.count(dead) == 4
     turns = Transcript(conv.chat_id).turns()  # the failed try and the retry are one turn
     assert [(t.user, t.answered) for t in turns] == [("Hello again", True)]
+
+
+async def test_retry_sends_the_next_attempt_seed_and_gets_another_reply(live_server, live_ctx):
+    """ctrl+r's conversation.retry() sends seed 1, 2, … (a local-backend extension): the
+    scripted engine answers differently each attempt; a new message starts at attempt 0."""
+    from phantom_cli.tui.conversations import CompanionConversation, Done
+
+    conv = CompanionConversation(live_ctx, {"name": "Luna", "bio": "A warm companion."},
+                                 f"retry-{uuid.uuid4().hex[:8]}")
+
+    async def reply(events) -> str:
+        return [e for e in [x async for x in events] if isinstance(e, Done)][-1].reply
+
+    first = await reply(conv.send("My garden finally bloomed this week!"))
+    second = await reply(conv.retry())
+    third = await reply(conv.retry())
+    assert conv.attempt == 2 and len({first, second, third}) == 3
+    async with live_server.async_client() as c:
+        params = (await c.local.prompt(conv.last_turn_id)).params
+    assert params["seed"] == 2
+    await reply(conv.send("And the roses too."))
+    assert conv.attempt == 0

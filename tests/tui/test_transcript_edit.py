@@ -46,4 +46,7 @@ async def test_window_keeps_under_the_byte_budget(ctx, fake) -> None:
     assert sent[-1] == {"role": "user", "content": "last one"}
     assert sent[0]["role"] == "user"
     assert sum(len(m["content"].encode()) for m in sent) <= MAX_WINDOW_BYTES
-    assert len(sent) < 100, "the oldest turns were dropped to fit the budget"
+    # issue 13: the server takes the documented maximum whole (16 MiB cap), so only the message
+    # count trims this window: 100 messages, the oldest turns dropped
+    assert len(sent) <= 100 and len(sent) >= 99, len(sent)
+    assert sent[-2]["content"] == big and sent[-3]["content"].startswith("59")

@@ -26,7 +26,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..db import new_id, now, register_migration, transaction
+from ..db import Migration, new_id, now, transaction
 
 log = logging.getLogger("phantom.backend.content")
 
@@ -67,8 +67,8 @@ CREATE TABLE npc_personas (
 );
 """
 
-register_migration(
-    "content", 1, "seed records, lorebooks, card extras, imported NPC personas", CONTENT_V1
+MIGRATIONS = (
+    Migration("content", 1, "seed records, lorebooks, card extras, imported NPC personas", CONTENT_V1),
 )
 
 
@@ -196,65 +196,36 @@ def activity_lorebook(conn: sqlite3.Connection, activity: dict[str, Any]) -> dic
     return None
 
 
-def _key_hit(key: str, text: str, text_lower: str, case_sensitive: bool, use_regex: bool) -> bool:
-    import re
-
-    if not key:
-        return False
-    if use_regex:
-        try:
-            return re.search(key, text, 0 if case_sensitive else re.IGNORECASE) is not None
-        except re.error:
-            return False
-    return key in text if case_sensitive else key.lower() in text_lower
+def lorebooks_of(conn: sqlite3.Connection, lorebook_ids: list[str] | None) -> list[tuple[str, dict[str, Any]]]:
+    """``(id, book)`` of each stored lorebook among ``lorebook_ids`` (missing ones skipped)."""
+    out = []
+    for lid in lorebook_ids or []:
+        book = get_lorebook(conn, lid)
+        if book is not None:
+            out.append((lid, book))
+    return out
 
 
 def lorebook_entries_for(
     conn: sqlite3.Connection,
     lorebook_ids: list[str] | None,
     recent_texts: list[str],
+    *,
+    seed: str = "",
+    macro: Any = None,
 ) -> list[dict[str, Any]]:
-    """The lorebook entries a turn activates, SillyTavern-style, in insertion order.
+    """The lorebook entries a turn activates, SillyTavern-style, in insertion order (see
+    :mod:`.lore`): each entry with ``lorebook_id`` and ``activation`` (what fired it)."""
+    from .lore import activate
 
-    For the prompt of an instance turn: ``lorebook_ids`` from ``snapshot_lorebook_ids``;
-    ``recent_texts`` the latest messages, newest last. An entry is active when it is enabled and
-    ``constant``, or one of its ``keys`` occurs in the last ``scan_depth`` messages (default 4;
-    ``case_sensitive``, ``use_regex`` honoured) and, when ``selective``, one of its
-    ``secondary_keys`` does too. The book's ``token_budget`` (≈ 4 characters a token) caps the
-    total content.
-    """
-    out: list[dict[str, Any]] = []
-    for lid in lorebook_ids or []:
-        book = get_lorebook(conn, lid)
-        if book is None:
-            continue
-        depth = book.get("scan_depth")
-        depth = int(depth) if isinstance(depth, int | float) and depth > 0 else 4
-        text = "\n".join(recent_texts[-depth:])
-        lower = text.lower()
-        budget = book.get("token_budget")
-        chars_left = int(budget) * 4 if isinstance(budget, int | float) and budget > 0 else None
-        active = []
-        for e in book.get("entries", []):
-            if not e.get("enabled", True):
-                continue
-            cs, rx = bool(e.get("case_sensitive")), bool(e.get("use_regex"))
-            hit = bool(e.get("constant")) or any(
-                _key_hit(k, text, lower, cs, rx) for k in e.get("keys", [])
-            )
-            if hit and e.get("selective") and e.get("secondary_keys"):
-                hit = any(_key_hit(k, text, lower, cs, rx) for k in e["secondary_keys"])
-            if hit:
-                active.append(e)
-        active.sort(key=lambda e: (e.get("insertion_order", 0), -(e.get("priority") or 0)))
-        for e in active:
-            content = str(e.get("content", ""))
-            if chars_left is not None:
-                if len(content) > chars_left:
-                    continue
-                chars_left -= len(content)
-            out.append({"lorebook_id": lid, **e})
-    return out
+    books = lorebooks_of(conn, lorebook_ids)
+    kwargs: dict[str, Any] = {"seed": seed}
+    if macro is not None:
+        kwargs["macro"] = macro
+    return [
+        {"lorebook_id": a.lorebook_id, **a.entry, "activation": a.record()}
+        for a in activate(books, recent_texts, **kwargs)
+    ]
 
 
 def write_activity(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,10 +43,14 @@ from ..errors import ApiError
 
 __all__ = [
     "ENGINE_NAMES",
+    "Decision",
+    "capped_sentences",
+    "trim_to_sentence",
     "Engine",
     "EngineUnavailable",
     "Prompt",
     "PromptMessage",
+    "decide",
     "get_engine",
     "setting",
 ]
@@ -120,6 +125,23 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An NPC decision and how it was reached (shown in the turn's metadata).
+
+    ``source``: ``rules`` (an authored rule decided), ``model`` (the model chose) or
+    ``rules-fallback`` (the model was asked but gave no valid choice in any structured-output
+    form, so the authored rules decided). ``structured_output``: the form that gave the model's
+    choice — ``json_schema``, ``json_object``, ``prompt`` (openai engine) or ``grammar``
+    (llama-cpp) — None when no model answer was used. ``detail``: what failed, if anything.
+    """
+
+    choice: str
+    source: str = "rules"
+    structured_output: str | None = None
+    detail: str | None = None
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str
@@ -141,6 +163,16 @@ class Engine(Protocol):
         ...
 
 
+async def decide(engine: Engine, prompt: Prompt, choices: Sequence[str]) -> Decision:
+    """``engine``'s choice with its provenance (engines with ``decide_info`` report it)."""
+    info = getattr(engine, "decide_info", None)
+    if info is not None:
+        result: Decision = await info(prompt, choices)
+        return result
+    choice = await engine.decide(prompt, choices)
+    return Decision(choice, "rules" if engine.name == "scripted" else "model")
+
+
 async def complete(
     engine: Engine,
     prompt: Prompt,
@@ -154,6 +186,40 @@ async def complete(
     async for chunk in engine.stream(prompt, temperature=temperature, max_tokens=max_tokens, seed=seed):
         parts.append(chunk)
     return "".join(parts)
+
+
+# A sentence end: terminal punctuation (and closing quotes/brackets) before a space or the end.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*]*(?=\s|$)")
+CHARS_PER_TOKEN = 6  # a generous bound, for servers that ignore max_tokens
+
+
+def trim_to_sentence(text: str) -> str:
+    """``text`` up to its last complete sentence (all of it when it has none)."""
+    t = text.rstrip()
+    ends = [m.end() for m in _SENTENCE_END.finditer(t)]
+    if not ends or ends[-1] == len(t):
+        return t
+    return t[: ends[-1]]
+
+
+async def capped_sentences(chunks: AsyncIterator[str], max_tokens: int) -> AsyncIterator[str]:
+    """Stream ``chunks`` sentence by sentence, at most ~``max_tokens`` long, and drop an
+    unfinished last sentence (a reply cut by the token cap). Text is held back only until the
+    sentence it belongs to ends, so the reply still streams."""
+    limit = max(1, max_tokens) * CHARS_PER_TOKEN
+    buf, sent = "", 0
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) >= limit:
+            buf = buf[:limit]
+            break
+        ends = [m.end() for m in _SENTENCE_END.finditer(buf) if m.end() < len(buf)]
+        if ends and ends[-1] > sent:
+            yield buf[sent : ends[-1]]
+            sent = ends[-1]
+    final = trim_to_sentence(buf)
+    if len(final) > sent:
+        yield final[sent:]
 
 
 def setting(settings: Any, name: str, default: Any = None) -> Any:
@@ -182,7 +248,7 @@ def get_engine(settings: Any = None) -> Engine:
     if name not in ENGINE_NAMES:
         raise ValueError(f"engine: unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
     if name == "scripted":
-        key: tuple[Any, ...] = ("scripted",)
+        key: tuple[Any, ...] = ("scripted", float(setting(settings, "scripted_pace", 40.0)))
     elif name == "openai":
         key = (
             "openai",
@@ -199,14 +265,16 @@ def get_engine(settings: Any = None) -> Engine:
         if engine is None:
             engine = _build(name, settings)
             _cache[key] = engine
-        return engine
+    from ..faults import cut_engine  # fault mode's cut-stream: this request's reply, half-way
+
+    return cut_engine(engine)
 
 
 def _build(name: str, settings: Any) -> Engine:
     if name == "scripted":
         from .scripted import ScriptedEngine
 
-        return ScriptedEngine()
+        return ScriptedEngine(pace=float(setting(settings, "scripted_pace", ScriptedEngine.DEFAULT_PACE)))
     if name == "openai":
         from .openai import OpenAIEngine
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import EngineUnavailable, Prompt, setting
+from . import Decision, EngineUnavailable, Prompt, setting
 
 INSTALL_HINT = "install the local-llm extra: pip install 'phantom-cli[local-llm]'"
 DEFAULT_CONTEXT = 2048
@@ -193,6 +193,10 @@ class LlamaCppEngine:
             stop.set()  # the consumer went away: let the worker finish early
 
     async def decide(self, prompt: Prompt, choices: Sequence[str]) -> str:
+        return (await self.decide_info(prompt, choices)).choice
+
+    async def decide_info(self, prompt: Prompt, choices: Sequence[str]) -> Decision:
+        """The model's choice, constrained by a GBNF grammar (``structured_output="grammar"``)."""
         from ..prompts import decision_prompt
         from .openai import parse_choice
         from .scripted import rule_decision
@@ -201,7 +205,11 @@ class LlamaCppEngine:
             raise ValueError("choices: give at least one choice")
         grammar = "root ::= " + " | ".join(json.dumps('{"decision": "' + c + '"}') for c in choices)
         text = await self._complete(decision_prompt(prompt, choices), "decision", max_tokens=32, grammar=grammar)
-        return parse_choice(text, choices) or rule_decision(prompt, choices)
+        choice = parse_choice(text, choices)
+        if choice is not None:
+            return Decision(choice, "model", "grammar")
+        return Decision(rule_decision(prompt, choices), "rules-fallback", None,
+                        "llama-cpp: the model's answer named no valid choice")
 
     async def complete_json(self, prompt: Prompt, schema: dict[str, Any], name: str,
                             max_tokens: int = 300) -> Any:

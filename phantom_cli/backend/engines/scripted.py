@@ -2,9 +2,22 @@
 
 It writes a reply from the structured ``Prompt.context`` (the character's fields, retrieved
 memories, the user's profile, the NPC state's authored lines) with templates chosen by a
-random generator seeded from ``seed`` and the prompt's hash, so the same turn with the same seed
-gives the same reply and a different turn gives a different one. It says what it is: its name
-is ``scripted`` and its model ``scripted``.
+random generator seeded from the prompt's hash and shifted by the per-attempt ``seed``: the
+same turn with the same seed gives the same reply, the next seed (a retry or swipe) a different
+one, and a different turn a different one. It says what it is: its name is ``scripted`` and its
+model ``scripted``.
+
+**Memory.** When the user asks something that a retrieved memory (a profile fact) or something
+they said earlier in the window answers — the question's content words overlap the statement's
+— the reply answers from it ("Where did we go on Sunday?" after "We went to the beach on
+Sunday." → "…the beach…"). This is the offline demonstration of memory, so it is deterministic:
+the best-matching statement always wins, whatever the seed.
+
+**Topics** for follow-up questions come from content words only (no function words, common
+verbs, generic nouns such as "way", or possessive endings).
+
+**Pace.** :meth:`ScriptedEngine.stream` yields word by word at ``pace`` words per second (the
+``scripted_pace`` setting, default 40; 0 = as fast as the consumer reads, which the tests use).
 """
 
 from __future__ import annotations
@@ -29,8 +42,38 @@ _STOP = frozenset(
     one two let lets lately anyway actually maybe kind sort tired sure thanks thank name live lives living
     called named work works love loves hate hates tell told say said please where again now head
     mind sweet nice cute kind funny great cool fine bad lovely awesome amazing glad happy sad
-    stressful keeps keep though really pretty quite i'm i've i'd i'll it's that's don't didn't can't won't you're what's""".split()
+    stressful keeps keep though really pretty quite i'm i've i'd i'll it's that's don't didn't can't won't you're what's
+    way ways time times stuff people person guy guys part point fact case sense end rest moment reason
+    heard hear hears hearing said says saying made make makes making took take takes taking saw see
+    sees seen seeing came comes coming thought thinks thinking found find finds gave give gives given
+    knew known felt feels feeling left leave leaves kept began begin brought bring bought buy wrote
+    write sat sit stood stand ran run met meet paid pay meant mean sent send spent spend built build
+    understood understand looked look looks looking seemed seem seems tried try tries trying asked ask
+    asks asking used use uses using getting gets gotten does doing done did having been became become
+    guess wonder wondering supposed everything anything nothing someone somebody anyone everyone
+    whatever whenever wherever ours yours theirs myself yourself ourselves them themselves
+    isn't aren't wasn't weren't doesn't haven't hasn't hadn't wouldn't couldn't shouldn't we're
+    they're we've they've you've we'll they'll he's she's there's here's who's let's""".split()
 )
+# Irregular forms, so "did we go" matches "we went" (memory recall).
+_LEMMA = {
+    "went": "go", "gone": "go", "goes": "go", "going": "go", "did": "do", "does": "do", "done": "do",
+    "saw": "see", "seen": "see", "ate": "eat", "eaten": "eat", "bought": "buy", "met": "meet",
+    "had": "have", "has": "have", "made": "make", "took": "take", "taken": "take", "got": "get",
+    "came": "come", "told": "tell", "said": "say", "gave": "give", "given": "give", "found": "find",
+    "called": "call", "named": "call", "name": "call", "names": "call", "lives": "live", "lived": "live", "living": "live",
+    "visited": "visit", "played": "play", "watched": "watch", "cooked": "cook", "moved": "move",
+    "children": "child", "kids": "kid", "was": "be", "were": "be", "is": "be", "are": "be",
+}
+# Words that say nothing about what a statement is about (for memory matching).
+_FUNCTION = frozenset(
+    """a an the and or but so if then than that this these those i me my mine you your yours we us
+    our ours he him his she her hers it its they them their theirs to of in on at by for with from
+    about as into over under be am do have not no yes what who whom which when where why how did
+    does can could would should will shall may might must just really very too also there here
+    remember recall again tell say know think user user's""".split()
+)
+_WH = re.compile(r"^\s*(where|when|who|what|which|how|why|did|do|does|is|are|was|were|can|could|have|has)\b", re.I)
 _POSITIVE = re.compile(
     r"\b(happy|glad|great|good news|excited|awesome|amazing|love|loved|wonderful|fantastic|"
     r"proud|won|passed|nailed|yay)\b",
@@ -67,6 +110,96 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     return out if len(out) <= limit else out[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+def _bare(word: str) -> str:
+    """A word without a possessive ending, lower case ("cat's" -> "cat")."""
+    w = word.lower().strip("'\"’")
+    return re.sub(r"['’]s$", "", w) if w not in _STOP else w
+
+
+def _lemma(word: str) -> str:
+    w = _bare(word)
+    if w in _LEMMA:
+        return _LEMMA[w]
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith("ss"):
+            return w[: -len(suffix)] + repl
+    return w
+
+
+def content_words(text: str) -> set[str]:
+    """The lemmas of a text's content words (memory matching)."""
+    out = set()
+    for raw in re.findall(r"[A-Za-z][A-Za-z'’-]*", text):
+        w = _lemma(raw)
+        if len(w) > 1 and w not in _FUNCTION and _bare(raw) not in _FUNCTION:
+            out.add(w)
+    return out
+
+
+def is_question(message: str) -> bool:
+    return message.rstrip().endswith("?") or bool(_WH.match(message))
+
+
+def recall(question: str, facts: Sequence[str], said: Sequence[str] = ()) -> str | None:
+    """The statement that best answers ``question``: the most content words in common (at least
+    one that is not a bare verb like "go"); on a tie a profile fact (``facts``: kept up to date)
+    beats something the user said (``said``, oldest first), and the most recent one wins.
+    None when none matches."""
+    q = content_words(question)
+    if not q:
+        return None
+    weak = {"go", "be", "have", "do", "get", "make", "take", "come", "like", "want", "call", "name"}
+    best: tuple[int, int, int, str] | None = None
+    candidates = [(1, i, st) for i, st in enumerate(reversed(facts))] + [(0, i, st) for i, st in enumerate(said)]
+    for is_fact, i, st in candidates:
+        st = _clean(st)
+        if not st or is_question(st):
+            continue
+        common = q & content_words(st)
+        if not common - weak:
+            continue
+        key = (len(common), is_fact, i, st)
+        if best is None or key[:3] > best[:3]:
+            best = key
+    return best[3] if best else None
+
+
+_PLACE = re.compile(r"\b(?:to|at|in|into|near|by)\s+((?:the|a|an|my|our|his|her|their)\s+)?([A-Za-z][\w'-]*)", re.I)
+_WHEN = re.compile(
+    r"\b((?:on|last|this|next)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|weekend|"
+    r"month|year|night|morning|evening)|yesterday|today|tonight|tomorrow|in\s+(?:january|february|march|"
+    r"april|may|june|july|august|september|october|november|december))\b", re.I)
+
+
+def _told(statement: str) -> str:
+    """A user's own statement, retold to them ("I love jazz." -> "you love jazz")."""
+    text = _clean(statement).rstrip(".!")
+    if re.match(r"(?i)the user\b", text):
+        return second_person(text)
+    swaps = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself",
+             "i'm": "you're", "i've": "you've", "i'll": "you'll", "i'd": "you'd", "am": "are"}
+    words = text.split(" ")
+    out = [swaps.get(w.lower(), w) if w.lower() in swaps else w for w in words]
+    if out and out[0] not in ("I",) and out[0][:1].isupper() and out[0].lower() not in ("you",):
+        if out[0].lower() in ("we", "our", "us", "the", "a", "an", "my", "it", "there", "they"):
+            out[0] = out[0].lower()
+    return " ".join(out)
+
+
+def answer_from(question: str, statement: str) -> str:
+    """The answer part of ``statement`` for ``question`` (a place, a time, or the whole)."""
+    q = question.strip().lower()
+    if re.search(r"\bwhere\b", q):
+        m = _PLACE.search(statement)
+        if m:
+            return f"{(m.group(1) or '').lower()}{m.group(2)}".strip()
+    if re.search(r"\bwhen\b", q):
+        m = _WHEN.search(statement)
+        if m:
+            return m.group(1).lower()
+    return ""
+
+
 def topic_of(message: str) -> str | None:
     """The most telling thing a message mentions, for a follow-up question.
 
@@ -78,7 +211,7 @@ def topic_of(message: str) -> str | None:
     )
     nouns: list[tuple[str, str]] = []
     for det, first, second in phrases:
-        first, second = first.lower(), second.lower()
+        first, second = _bare(first), _bare(second)
         # "that big presentation" -> presentation; "my boss keeps…" -> boss
         noun = second if first in _ADJECTIVES and second else first
         if len(noun) > 2 and noun not in _STOP and not noun.endswith(("ed", "ly")):
@@ -87,7 +220,7 @@ def topic_of(message: str) -> str | None:
         det, noun = max(nouns, key=lambda x: len(x[1]))
         return ("your " if det in ("my", "our") else "the ") + noun
     raw = [w.strip("'\"") for w in re.findall(r"[A-Za-z][A-Za-z'-]*", message)]
-    words = [w.lower() for w in raw]
+    words = [_bare(w) for w in raw]
     # Proper names (capitalised mid-sentence) make odd follow-ups ("tell me about Sam"): skip them.
     ok = [len(w) > 2 and w not in _STOP and w not in _ADJECTIVES and not w.endswith(("'s", "ed", "ly"))
           and not (i > 0 and raw[i][:1].isupper()) for i, w in enumerate(words)]
@@ -130,12 +263,18 @@ def second_person(fact: str) -> str:
 
 
 class _Writer:
-    def __init__(self, rng: random.Random, greedy: bool) -> None:
+    """Choices for one reply: ``rng`` comes from the prompt, ``shift`` from the attempt seed, so
+    the next seed moves every multi-option choice to another option (a retry always differs)."""
+
+    def __init__(self, rng: random.Random, greedy: bool, shift: int = 0) -> None:
         self.rng = rng
         self.greedy = greedy
+        self.shift = shift
 
     def pick(self, options: Sequence[str]) -> str:
-        return options[0] if self.greedy else self.rng.choice(list(options))
+        if self.greedy:
+            return options[0]
+        return options[(self.rng.randrange(len(options)) + self.shift) % len(options)]
 
     def chance(self, p: float) -> bool:
         return (p >= 0.5) if self.greedy else self.rng.random() < p
@@ -168,9 +307,26 @@ def companion_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
     calm = bool(style & {"calm", "gentle", "soft", "warm", "caring", "serene", "thoughtful"})
     formal = bool(style & {"formal", "polite", "reserved", "dry", "stoic", "serious"})
     parts: list[str] = []
+    memories = [m for m in ctx.get("memories") or [] if isinstance(m, str) and m.strip()]
+    addressee = f", {you}" if you else ""
+
+    # 0. A question that a memory or something said earlier answers: answer from it.
+    if is_question(message):
+        earlier = [x for x in ctx.get("earlier_user_messages") or [] if isinstance(x, str)]
+        found = recall(message, memories, earlier)
+        if found is not None:
+            told = _told(found)
+            short = answer_from(message, found)
+            if short:
+                parts.append(w.pick([f"{short[:1].upper()}{short[1:]}{addressee}!",
+                                     f"That was {short}{addressee}.", f"Oh, {short}{addressee}."]))
+            parts.append(w.pick([f"You told me {told}{addressee}.", f"I remember{addressee}: {told}.",
+                                 f"Of course I remember{addressee}: {told}."]))
+            parts.append(w.pick(["What made you think of it?", "Do you want to go back?",
+                                 "Tell me more about it."]))
+            return " ".join(parts)
 
     # 1. Opening, addressing the user when the profile knows their name.
-    addressee = f", {you}" if you else ""
     if _THANKS.search(message):
         parts.append(w.pick([f"Anytime{addressee}.", f"Aw, you're welcome{addressee}!", f"Of course{addressee}."]))
     elif _GREETING.search(message):
@@ -204,7 +360,6 @@ def companion_reply(ctx: Mapping[str, Any], w: _Writer) -> str:
         parts.append(w.pick(["I hear you.", "Mm, go on.", "Okay, I'm listening."]))
 
     # 2. Recall a retrieved memory (the most relevant one comes first).
-    memories = [m for m in ctx.get("memories") or [] if isinstance(m, str) and m.strip()]
     if memories:
         recalled = second_person(memories[0])
         parts.append(w.pick([
@@ -383,12 +538,25 @@ class ScriptedEngine:
 
     name = "scripted"
     model = "scripted"
-    chunk_delay = 0.0  # seconds between chunks; 0 = as fast as the consumer reads
+    DEFAULT_PACE = 40.0  # words per second
+
+    def __init__(self, pace: float = 0.0) -> None:
+        """``pace``: words per second when streaming (0 = no delay). The server passes its
+        ``scripted_pace`` setting (default :attr:`DEFAULT_PACE`)."""
+        if pace < 0:
+            raise ValueError("scripted_pace: must be >= 0 words per second")
+        self.pace = float(pace)
+        # seconds between words; 0 = as fast as the consumer reads
+        self.chunk_delay = 1.0 / self.pace if self.pace > 0 else 0.0
 
     def write(self, prompt: Prompt, *, temperature: float = 0.8, seed: int = 0) -> str:
-        rng = random.Random((int(seed) * 1_000_003) ^ prompt.digest())
-        w = _Writer(rng, greedy=temperature <= 0)
+        rng = random.Random(prompt.digest())
+        w = _Writer(rng, greedy=temperature <= 0, shift=int(seed))
         kind = prompt.context.get("kind", "companion")
+        if kind == "companion":
+            users = [m.content for m in prompt.messages if m.role == "user"]
+            ctx = {**prompt.context, "earlier_user_messages": users[:-1]}
+            return companion_reply(ctx, w)
         if kind == "npc":
             return npc_reply(prompt.context, w)
         if kind in ("instance", "activity"):
@@ -411,7 +579,8 @@ class ScriptedEngine:
                 chunks[-1] = chunks[-1].rstrip()
         for chunk in chunks:
             yield chunk
-            await asyncio.sleep(self.chunk_delay)
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
 
     async def decide(self, prompt: Prompt, choices: Sequence[str]) -> str:
         return rule_decision(prompt, choices)

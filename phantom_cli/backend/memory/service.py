@@ -180,4 +180,9 @@ async def _extraction_job(app: Any, payload: dict[str, Any], job_id: str) -> Non
     await memory_service(app).run_extraction(payload, job_id)
 
 
-jobs.register_handler(JOB_KIND, _extraction_job)
+EXTRACTION = jobs.JobKind(JOB_KIND, _extraction_job)  # listed in registry.JOB_KINDS
+
+
+async def startup(app: Any) -> None:
+    """Start-up hook (registry.STARTUP): the app's memory service exists before any request."""
+    memory_service(app)

@@ -19,13 +19,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..db import new_id, now, register_migration, transaction
+from ..db import Migration, new_id, now, transaction
 
-register_migration(
-    "companion",
-    1,
-    "memory store, profiles, companion chats and turns",
-    """
+COMPANION_V1 = """
     CREATE TABLE memory_item (
         id TEXT PRIMARY KEY,
         user_id TEXT NOT NULL,
@@ -75,8 +71,8 @@ register_migration(
         created_at TEXT NOT NULL
     );
     CREATE INDEX prompt_turn_user ON prompt_turn(user_id, created_at);
-    """,
-)
+    """
+MIGRATIONS = (Migration("companion", 1, "memory store, profiles, companion chats and turns", COMPANION_V1),)
 
 SINGLE_SLOTS = ("name", "age", "location", "hometown", "job")
 LIST_SLOTS = ("likes", "dislikes")

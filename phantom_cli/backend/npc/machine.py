@@ -1,7 +1,7 @@
 """The NPC state-machine format: data files (JSON or TOML), parsed and validated on load.
 
-A file holds one NPC persona and its machines (see ``README.md`` beside this module for the
-full format with an example)::
+A file holds one NPC persona and its machines (``phantom_cli/backend/README.md``, "NPC chat",
+describes the decision mode and the reply cap)::
 
     {
       "format": "phantom-npc/1",
@@ -9,6 +9,8 @@ full format with an example)::
       "intents": {"purchase": ["buy", "sale", "rare", "trade*"]},
       "machines": [
         {"id": "machine_main", "initial_state": "greeting", "scoring_mode": "scoring",
+         "decide": "rules-then-model",   # or "rules" | "model" (who picks a transition)
+         "max_tokens": 60,               # cap of an LLM-written line (a state may set its own)
          "opening": ["Well, well... what brings you here, {player_name}?"],
          "states": {
             "greeting": {"goal": "...", "redirect_limit": 2,
@@ -45,6 +47,11 @@ STATE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Decision = Literal["pass", "fail", "redirect"]
+DECIDE_MODES = ("rules", "model", "rules-then-model")
+DEFAULT_DECIDE = "rules-then-model"
+# An NPC reply from an LLM engine is "one short line": capped at this many tokens unless the
+# machine or the state sets ``max_tokens``, then trimmed to its last complete sentence.
+DEFAULT_REPLY_MAX_TOKENS = 60
 
 
 class MachineError(ValueError):
@@ -104,6 +111,7 @@ class State(_Model):
     on_redirect_limit: RedirectLimit | None = None
     transitions: tuple[Transition, ...] = ()
     description: str = ""
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)  # None: the machine's
 
 
 class Unlock(_Model):
@@ -121,6 +129,17 @@ class Machine(_Model):
     locked: bool = False  # true: only reachable through another machine's unlock rule
     states: dict[str, State]
     unlocks: tuple[Unlock, ...] = ()
+    # Who decides a turn's transition (backend README "Decision mode"): the authored rules only, the
+    # model only, or the rules first and the model only when no rule matches.
+    decide: Literal["rules", "model", "rules-then-model"] = "rules-then-model"
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)  # None: DEFAULT_REPLY_MAX_TOKENS
+
+    def reply_max_tokens(self, state: str) -> int:
+        """The token cap of an LLM-written NPC reply in ``state`` (state, machine, default)."""
+        st = self.states.get(state)
+        if st is not None and st.max_tokens is not None:
+            return st.max_tokens
+        return self.max_tokens if self.max_tokens is not None else DEFAULT_REPLY_MAX_TOKENS
 
     @field_validator("states")
     @classmethod

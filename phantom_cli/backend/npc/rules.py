@@ -166,6 +166,15 @@ def match_local(rules: Sequence[Mapping[str, Any]], default: str, message: str) 
     return default
 
 
+def rule_match(rules: Sequence[Mapping[str, Any]], message: str) -> str | None:
+    """The decision of the first rule that matches ``message``, or None when none does."""
+    for rule in rules:
+        for p in rule.get("patterns", ()):
+            if re.search(p, message):
+                return str(rule["decision"])
+    return None
+
+
 def describe_transition(t: Transition, state: str, intents: Mapping[str, Sequence[str]]) -> str:
     """One transition in words: its decision, target and what the player says to take it."""
     hint = t.description.strip()

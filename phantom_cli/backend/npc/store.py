@@ -14,8 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .. import content as _content  # noqa: F401  (registers the npc_personas table)
-from ..db import new_id, now, register_migration, transaction
+from ..db import Migration, new_id, now, transaction
 from .machine import MachineError, NpcPersona, parse_persona, shipped_personas
 from .runner import SessionState
 
@@ -64,13 +63,7 @@ CREATE TABLE npc_turns (
 """
 
 # Imported personas live in the content area's ``npc_personas`` table (phantom_cli.backend.content).
-register_migration("npc", 1, "npc sessions, messages, unlocks, turns", NPC_V1)
-# The session state after each NPC message (the opening: the initial state), so a session can be
-# forked as of any turn (local extension; own area so it never collides with "npc" versions).
-register_migration(
-    "npc_snapshots", 1, "session state per NPC message",
-    "ALTER TABLE npc_messages ADD COLUMN snapshot TEXT;",
-)
+MIGRATIONS = (Migration("npc", 1, "npc sessions, messages, unlocks, turns", NPC_V1),)
 
 
 class StaleSession(Exception):

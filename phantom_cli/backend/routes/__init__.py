@@ -1,5 +1,4 @@
-"""Route modules: every module here is imported by ``app.create_app`` and must expose ``routes``.
-
-Optional: ``async def startup(app)`` and ``async def shutdown(app)``.
-Modules whose name starts with ``_`` are skipped (helpers).
+"""Route modules: each exposes ``routes`` (a list of Starlette routes, usually made with
+``endpoints.endpoint``) and is listed in ``registry.ROUTE_MODULES`` (nothing is discovered).
+Start-up work goes in ``registry.STARTUP``. Modules whose name starts with ``_`` are helpers.
 """

@@ -14,6 +14,15 @@ POST   /cards                                        import a card: ``{"card": {
 GET    /activities/{id}/card?format=v2|v3&png=false  export: card JSON, or image/png with both
                                                      ``chara`` (V2) and ``ccv3`` (V3) chunks
 POST   /skins                                        create/replace skins ``{"skins": [...]}``
+POST   /lorebooks                                    import a lorebook (201): ``{"lorebook": {…},
+                                                     "activity_id"?, "name"?, "id"?}`` — SillyTavern
+                                                     world info (``entries`` map), a V2/V3
+                                                     ``character_book``, or a card carrying one;
+                                                     with ``activity_id`` it is added to that
+                                                     activity's ``lorebook_ids``
+GET    /lorebooks?activity_id=                       lorebooks (summaries: id, name, entries, …)
+GET    /lorebooks/{id}?format=book|worldinfo         one lorebook: stored (character_book shape)
+                                                     or as SillyTavern world-info JSON
 ====== ============================================= ==============================================
 
 NPC personas: ``PUT /api/v1/local/admin/npcs/{persona_id}`` (routes/npc.py).
@@ -452,7 +461,131 @@ async def post_skins(ctx: Ctx) -> Any:
     return {"data": out}
 
 
-async def startup(app: Any) -> None:
+# --------------------------------------------------------------------------- lorebooks
+
+
+class LorebookImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lorebook: dict[str, Any]
+    activity_id: str | None = Field(default=None, pattern=m.ID_PATTERN, max_length=128)
+    name: str | None = Field(default=None, max_length=200)
+    id: str | None = Field(default=None, pattern=m.ID_PATTERN, max_length=128)
+
+
+class LorebookListQuery(BaseModel):
+    activity_id: str | None = Field(default=None, max_length=128)
+
+
+class LorebookQuery(BaseModel):
+    format: Literal["book", "worldinfo"] = "book"
+
+
+def _lorebook_summary(row: Any) -> dict[str, Any]:
+    book = json.loads(row["data"])
+    entries = book.get("entries") or []
+    return {
+        "id": row["id"],
+        "activity_id": row["activity_id"],
+        "name": book.get("name") or "",
+        "entries": len(entries),
+        "enabled": sum(1 for e in entries if e.get("enabled", True) is not False),
+        "constant": sum(1 for e in entries if e.get("constant")),
+        "scan_depth": book.get("scan_depth"),
+        "token_budget": book.get("token_budget"),
+        "updated_at": row["updated_at"],
+    }
+
+
+@endpoint(
+    "POST",
+    f"{BASE}/lorebooks",
+    scope="admin",
+    status=201,
+    errors=(400, 404, 409, 413),
+    summary="Import a lorebook: SillyTavern world info or a V2/V3 character_book (local admin)",
+)
+async def post_lorebook(ctx: Ctx) -> Any:
+    body = _validate(LorebookImport, await _json_body(ctx))
+    try:
+        book, kind = cards.parse_lorebook_file(body.lorebook, name=body.name)
+    except cards.CardError as exc:
+        raise ApiError(
+            400,
+            message=f"lorebook: {exc}",
+            details=[{"loc": ["body", "lorebook", *exc.where.split(".")], "msg": exc.problem}],
+        ) from None
+    if body.name:
+        book["name"] = body.name
+    act = None
+    if body.activity_id is not None:
+        act = _admin_view(ctx.db, body.activity_id)
+    if body.id and ct.get_lorebook(ctx.db, body.id) is not None:
+        raise ApiError(409, message=f"lorebook {body.id!r} already exists")
+    with transaction(ctx.db):
+        lid = ct.save_lorebook(ctx.db, book, body.activity_id, body.id)  # type: ignore[arg-type]
+        if act is not None:
+            published = bool(act.pop("published"))
+            act["lorebook_ids"] = [*(act.get("lorebook_ids") or []), lid]
+            ct.write_activity(ctx.db, act, published=published)
+    row = ctx.db.execute(
+        "SELECT id, activity_id, data, updated_at FROM lorebooks WHERE id = ?", (lid,)
+    ).fetchone()
+    return {**_lorebook_summary(row), "format": kind}
+
+
+@endpoint(
+    "GET",
+    f"{BASE}/lorebooks",
+    scope="admin",
+    query=LorebookListQuery,
+    errors=(404,),
+    summary="Lorebooks, all or one activity's (local admin)",
+)
+async def list_lorebooks(ctx: Ctx) -> Any:
+    q: LorebookListQuery = ctx.query
+    if q.activity_id is None:
+        rows = ctx.db.execute(
+            "SELECT id, activity_id, data, updated_at FROM lorebooks ORDER BY created_at, id"
+        ).fetchall()
+    else:
+        act = _admin_view(ctx.db, q.activity_id)
+        ids = list(act.get("lorebook_ids") or [])
+        found = {
+            r["id"]: r
+            for r in ctx.db.execute(
+                "SELECT id, activity_id, data, updated_at FROM lorebooks WHERE activity_id = ?"
+                f" OR id IN ({','.join('?' * len(ids))})",
+                (q.activity_id, *ids),
+            ).fetchall()
+        }
+        rows = [found[i] for i in ids if i in found] + [r for i, r in found.items() if i not in ids]
+    return {"data": [_lorebook_summary(r) for r in rows]}
+
+
+@endpoint(
+    "GET",
+    f"{BASE}/lorebooks/{{id}}",
+    scope="admin",
+    query=LorebookQuery,
+    errors=(404,),
+    summary="One lorebook, stored or as SillyTavern world info (local admin)",
+)
+async def get_lorebook_route(ctx: Ctx) -> Any:
+    q: LorebookQuery = ctx.query
+    row = ctx.db.execute(
+        "SELECT id, activity_id, data, updated_at FROM lorebooks WHERE id = ?", (ctx.params["id"],)
+    ).fetchone()
+    if row is None:
+        raise not_found("lorebook", ctx.params["id"])
+    book = json.loads(row["data"])
+    if q.format == "worldinfo":
+        return cards.lorebook_to_worldinfo(book)
+    return {"id": row["id"], "activity_id": row["activity_id"], **book}
+
+
+async def load_seed_on_start(app: Any) -> None:
+    """Start-up hook (registry.STARTUP): load the shipped seed content."""
     if app.state.settings.load_seed_content:
         ct.load_seed(app.state.db)
 
@@ -468,4 +601,7 @@ routes = [
     post_card,
     get_card,
     post_skins,
+    post_lorebook,
+    list_lorebooks,
+    get_lorebook_route,
 ]

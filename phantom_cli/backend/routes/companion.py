@@ -32,11 +32,10 @@ from typing import Any
 from phantom_cli.client import models as m
 from phantom_cli.client import paths
 
-from .. import jobs
 from ..db import new_id, now, transaction
 from ..endpoints import Ctx, endpoint, sse, sse_response
 from ..engines import Engine, EngineUnavailable, Prompt, get_engine
-from ..errors import ApiError
+from ..errors import ApiError, in_context
 from ..memory.service import Retrieval, memory_service
 from ..moderation import Policy, get_policy
 from ..prompts import companion_prompt
@@ -149,6 +148,13 @@ def _pick(turn: Turn) -> int:
     return sum(map(ord, turn.body.chat_id)) + len(turn.body.messages)
 
 
+def _seed(app: Any, body: m.CompanionChatRequest) -> int:
+    """The turn's attempt seed: the request's ``seed`` (local extension), else the setting."""
+    if body.seed is not None:
+        return int(body.seed)
+    return int(getattr(app.state.settings, "seed", 0) or 0)
+
+
 def _temperature(body: m.CompanionChatRequest) -> float:
     return DEFAULT_TEMPERATURE if body.temperature is None else float(body.temperature)
 
@@ -169,7 +175,7 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
     }
     prompt_json["params"] = {
         "temperature": _temperature(turn.body), "max_tokens": turn.body.max_tokens,
-        "seed": int(getattr(settings, "seed", 0) or 0), "model": turn.body.model,
+        "seed": _seed(app, turn.body), "model": turn.body.model,
         "extract_memory": turn.body.extract_memory is not False,
     }
     prompt_json["timings"] = {k: round(v, 3) for k, v in turn.timings.items()}
@@ -187,7 +193,7 @@ def finish(app: Any, turn: Turn, *, memory: bool = True) -> CompanionChatOut:
 
 
 def _unavailable(exc: EngineUnavailable) -> ApiError:
-    return ApiError(503, message=f"model provider: {exc.message}")
+    return ApiError(503, message=in_context("model provider", exc.message))
 
 
 async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memory: bool = True) -> CompanionChatOut:
@@ -200,7 +206,7 @@ async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memo
         try:
             async for chunk in turn.engine.stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
-                seed=int(getattr(app.state.settings, "seed", 0) or 0),
+                seed=_seed(app, body),
             ):
                 parts.append(chunk)
         except EngineUnavailable as exc:
@@ -236,7 +242,7 @@ async def stream_turn(app: Any, turn: Turn) -> AsyncIterator[bytes]:
             t0 = time.perf_counter()
             gen = turn.engine.stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
-                seed=int(getattr(app.state.settings, "seed", 0) or 0),
+                seed=_seed(app, body),
             )
             try:
                 async for chunk in gen:
@@ -302,7 +308,7 @@ def _words(text: str) -> list[str]:
 
 
 @endpoint("POST", paths.COMPANION_CHAT, scope="chat:companion", query=ChatQuery, body=m.CompanionChatRequest,
-          response=CompanionChatOut, errors=(400, 401, 403, 503),
+          response=CompanionChatOut, errors=(400, 401, 403, 503), idempotent=True,
           summary="One in-character companion reply with memory and moderation (?stream=true: SSE)")
 async def companion_chat(ctx: Ctx) -> Any:
     check_vector_store(ctx.settings)
@@ -310,10 +316,14 @@ async def companion_chat(ctx: Ctx) -> Any:
     if not ctx.query.stream:
         return await run_turn(ctx.app, ctx.user.id, body)
     turn = await prepare(ctx.app, ctx.user.id, body)  # errors here are plain JSON errors
-    return sse_response(stream_turn(ctx.app, turn))
+    return sse_response(stream_turn(ctx.app, turn), ctx.request)
 
 
 # --------------------------------------------------------------------------- debug route
+
+
+# what an NPC turn's stored record says about its decision (routes/npc.py writes them)
+NPC_TURN_PARAMS = ("choice", "decide", "decision_source", "structured_output", "decision_detail", "max_tokens")
 
 
 @endpoint("GET", paths.LOCAL_PROMPT, scope=None, response=PromptTurnOut, errors=(404,),
@@ -336,17 +346,8 @@ async def local_prompt(ctx: Ctx) -> Any:
     if npc is not None:
         return PromptTurnOut(turn_id=turn_id, kind="npc", engine=npc.get("engine"), model=npc.get("model"),
                              messages=npc.get("messages") or [], context=npc.get("context") or {},
-                             reply=npc.get("reply"))
+                             params={k: npc.get(k) for k in NPC_TURN_PARAMS if k in npc}, reply=npc.get("reply"))
     raise ApiError(404, message=f"turn_id: no stored prompt for turn {turn_id!r} of this user")
-
-
-async def startup(app: Any) -> None:
-    memory_service(app)
-    await jobs.ensure_runner(app)
-
-
-async def shutdown(app: Any) -> None:
-    await jobs.stop_runner(app)
 
 
 routes = [companion_chat, local_prompt]

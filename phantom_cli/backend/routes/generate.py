@@ -2,7 +2,7 @@
 extension ``GET /api/v1/generate/jobs/{job_id}`` reports it (owner only), and
 ``GET /api/v1/local/media/{media_id}?sig=`` serves the files this server rendered.
 
-The worker is a thread started at server start-up (see ``phantom_cli.backend.generation``).
+Rendering is a ``generation.render`` job of the one job system (``phantom_cli.backend.generation.jobs``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.routing import Route
 from phantom_cli.client import models as m
 
 from .. import generation as gen
+from .. import jobs
 from ..content import skin_for_render
 from ..endpoints import Ctx, endpoint
 from ..errors import ApiError, not_found
@@ -51,9 +52,7 @@ def _queue(ctx: Ctx, kind: str) -> dict[str, str]:
     body = ctx.body
     _validate(ctx, body)
     out = gen.enqueue(ctx.db, ctx.user.id, kind, body.model_dump(mode="json"))
-    worker = getattr(ctx.app.state, "generation_worker", None)
-    if worker is not None:
-        worker.notify()
+    jobs.notify(ctx.app)
     return out
 
 
@@ -65,6 +64,7 @@ def _queue(ctx: Ctx, kind: str) -> dict[str, str]:
     response=m.GenerateResponse,
     status=202,
     errors=(400, 404),
+    idempotent=True,
     summary="Generate an image from a skin + category (queued job)",
 )
 async def generate_image(ctx: Ctx) -> Any:
@@ -79,6 +79,7 @@ async def generate_image(ctx: Ctx) -> Any:
     response=m.GenerateResponse,
     status=202,
     errors=(400, 404),
+    idempotent=True,
     summary="Generate a video (animated image) from a skin + category (queued job)",
 )
 async def generate_video(ctx: Ctx) -> Any:
@@ -94,10 +95,7 @@ async def generate_video(ctx: Ctx) -> Any:
     summary="Status of a generation job (local extension; owner only)",
 )
 async def get_job(ctx: Ctx) -> Any:
-    row = ctx.db.execute(
-        "SELECT * FROM generation_jobs WHERE id = ? AND user_id = ?",
-        (ctx.params["job_id"], ctx.user.id),
-    ).fetchone()
+    row = gen.api.get_job(ctx.db, ctx.user.id, ctx.params["job_id"])
     if row is None:
         raise not_found("generation job", ctx.params["job_id"])
     return gen.job_wire(ctx.db, row)
@@ -159,21 +157,6 @@ async def serve_media(request: Request) -> Response:
         media_type=gen.CONTENT_TYPES.get(ext, "application/octet-stream"),
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
-
-
-async def startup(app: Any) -> None:
-    settings = app.state.settings
-    gen.recover(app.state.db, settings.media_dir)
-    app.state.generation_worker = gen.GenerationWorker(settings.db_path, settings.media_dir).start()
-
-
-async def shutdown(app: Any) -> None:
-    worker = getattr(app.state, "generation_worker", None)
-    if worker is not None:
-        from ..app import run_in_thread
-
-        await run_in_thread(worker.stop)
-        app.state.generation_worker = None
 
 
 routes = [

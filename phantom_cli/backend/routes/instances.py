@@ -16,8 +16,8 @@ from typing import Any
 from phantom_cli.client import models as m
 
 from ..db import new_id, now, transaction
-from ..endpoints import ClosingStreamingResponse, Ctx, endpoint, page_json
-from ..errors import ApiError, not_found
+from ..endpoints import Ctx, endpoint, page_json, stream_response
+from ..errors import ApiError, in_context, not_found
 from ..pagination import page, where_eq
 from .activities import get_published
 
@@ -29,6 +29,7 @@ SNAPSHOT_FIELDS = (
     "first_message", "system_prompt", "post_history_instructions", "alternate_greetings",
 )  # fmt: skip
 CHAT_WINDOW = 40  # most recent messages handed to prompt assembly
+TURN_ID_HEADER = "X-Phantom-Turn-Id"  # local extension: GET /api/v1/local/prompts/{turn_id}
 
 
 def snapshot(activity: dict[str, Any]) -> dict[str, Any]:
@@ -97,19 +98,56 @@ async def list_instances(ctx: Ctx) -> Any:
 
 
 @endpoint("POST", "/api/v1/activity-instances", scope="instances", body=m.InstanceCreate,
-          response=m.ActivityInstance, status=201, errors=(404,),
+          response=m.ActivityInstance, status=201, errors=(404,), idempotent=True,
           summary="Start an instance of a published activity (snapshots the activity)")
 async def create_instance(ctx: Ctx) -> Any:
     b: m.InstanceCreate = ctx.body
     activity = get_published(ctx.db, b.activity_id)
+    greetings = [activity.get("first_message") or "", *(activity.get("alternate_greetings") or [])]
+    choice = getattr(b, "greeting", None) or 0
+    if choice >= len(greetings) or (choice > 0 and not greetings[choice]):
+        raise ApiError(400, message=f"greeting: {choice} is out of range: this activity has "
+                       f"{len(greetings) - 1} alternate greeting(s) (0 = first_message)",
+                       details=[{"loc": ["body", "greeting"], "msg": f"0-{len(greetings) - 1}"}])
     iid, ts = new_id("inst"), now()
-    ctx.db.execute(
-        "INSERT INTO activity_instances(id, user_id, activity_id, data, status, assigned_voice_id,"
-        " last_accessed_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
-        (iid, ctx.user.id, b.activity_id, json.dumps(snapshot(activity), ensure_ascii=False), "active",
-         b.assigned_voice_id, ts, ts),
-    )
+    snap = snapshot(activity)
+    if choice:
+        snap["snapshot_greeting_index"] = choice
+    player_name = getattr(b, "player_name", None)
+    if player_name and player_name.strip():
+        snap["snapshot_player_name"] = player_name.strip()
+    with transaction(ctx.db):
+        ctx.db.execute(
+            "INSERT INTO activity_instances(id, user_id, activity_id, data, status, assigned_voice_id,"
+            " last_accessed_at, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            (iid, ctx.user.id, b.activity_id, json.dumps(snap, ensure_ascii=False), "active",
+             b.assigned_voice_id, ts, ts),
+        )
+        greeting = greetings[choice]
+        if greeting.strip():
+            # SillyTavern: the greeting is the chat's first assistant message (macros expanded
+            # once, here, as SillyTavern does when it starts a chat), so the model sees it
+            from phantom_cli.backend import prompts
+            from phantom_cli.backend.macros import substitute
+
+            env = prompts.instance_macro_env({"id": iid, **snap}, **_user_identity(ctx.db, ctx.user, snap))
+            text = substitute(greeting, env).strip()
+            if text:
+                insert_message(ctx.db, iid, "assistant", "text", text)
     return instance_wire(own_instance(ctx.db, ctx.user.id, iid))
+
+
+def _user_identity(conn: sqlite3.Connection, user: Any, snap: dict[str, Any]) -> dict[str, str]:
+    """``{{user}}`` and ``{{persona}}``: the player name the instance was created with, else the
+    user's default persona's name; ``{{persona}}`` that persona's description; with neither,
+    ``User`` (SillyTavern's default name)."""
+    row = conn.execute(
+        "SELECT name, description FROM personas WHERE user_id = ? ORDER BY is_default DESC,"
+        " created_at LIMIT 1", (user.id,),
+    ).fetchone()
+    persona = (row["description"] or "") if row is not None else ""
+    name = snap.get("snapshot_player_name") or (row["name"] if row is not None else None) or "User"
+    return {"user_name": name, "persona": persona}
 
 
 @endpoint("GET", "/api/v1/activity-instances/{id}", scope="instances", response=m.ActivityInstance,
@@ -150,7 +188,7 @@ async def list_messages(ctx: Ctx) -> Any:
 
 
 @endpoint("POST", MSGS, scope="instances", body=m.MessageCreate, response=m.Message, status=201,
-          errors=(404, 409), summary="Add a message (archived instance → 409)")
+          errors=(404, 409), idempotent=True, summary="Add a message (archived instance → 409)")
 async def create_message(ctx: Ctx) -> Any:
     b: m.MessageCreate = ctx.body
     inst = own_instance(ctx.db, ctx.user.id, ctx.params["instance_id"])
@@ -187,44 +225,31 @@ async def update_message(ctx: Ctx) -> Any:
 
 
 def _user_turn(conn: sqlite3.Connection, inst_id: str, content: str, medium: str) -> dict[str, Any]:
-    """Save the user's message — unless it is a retry of the last, still unanswered one.
+    """Save the user's message of a turn; ``_drop_turn`` removes it if no reply follows.
 
-    A stream cut mid-way saves no assistant message; the client's retry sends the same text
-    again, which then reuses that message instead of duplicating it.
+    Every send is its own turn: two sends of the same text are two messages. A retry of the
+    same send is recognised by its ``Idempotency-Key`` only (see ``idempotency``).
     """
     with transaction(conn):
-        last = conn.execute(
-            "SELECT * FROM messages WHERE instance_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (inst_id,)
-        ).fetchone()
-        if last is not None and last["role"] == "user" and last["content"] == content and last["medium"] == medium:
-            return message_wire(last)
         return insert_message(conn, inst_id, "user", medium, content)
 
 
-def _add_lore(conn: sqlite3.Connection, prompt: Any, lorebook_ids: list[str] | None, texts: list[str]) -> None:
-    """Add the lorebook entries this turn activates (snapshot_lorebook_ids) to the system prompt."""
-    if not lorebook_ids:
-        return
-    from phantom_cli.backend.content import lorebook_entries_for
-    from phantom_cli.backend.engines import PromptMessage
-
-    entries = lorebook_entries_for(conn, lorebook_ids, texts)
-    if not entries:
-        return
-    lore = "\n".join(str(e.get("content", "")).strip() for e in entries if e.get("content"))
-    if prompt.messages and prompt.messages[0].role == "system":
-        prompt.messages[0] = PromptMessage("system", f"{prompt.messages[0].content}\n\nWorld info:\n{lore}")
-    else:
-        prompt.messages.insert(0, PromptMessage("system", f"World info:\n{lore}"))
-    prompt.context["lore"] = [str(e.get("content", "")) for e in entries]
+def _drop_turn(conn: sqlite3.Connection, message_id: str) -> None:
+    """A turn that got no reply (engine failure) leaves nothing: its user message goes too."""
+    try:
+        conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+    except Exception:  # noqa: BLE001 - the db may be closed at shutdown
+        log.debug("could not drop unanswered message %s", message_id, exc_info=True)
 
 
 @endpoint("POST", "/api/v1/activity-instances/{instance_id}/chat", scope="instances",
-          body=m.InstanceChatRequest, media_type="text/plain", errors=(404, 409),
+          body=m.InstanceChatRequest, media_type="text/plain", errors=(404, 409), idempotent=True,
           summary="Chat in an instance: the reply streams as text/plain chunks")
 async def chat(ctx: Ctx) -> Any:
     from phantom_cli.backend import prompts
+    from phantom_cli.backend.content import lore, lorebooks_of
     from phantom_cli.backend.engines import EngineUnavailable, get_engine
+    from phantom_cli.backend.macros import substitute
 
     b: m.InstanceChatRequest = ctx.body
     inst = own_instance(ctx.db, ctx.user.id, ctx.params["instance_id"])
@@ -235,24 +260,48 @@ async def chat(ctx: Ctx) -> Any:
         # skin_id scopes play-mode XP (seed 002): an unknown skin is refused, not ignored
         raise not_found("skin", b.skin_id)
     medium = b.medium or "text"
-    _user_turn(ctx.db, inst["id"], b.content, medium)
+    user_msg = _user_turn(ctx.db, inst["id"], b.content, medium)
     recent = ctx.db.execute(
         "SELECT role, content FROM (SELECT role, content, created_at, id FROM messages WHERE instance_id = ?"
         " ORDER BY created_at DESC, id DESC LIMIT ?) ORDER BY created_at, id",
         (inst["id"], CHAT_WINDOW),
     ).fetchall()
     wire = instance_wire(inst)
-    prompt = prompts.instance_prompt(wire, [dict(r) for r in recent])
-    _add_lore(ctx.db, prompt, wire.get("snapshot_lorebook_ids"), [r["content"] for r in recent])
     settings = ctx.settings
+    env = prompts.instance_macro_env(wire, **_user_identity(ctx.db, ctx.user, wire))
+    user_turns = sum(1 for r in recent if r["role"] == "user")
+    activated = lore.activate(
+        lorebooks_of(ctx.db, wire.get("snapshot_lorebook_ids")),
+        [r["content"] for r in recent if r["role"] in ("user", "assistant")],
+        seed=f"{getattr(settings, 'seed', 0)}|{inst['id']}|{user_turns}",
+        macro=lambda text: substitute(text, env),
+    )
+    prompt = prompts.instance_prompt(wire, [dict(r) for r in recent], env=env, lore=activated)
+    turn_id = new_id("turn")
     try:
         engine = get_engine(settings)
         stream = engine.stream(prompt, temperature=0.8, max_tokens=None, seed=settings.seed)
         first = await anext(stream, None)
     except EngineUnavailable as exc:
-        raise ApiError(503, message=f"engine unavailable: {exc.message}") from None
+        _drop_turn(ctx.db, user_msg["id"])
+        raise ApiError(503, message=in_context("engine unavailable", exc.message)) from None
+    except BaseException:
+        _drop_turn(ctx.db, user_msg["id"])
+        raise
     db = ctx.db
     inst_id = inst["id"]
+    prompt_json = prompt.to_json()
+    prompt_json["params"] = {"temperature": 0.8, "max_tokens": None,
+                             "seed": int(getattr(settings, "seed", 0) or 0)}
+    with transaction(db):
+        # stored before the reply streams (a cut stream still shows what was sent); the reply
+        # is added when the stream completes
+        db.execute(
+            "INSERT INTO prompt_turn(id, user_id, kind, conversation_id, engine, model, prompt, reply,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (turn_id, ctx.user.id, "instance", inst_id, engine.name, getattr(engine, "model", None),
+             json.dumps(prompt_json, ensure_ascii=False), None, now()),
+        )
 
     async def body() -> AsyncIterator[str]:
         parts: list[str] = []
@@ -271,12 +320,16 @@ async def chat(ctx: Ctx) -> Any:
         finally:
             await stream.aclose()
             if completed:
-                # saved only once the whole reply went out: a cut stream leaves nothing half-written
+                # generated to the end (even if the client left: see endpoints.stream_response)
                 insert_message(db, inst_id, "assistant", "text", "".join(parts))
+                db.execute("UPDATE prompt_turn SET reply = ? WHERE id = ?", ("".join(parts), turn_id))
+            else:
+                _drop_turn(db, user_msg["id"])
 
-    return ClosingStreamingResponse(
-        body(), media_type="text/plain; charset=utf-8",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    # the body is text/plain, so the turn id (local extension) travels in a header
+    return stream_response(
+        ctx.request, body(), media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", TURN_ID_HEADER: turn_id},
     )
 
 

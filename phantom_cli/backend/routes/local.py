@@ -9,7 +9,7 @@ from pydantic import Field
 from phantom_cli import __version__
 from phantom_cli.client import models as m
 
-from ..auth import create_key, forget_keys, list_keys, revoke_key
+from ..auth import check_grant, create_key, forget_keys, list_keys, normalize_scopes, revoke_key
 from ..endpoints import Ctx, endpoint
 from ..errors import not_found
 
@@ -44,7 +44,7 @@ class KeyList(m.ResponseModel):
 INFO_SETTINGS = (
     "engine", "engine_base_url", "engine_model", "engine_api_key_env", "llama_model_path",
     "idle_timeout", "faults", "memory_cadence", "vector_store", "seed", "moderation_policy",
-    "engine_embedding_model",
+    "engine_embedding_model", "scripted_pace",
 )  # fmt: skip
 
 
@@ -74,10 +74,13 @@ async def info(ctx: Ctx) -> m.ServerInfo:
 
 
 @endpoint("POST", "/api/v1/local/admin/keys", scope="admin", body=KeyCreate, response=NewKey, status=201,
-          summary="Mint an API key (local extension)")
+          summary="Mint an API key: no scopes = every scope but admin; a key grants only scopes it holds"
+                  " (local extension)", errors=(400, 403))
 async def create(ctx: Ctx) -> Any:
     b: KeyCreate = ctx.body
-    key, rec = create_key(ctx.db, b.user, b.scopes, b.name)
+    scopes = normalize_scopes(b.scopes)
+    check_grant(ctx.user, b.user, scopes)
+    key, rec = create_key(ctx.db, b.user, scopes, b.name)
     return NewKey(key=key, **rec)
 
 

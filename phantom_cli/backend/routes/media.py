@@ -80,7 +80,7 @@ async def list_collection(ctx: Ctx) -> Any:
 
 
 @endpoint("POST", "/api/v1/media/collection", scope="media", body=m.MediaAdd, response=m.MediaItem,
-          status=201, errors=(404, 409), summary="Add a medium to your collection")
+          status=201, errors=(404, 409), idempotent=True, summary="Add a medium to your collection")
 async def add(ctx: Ctx) -> Any:
     b: m.MediaAdd = ctx.body
     return add_to_collection(ctx.db, ctx.user.id, b.mediaId, b.relationType)

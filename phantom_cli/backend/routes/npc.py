@@ -23,7 +23,7 @@ from phantom_cli.client import models as m
 
 from ..db import new_id
 from ..endpoints import Ctx, endpoint, read_json, sse, sse_response
-from ..errors import ApiError, not_found
+from ..errors import ApiError, in_context, not_found
 from ..npc import rules as npc_rules
 from ..npc import store
 from ..npc.machine import Machine, MachineError, NpcPersona, render_line
@@ -61,6 +61,11 @@ class NpcMessageOut(m.NpcMessageResponse):
     turn_id: str = ""
     engine: str = ""
     machine_id: str = ""
+    # how the transition was decided (backend README "NPC chat"): the machine's decide mode,
+    # "rules" | "model" | "rules-fallback", and the structured-output form of a model decision
+    decide: str = ""
+    decision_source: str = ""
+    structured_output: str | None = None
 
 
 NpcList = m.NpcList  # the client's model: one definition of the shape
@@ -94,11 +99,11 @@ def _engine(ctx: Ctx) -> Any:
     try:
         return get_engine(ctx.settings)
     except Exception as exc:  # noqa: BLE001 - a misconfigured engine is a 503 for the caller
-        raise ApiError(503, message=f"engine unavailable: {exc}") from None
+        raise _unavailable(exc) from None
 
 
 def _unavailable(exc: Exception) -> ApiError:
-    return ApiError(503, message=f"engine unavailable: {getattr(exc, 'message', None) or exc}")
+    return ApiError(503, message=in_context("engine unavailable", getattr(exc, "message", None) or str(exc)))
 
 
 def _description(p: NpcPersona) -> str:
@@ -126,14 +131,36 @@ def _lock_for(ctx: Ctx, persona_id: str, user_session_id: str, machine_id: str) 
     return lock
 
 
-async def _write(engine: Any, prompt: Any, seed: int) -> AsyncIterator[str]:
-    from ..engines import EngineUnavailable
+async def _write(engine: Any, prompt: Any, seed: int, max_tokens: int | None = None) -> AsyncIterator[str]:
+    """The NPC's line. An LLM engine's is capped at ``max_tokens`` and trimmed to its last
+    complete sentence; the scripted engine says the authored line as it is."""
+    from ..engines import EngineUnavailable, capped_sentences
 
     try:
-        async for chunk in engine.stream(prompt, temperature=0.8, max_tokens=None, seed=seed):
+        if engine.name == "scripted" or max_tokens is None:
+            async for chunk in engine.stream(prompt, temperature=0.8, max_tokens=None, seed=seed):
+                yield chunk
+            return
+        gen = engine.stream(prompt, temperature=0.8, max_tokens=max_tokens, seed=seed)
+        async for chunk in capped_sentences(gen, max_tokens):
             yield chunk
     except EngineUnavailable as exc:
         raise _unavailable(exc) from None
+
+
+async def _decide(engine: Any, mach: Machine, dprompt: Any, choices: list[str],
+                  rules: list[dict[str, Any]], message: str) -> Any:
+    """The turn's decision under the machine's ``decide`` mode (README, "Decision mode")."""
+    from ..engines import Decision, decide
+    from ..engines.scripted import rule_decision
+
+    if engine.name == "scripted" or mach.decide == "rules":
+        return Decision(rule_decision(dprompt, choices), "rules")
+    if mach.decide == "rules-then-model":
+        hit = npc_rules.rule_match(rules, message)
+        if hit is not None and hit in choices:
+            return Decision(hit, "rules")
+    return await decide(engine, dprompt, choices)
 
 
 def _check_unlocked(ctx: Ctx, p: NpcPersona, mach: Machine, user_session_id: str) -> None:
@@ -175,7 +202,8 @@ async def init_session(ctx: Ctx) -> Any:
                                 goal=mach.states[mach.initial_state].goal, lines=[line],
                                 player_name=b.player_name, player_gender=b.player_gender,
                                 description=_description(p))
-            opening = "".join([c async for c in _write(engine, prompt, ctx.settings.seed)]).strip() or line
+            opening = "".join([c async for c in _write(engine, prompt, ctx.settings.seed,
+                                                       mach.reply_max_tokens(mach.initial_state))]).strip() or line
         session, _ = store.create_session(
             ctx.db, user_id=ctx.user.id, persona_id=p.id, user_session_id=b.user_session_id,
             machine_id=mach.id, player_name=b.player_name, player_gender=b.player_gender,
@@ -200,6 +228,8 @@ class _Prepared:
     decision_prompt: Any
     turn_id: str
     message: str
+    decision: Any  # engines.Decision
+    max_tokens: int
 
 
 def _live_session(ctx: Ctx, p: NpcPersona, mach: Machine, user_session_id: str) -> store.Session:
@@ -237,17 +267,19 @@ async def _prepare(ctx: Ctx, p: NpcPersona, mach: Machine, message: str, user_se
     dprompt = npc_prompt(state=here, goal=mach.states[here].goal, decision_rules=rules,
                          default_decision=default, **common)
     try:
-        choice = await engine.decide(dprompt, npc_rules.choices(mach, here))
+        decision = await _decide(engine, mach, dprompt, npc_rules.choices(mach, here), rules, message)
     except EngineUnavailable as exc:
         raise _unavailable(exc) from None
-    result = apply_choice(p, mach, session.state, choice)
+    if decision.source == "rules-fallback":
+        log.warning("NPC %s/%s: %s; the authored rules decided", p.id, mach.id, decision.detail)
+    result = apply_choice(p, mach, session.state, decision.choice)
     line = render_line(result.line_template, player_name=session.player_name,
                        player_gender=session.player_gender, npc_name=p.persona.name)
     target = mach.states[result.to_state]
     rprompt = npc_prompt(state=result.to_state, goal=target.goal or result.goal, lines=[line], **common)
     return _Prepared(persona=p, machine=mach, session=session, result=result, engine=engine,
                      reply_prompt=rprompt, decision_prompt=dprompt, turn_id=new_id("turn"),
-                     message=message)
+                     message=message, decision=decision, max_tokens=mach.reply_max_tokens(result.to_state))
 
 
 def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
@@ -262,7 +294,11 @@ def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
             new_state=r.session, unlocks=unlocks, unlocked_by=prep.machine.id,
             prompt={**prep.reply_prompt.to_json(), "decision_prompt": prep.decision_prompt.to_json(),
                     "choice": r.choice, "engine": prep.engine.name,
-                    "model": getattr(prep.engine, "model", None), "reply": reply},
+                    "model": getattr(prep.engine, "model", None), "reply": reply,
+                    "decide": prep.machine.decide, "decision_source": prep.decision.source,
+                    "structured_output": prep.decision.structured_output,
+                    "decision_detail": prep.decision.detail,
+                    "max_tokens": None if prep.engine.name == "scripted" else prep.max_tokens},
         )
     except store.StaleSession:
         raise ApiError(409, message="the session changed during this turn (reset?); send the message again",
@@ -275,6 +311,8 @@ def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
         score_delta=_num(r.score_delta), state_path=list(s.state_path), turn_id=prep.turn_id,
         engine=prep.engine.name, machine_id=prep.machine.id,
         redirect_limit_exceeded=r.redirect_limit_exceeded, transition=r.choice,
+        decide=prep.machine.decide, decision_source=prep.decision.source,
+        structured_output=prep.decision.structured_output,
     )
     data = out.model_dump(mode="json")
     data["score"], data["score_delta"] = _num(s.score), _num(r.score_delta)  # 1, not 1.0 (seed 001)
@@ -282,7 +320,7 @@ def _commit(ctx: Ctx, prep: _Prepared, reply: str) -> dict[str, Any]:
 
 
 @endpoint("POST", "/api/v1/chat/{persona_id}/message", scope=SCOPE, query=MessageQuery,
-          body=m.NpcMessageRequest, response=NpcMessageOut, errors=(400, 404, 409, 503),
+          body=m.NpcMessageRequest, response=NpcMessageOut, errors=(400, 404, 409, 503), idempotent=True,
           summary="Send a player message; the NPC's reply with its state machine data (?stream=true: SSE)")
 async def message(ctx: Ctx) -> Any:
     b: m.NpcMessageRequest = ctx.body
@@ -292,7 +330,8 @@ async def message(ctx: Ctx) -> Any:
     if not ctx.query.stream:
         async with lock:
             prep = await _prepare(ctx, p, mach, b.message, b.user_session_id)
-            reply = "".join([c async for c in _write(prep.engine, prep.reply_prompt, ctx.settings.seed)])
+            reply = "".join([c async for c in _write(prep.engine, prep.reply_prompt, ctx.settings.seed,
+                                                     prep.max_tokens)])
             return _commit(ctx, prep, reply)
 
     # Streamed: the usual errors (404, 409, 400) come before the first byte as plain JSON; the
@@ -305,7 +344,7 @@ async def message(ctx: Ctx) -> Any:
             try:
                 prep = await _prepare(ctx, p, mach, b.message, b.user_session_id)
                 parts: list[str] = []
-                async for chunk in _write(prep.engine, prep.reply_prompt, ctx.settings.seed):
+                async for chunk in _write(prep.engine, prep.reply_prompt, ctx.settings.seed, prep.max_tokens):
                     parts.append(chunk)
                     yield sse("delta", {"text": chunk})
                 out = _commit(ctx, prep, "".join(parts))
@@ -319,7 +358,7 @@ async def message(ctx: Ctx) -> Any:
         yield sse("done", out)
 
     # closing: a cut/abandoned stream must release the session lock at once, not at GC time
-    return sse_response(events())
+    return sse_response(events(), ctx.request)
 
 
 # --------------------------------------------------------------------------- history / reset

@@ -44,7 +44,7 @@ async def list_personas(ctx: Ctx) -> Any:
     return {"data": [persona_wire(r) for r in rows], "next_cursor": nxt, "has_more": more}
 
 
-@endpoint("POST", "/api/v1/personas", scope="personas", body=m.PersonaCreate, response=m.Persona, status=201,
+@endpoint("POST", "/api/v1/personas", scope="personas", body=m.PersonaCreate, response=m.Persona, status=201, idempotent=True,
           summary="Create a persona (the first one, or is_default=true, becomes the default)")
 async def create_persona(ctx: Ctx) -> Any:
     b: m.PersonaCreate = ctx.body

@@ -1,7 +1,7 @@
 """Skins: list with gender / style filters, get.
 
-The seed loader and the admin routes write skins with ``content.upsert_skin`` (validated by
-``content.validate_skin``); ``upsert_skin`` here stores any ``models.Skin`` as is (tests).
+Skins are written in one place: ``content.upsert_skin`` (input checked by
+``content.validate_skin``), used by the seed loader, the admin routes and the tests.
 """
 
 from __future__ import annotations
@@ -12,28 +12,9 @@ from typing import Any
 
 from phantom_cli.client import models as m
 
-from ..db import new_id, now
 from ..endpoints import Ctx, endpoint
-from ..errors import ApiError, not_found
+from ..errors import not_found
 from ..pagination import page, where_eq
-
-
-def upsert_skin(conn: sqlite3.Connection, data: dict[str, Any]) -> str:
-    """Insert or replace a skin (validated against ``models.Skin``); returns its id."""
-    data = dict(data)
-    data.setdefault("id", new_id("skin"))
-    try:
-        skin = m.Skin.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError
-        raise ApiError(400, message=f"skin: {exc}") from None
-    conn.execute(
-        "INSERT INTO skins(id, name, gender, style, cover_photo_url, data, created_at) VALUES (?,?,?,?,?,?,?)"
-        " ON CONFLICT(id) DO UPDATE SET name=excluded.name, gender=excluded.gender, style=excluded.style,"
-        " cover_photo_url=excluded.cover_photo_url, data=excluded.data",
-        (skin.id, skin.name, skin.gender, skin.style, skin.cover_photo_url,
-         json.dumps(skin.model_dump(mode="json"), ensure_ascii=False), now()),
-    )
-    return skin.id
 
 
 def skin_wire(row: sqlite3.Row) -> dict[str, Any]:
