@@ -361,6 +361,7 @@ async def fork_instance(client: AsyncPhantom, instance_id: str, at: int | None,
     inst = await client.instances.create(source.meta["activity_id"])
     new_ids: dict[str, str] = {}
     try:
+        copy = await _reuse_greeting(client, inst.id, copy, new_ids)
         for m in copy:
             made = await client.instances.messages.create(inst.id, content=m.content,
                                                           role=m.role)
@@ -375,6 +376,23 @@ async def fork_instance(client: AsyncPhantom, instance_id: str, at: int | None,
                                {"activity_id": source.meta["activity_id"]})])
     _copy_swipes(side_file(Ref("instance", instance_id)), side, new_ids)
     return await instance_log(client, inst.id, user_name)
+
+
+async def _reuse_greeting(client: AsyncPhantom, instance_id: str, copy: list[Any],
+                          new_ids: dict[str, str]) -> list[Any]:
+    """A new instance may start with its activity's greeting stored (the local backend stores
+    it): the copy's leading greeting takes its place (its text updated when it differs) instead
+    of being added after it. The messages still to create."""
+    if not copy or copy[0].role != "assistant":
+        return copy
+    stored = [m for m in await _messages(client, instance_id) if m.role != "system"]
+    if not stored or stored[0].role != "assistant":
+        return copy
+    first = copy[0]
+    if stored[0].content != first.content:
+        await client.instances.messages.update(instance_id, stored[0].id, content=first.content)
+    new_ids[first.id] = stored[0].id
+    return copy[1:]
 
 
 async def _messages(client: AsyncPhantom, instance_id: str) -> list[Any]:
@@ -517,16 +535,25 @@ async def import_instance(client: AsyncPhantom, log: Log, activity_id: str) -> L
     inst = await client.instances.create(activity_id)
     records: list[dict[str, Any]] = []
     try:
-        for e in log.entries:
+        stored = [m for m in await _messages(client, inst.id) if m.role != "system"]
+        greeting = stored[0] if stored and stored[0].role == "assistant" else None
+        for i, e in enumerate(log.entries):
             if e.user is not None:
                 await client.instances.messages.create(inst.id, content=e.user, role="user")
-            if e.reply is not None:
+            if e.reply is not None and i == 0 and e.greeting and greeting is not None:
+                # the activity's stored greeting becomes the imported one
+                if greeting.content != e.reply:
+                    await client.instances.messages.update(inst.id, greeting.id, content=e.reply)
+                made = greeting
+            elif e.reply is not None:
                 made = await client.instances.messages.create(inst.id, content=e.reply,
                                                               role="assistant")
-                if len(e.alternatives()) > 1:
-                    records.append({"event": "swipes", "id": made.id,
-                                    "swipes": e.alternatives(), "swipe_id": e.swipe_id,
-                                    "swipe_at": e.swipe_at, "at": now_iso()})
+            else:
+                continue
+            if len(e.alternatives()) > 1:
+                records.append({"event": "swipes", "id": made.id,
+                                "swipes": e.alternatives(), "swipe_id": e.swipe_id,
+                                "swipe_at": e.swipe_at, "at": now_iso()})
     except BaseException:
         try:
             await client.instances.archive(inst.id)

@@ -208,8 +208,10 @@ def test_fork_an_instance_copies_the_first_turns_messages(cli, live_server, uid)
     c = live_server.client()
     old_msgs = list(reversed(c.instances.messages.list(inst, limit=100).data))
     new_msgs = list(reversed(c.instances.messages.list(new, limit=100).data))
+    # the stored greeting, then turn 1 (the greeting is not doubled)
+    assert [m.role for m in old_msgs] == ["assistant", "user", "assistant", "user", "assistant"]
     assert [(m.role, m.content) for m in new_msgs] == [
-        (m.role, m.content) for m in old_msgs[:2]
+        (m.role, m.content) for m in old_msgs[:3]
     ]
     assert c.instances.get(new).activity_id == act
 
