@@ -110,6 +110,7 @@ class ScriptedServer:
     def __init__(self, script: Script | None = None) -> None:
         self.script = script or Script()
         self.calls: list[tuple[str, Any]] = []
+        self.idempotency_keys: list[str | None] = []  # of companion.chat, in order
         self.turn = 0
         self.resets = 0
         self.npc_history: list[dict[str, Any]] = []
@@ -178,6 +179,7 @@ class ScriptedServer:
 
     async def _companion_chat(self, request: httpx.Request, body: Any, stream: bool) -> httpx.Response:
         self.calls.append(("companion.chat", body))
+        self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
         self.turn += 1
         mod = {"inbound_prohibited": False, "outbound_filtered": False, **self.script.moderation}
         reply = self.script.companion_reply
@@ -365,6 +367,10 @@ class ScriptedClient(AsyncPhantom):
     @property
     def calls(self) -> list[tuple[str, Any]]:
         return self.server.calls
+
+    @property
+    def idempotency_keys(self) -> list[str | None]:
+        return self.server.idempotency_keys
 
     @property
     def message_data(self) -> dict[str, list[dict[str, Any]]]:
