@@ -88,3 +88,32 @@ async def test_fork_here_on_a_hosted_npc_session_says_it_is_not_available(fake) 
         assert app.screen is screen
         notes = [str(n.message) for n in app._notifications]
         assert any("not available on the hosted API" in n for n in notes)
+
+
+async def test_fork_here_on_a_live_npc_session_plays_on_from_turn_n(live_server) -> None:
+    import uuid
+
+    from phantom_cli.tui.context import AppContext
+
+    session = f"tui-fork-{uuid.uuid4().hex[:8]}"
+    ctx = AppContext(client=live_server.async_client(), backend="local", profile="test",
+                     player_name="Alex", user_session_id=session)
+    app = PhantomApp(ctx, start="chat", source=NpcConversation(ctx, "abc123"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        for text in ("I heard you have something rare for sale.", "How much?"):
+            await type_and_send(pilot, text)
+            await settle(app, pilot)
+        first = app.screen
+        vs = views(first)
+        assert [v.role for v in vs] == ["assistant", "user", "assistant", "user", "assistant"]
+        await pilot.click(vs[2])  # the reply of turn 1
+        await pilot.press("ctrl+f")
+        await settle(app, pilot, rounds=6)
+        fork = app.screen
+        assert fork is not first and fork.conv.session_id == f"{session}-fork1"
+        assert [v.role for v in views(fork)] == ["assistant", "user", "assistant"]
+        assert views(fork)[1].text == "I heard you have something rare for sale."
+    c = live_server.client()
+    assert len(c.npc.history("abc123", user_session_id=session).messages) == 5
+    assert len(c.npc.history("abc123", user_session_id=f"{session}-fork1").messages) == 3
