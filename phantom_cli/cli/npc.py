@@ -556,3 +556,12 @@ def fork(
     pid = _persona(ctx, persona_id)
     sid = _session(ctx, session)
     do_fork(ctx, sid, at, new, "npc", pid, machine, out)
+
+
+def _register_tools() -> None:
+    from phantom_cli.cli import npctools  # typer + stdlib at module level, like this module
+
+    npctools.register(app)
+
+
+_register_tools()
