@@ -22,7 +22,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -186,6 +186,8 @@ class PersonaForm(VerticalScroll):
     """The companion persona: one field per ``CompanionPersona`` field, with its limit, a live
     counter and its error."""
 
+    can_focus = False  # Tab goes to the fields, never to the invisible scroll container
+
     def compose(self) -> ComposeResult:
         for name, (_lo, hi, required) in persona_limits().items():
             req = "required" if required else "optional"
@@ -241,6 +243,8 @@ class PersonaForm(VerticalScroll):
 class TurnForm(VerticalScroll):
     """The turn: chat_id, the options, the message window and its composer. Owns the window."""
 
+    can_focus = False  # Tab goes to the fields, never to the invisible scroll container
+
     def __init__(self, chat_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.chat_id = chat_id
@@ -255,21 +259,18 @@ class TurnForm(VerticalScroll):
         m_lo, m_hi = bounds("model")
         t_lo, t_hi = bounds("temperature")
         x_lo, x_hi = bounds("max_tokens")
-        with Horizontal(classes="opts"):
-            # labels wrap (never cut into another number): see playground.tcss .opt-label
-            with Vertical():
-                yield Label(f"model ({m_lo}–{m_hi})", classes="opt-label", markup=False)
-                yield Input(id="opt-model", placeholder="default", compact=True)
-            with Vertical():
-                yield Label(f"temperature ({t_lo}–{t_hi})", classes="opt-label", markup=False)
-                yield Input(id="opt-temperature", placeholder="0.8", compact=True)
-            with Vertical():
-                yield Label(f"max_tokens ({x_lo}–{x_hi})", classes="opt-label", markup=False)
-                yield Input(id="opt-max_tokens", placeholder="model limit", compact=True)
-            with Vertical():
-                yield Label("extract_memory", classes="opt-label", markup=False)
-                yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
-                             id="opt-extract_memory", compact=True)
+        with Grid(classes="opts"):
+            # row 1 the labels, row 2 the fields: a label wraps at a space (never cut into
+            # another number, "max_tokens (1–3200"), and the fields stay in line
+            yield Label(f"model ({m_lo}–{m_hi})", classes="opt-label", markup=False)
+            yield Label(f"temperature ({t_lo}–{t_hi})", classes="opt-label", markup=False)
+            yield Label(f"max_tokens ({x_lo}–{x_hi})", classes="opt-label", markup=False)
+            yield Label("extract_memory", classes="opt-label", markup=False)
+            yield Input(id="opt-model", placeholder="default", compact=True)
+            yield Input(id="opt-temperature", placeholder="0.8", compact=True)
+            yield Input(id="opt-max_tokens", placeholder="model limit", compact=True)
+            yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
+                         id="opt-extract_memory", compact=True)
         yield Static("", id="oe-options", classes="field-error", markup=False)
         n_lo, n_hi = bounds("messages")
         yield Label(f"Message window ({n_lo}–{n_hi} turns, last from the user; enter "
@@ -476,14 +477,17 @@ def details_text(response: CompanionChatResponse) -> Text:
 # --------------------------------------------------------------------------- the screen
 
 
+COPY = Binding.Group("Copy req/resp/curl")  # one footer entry: the footer fits 80 columns
+
+
 class PlaygroundScreen(Screen[None]):
     CSS_PATH = "playground.tcss"
     BINDINGS = [
         Binding("ctrl+s", "send", "Send"),
         Binding("f2", "show_json", "JSON"),
-        Binding("f3", "copy('request')", "Copy req"),
-        Binding("f4", "copy('response')", "Copy resp"),
-        Binding("f5", "copy('curl')", "Copy curl"),
+        Binding("f3", "copy('request')", "Copy req", group=COPY),
+        Binding("f4", "copy('response')", "Copy resp", group=COPY),
+        Binding("f5", "copy('curl')", "Copy curl", group=COPY),
         Binding("f6", "save('request')", "Save req"),
         Binding("f7", "load_persona", "Load persona", show=False),
         Binding("f8", "save_persona", "Save persona", show=False),
@@ -538,6 +542,7 @@ class PlaygroundScreen(Screen[None]):
         self.persona_form.fill(self.initial if self.initial is not None else {"name": "Luna"})
         self.validate_all()
         self.refresh_status()
+        self.query_one("#pf-name").focus()  # typing starts in the first field
 
     def refresh_status(self, latency: float | None = None) -> None:
         from textual.css.query import NoMatches
