@@ -13,6 +13,7 @@ Hook for a live figure under the turn form (e.g. a token count): ``TurnForm.set_
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -128,8 +129,8 @@ def request_errors(body: dict[str, Any]) -> list[tuple[str, str]]:
             msg = _number_message(msg, limit)
         elif field == "messages" and "items" in msg:
             msg = f"{limit}; add a user message" if "at least" in msg else limit
-        elif limit and limit not in msg:
-            msg = f"{msg} ({limit})"
+        elif limit and not set(re.findall(r"\d+", msg)) & set(re.findall(r"\d+", limit)):
+            msg = f"{msg} ({limit})"  # the message does not name the limit yet
         if (field, msg) not in out:
             out.append((field, msg))
     return out

@@ -193,7 +193,7 @@ async def test_chat_input_has_a_placeholder_naming_ctrl_j(ctx):
         await settle(app, pilot)
         box = app.screen.query_one(ChatInput)
         assert "ctrl+j" in str(box.placeholder) and "enter sends" in str(box.placeholder)
-        assert "ctrl+j adds a new line" in screen_text(app)
+        assert "Message (enter sends, ctrl+j new line)" in screen_text(app)
 
 
 async def test_unknown_npc_lists_the_known_ones_and_disables_the_input(ctx):
