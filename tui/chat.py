@@ -123,6 +123,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+g", "next_greeting", "Greeting"),
         Binding("ctrl+n", "reset", "Reset NPC"),
         Binding("ctrl+t", "play_unlocked", "Play unlocked"),
+        Binding("ctrl+f", "fork_here", "Fork here"),
         Binding("ctrl+b", "toggle_panel", "Panel"),
         Binding("ctrl+o", "home", "Home"),
         Binding("ctrl+u", "load_earlier", "Earlier", show=False),
@@ -525,6 +526,64 @@ class ChatScreen(Screen[None]):
             self.ctx, NpcConversation(self.ctx, conv.persona_id, machine_id=machine, title=conv.title)
         ))
 
+    # ------------------------------------------------------------------ fork here
+
+    def on_click(self, event: Any) -> None:
+        """A click on a message selects it ("fork here" forks there); again: unselects."""
+        widget = getattr(event, "widget", None)
+        view = next((w for w in (widget.ancestors_with_self if widget else [])
+                     if isinstance(w, MessageView)), None)
+        if view is None:
+            return
+        selected = view.has_class("selected")
+        for other in self.query(MessageView).filter(".selected"):
+            other.remove_class("selected")
+        if not selected:
+            view.add_class("selected")
+
+    def fork_point(self) -> int:
+        """How many turns "fork here" keeps: the selected message's (see tui/forking.py), else
+        every turn; turns of history not shown yet count too."""
+        from .forking import fork_turns
+
+        shown = list(self.query(MessageView))
+        roles = [t.role for t in self.hidden_turns] + [v.role for v in shown]
+        selected = next((i for i, v in enumerate(shown) if v.has_class("selected")), None)
+        at = None if selected is None else len(self.hidden_turns) + selected
+        return fork_turns(roles, at)
+
+    def action_fork_here(self) -> None:
+        if self.conv is None or self.streaming:
+            return
+        self._fork(self.fork_point())
+
+    @work(exclusive=True, group="fork")
+    async def _fork(self, at: int) -> None:
+        from phantom_cli.client.errors import PhantomError
+        from phantom_cli.conversation.branches import BranchError
+
+        from .forking import fork_conversation
+
+        assert self.conv is not None
+        try:
+            new = await fork_conversation(self.ctx, self.conv, at)
+        except BranchError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        except PhantomError as exc:
+            self.show_error(exc)
+            return
+        self.notify(f"Forked at turn {at}: {clean(self._conv_id(new))}", markup=False)
+        self.app.push_screen(ChatScreen(self.ctx, new))
+
+    @staticmethod
+    def _conv_id(conv: Any) -> str:
+        for name in ("chat_id", "session_id", "instance_id"):
+            value = getattr(conv, name, None)
+            if value:
+                return str(value)
+        return ""
+
     def action_toggle_panel(self) -> None:
         panel = self.query_one(SidePanel)
         panel.display = not panel.display
@@ -539,6 +598,8 @@ class ChatScreen(Screen[None]):
             ("Stop reply", "Stop the reply being streamed (escape)", self.action_stop),
             ("Retry last turn", "Send the last message again (ctrl+r)", self.action_retry),
             ("Edit last message", "Edit and resend your last message (ctrl+l)", self.action_edit_last),
+            ("Fork here", "A new conversation with the turns up to the selected message (click "
+             "one; default: all) (ctrl+f)", self.action_fork_here),
             ("Toggle side panel", "Show or hide the turn panel (ctrl+b)", self.action_toggle_panel),
             ("Home", "Back to the list of conversations (ctrl+o)", self.action_home),
             ("Load earlier messages", "Show the previous page of history (ctrl+u)",

@@ -20,6 +20,7 @@ SUMMARIES: dict[str, str] = {
     "scratchpad": "Read and edit a companion's scratchpad (working notes).",
     "npc": "Talk to NPCs: sessions with a state machine, score and outcome.",
     "companion": "Talk to a companion defined by a persona file.",
+    "transcripts": "Fork, export, import conversations; print their tree of branches.",
     "auth": "Log in to the hosted API; show, check or forget the key.",
     "config": "Show and change settings, with each value's source.",
     "profile": "Named profiles: backend, base URL and defaults.",
@@ -39,6 +40,8 @@ DETAILS: dict[str, str] = {
     "npc": "Seed 001. The session id defaults to one derived from the profile and its player "
     "name, so init and later say calls meet in the same session.",
     "companion": "The conversation is kept locally per chat id.",
+    "transcripts": "ID is a companion chat_id, an NPC session id (user_session_id) or an "
+    "instance id; --kind chooses when it names more than one. Formats: docs/transcripts.md.",
     "auth": "Store, check, show or forget the API key of a profile.",
     "config": "Settings live in config.toml; 'list' shows each value's source.",
     "profile": "Which backend, base URL and defaults to use.",
@@ -67,9 +70,12 @@ EXAMPLES: dict[str, str] = {
     "scratchpad": "Examples: phantom scratchpad get --companion luna; "
     "phantom scratchpad edit --companion luna",
     "npc": "Examples: phantom npc init abc123; phantom npc say abc123 'How much?'; "
-    "phantom npc history abc123",
+    "phantom npc history abc123; phantom npc fork abc123 --at 1 --as try-again",
     "companion": "Examples: phantom companion say -P luna.toml 'Hi!'; "
     "phantom companion transcript -P luna.toml",
+    "transcripts": "Examples: phantom transcripts export luna --format sillytavern -o luna.jsonl; "
+    "phantom transcripts fork luna --at 2 --as luna-alt; phantom transcripts tree luna; "
+    "phantom transcripts import chat.jsonl --as companion",
     "auth": 'Examples: phantom auth login; echo "$KEY" | phantom --profile prod auth login; '
     "phantom auth status",
     "config": "Examples: phantom config list; phantom config set player_name Ash; "
