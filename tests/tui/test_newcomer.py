@@ -167,12 +167,12 @@ async def test_side_panel_hides_on_a_narrow_terminal(ctx):
 
 
 async def test_home_shows_the_npcs_at_80x24(ctx, fake):
-    """The seed data's six activities, two of them with two-line descriptions, and an NPC:
-    everything shows above the fold."""
+    """Eight activities, five of them with two-line descriptions, and an NPC: everything
+    shows above the fold (with the bordered filter and list the NPC was below it)."""
     long = "A description long enough to wrap onto a second line at eighty columns wide."
     fake.activity_data = [
         {"id": f"c{i}", "title": f"Companion {i}", "is_companion": True,
-         "short_description": long if i == 2 else "short"} for i in range(3)
+         "short_description": long if i >= 3 else "short"} for i in range(5)
     ] + [
         {"id": f"o{i}", "title": f"Adventure {i}", "is_companion": False, "category": "mystery",
          "short_description": long} for i in range(3)
