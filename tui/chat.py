@@ -104,6 +104,17 @@ async def finish_stream(stream: Any, view: MessageView, received: list[str],
     await view.set_content(expected)
 
 
+async def known_npcs(ctx: AppContext) -> str | None:
+    """``abc123, npc_ironbridge``: the server's NPC personas (None when it has no list)."""
+    from phantom_cli.client.errors import PhantomError
+
+    try:
+        ids = [n.id for n in (await ctx.client.local.npcs()).data]
+    except PhantomError:
+        return None
+    return clean(", ".join(ids)) if ids else None
+
+
 class ChatScreen(Screen[None]):
     CSS_PATH = "chat.tcss"
     BINDINGS = [
@@ -119,6 +130,9 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+s", "save_scenario", "Save scenario"),
         Binding("ctrl+u", "load_earlier", "Earlier", show=False),
     ]
+    # the side panel narrows below 100 columns and hides below 70 (ctrl+b still shows it):
+    # at 50×15 the transcript keeps the width (chat.tcss)
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (70, "-narrow"), (100, "-wide")]
 
     def __init__(self, ctx: AppContext, source: ConversationSource) -> None:
         super().__init__()
@@ -147,8 +161,6 @@ class ChatScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#transcript").anchor()
         self.query_one("#error-banner").display = False
-        if self.size.width < 100:
-            self.query_one(SidePanel).add_class("narrow")
         self._status()
         self._open()
 
@@ -203,7 +215,17 @@ class ChatScreen(Screen[None]):
                 turns = await self._open_conversation()
         except Exception as exc:  # shown in the app, never a crash
             self.query_one("#chat-title", Static).update(plain("Could not open the conversation"))
-            self.show_error(exc)
+            text = describe(exc).text()
+            from phantom_cli.client.errors import NotFoundError
+
+            if (isinstance(self.source, NpcSession) and isinstance(exc, NotFoundError)
+                    and (known := await known_npcs(self.ctx))):
+                text += f"\nKnown NPC personas: {known}"
+            self.show_error(exc, text)
+            # nothing typed here can be sent: say so in the box instead of dropping keystrokes
+            box = self.query_one("#chat-input", ChatInput)
+            box.placeholder = "Cannot send: the conversation did not open (ctrl+o: home)"
+            box.disabled = True
             return
         self.tape.history(turns)
         await self.load_turns(turns)

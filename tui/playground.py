@@ -1,4 +1,14 @@
-"""`phantom playground`: build a companion request, send it, inspect and copy it."""
+"""`phantom playground`: build a companion request, send it, inspect and copy it.
+
+The screen is four widgets that own their values — :class:`PersonaForm`, :class:`TurnForm`,
+:class:`ResponseView` and :class:`JsonView` — and one check: the request is validated by
+building the SDK's request model (``CompanionChatRequest``, client/models.py); each form shows
+the errors of its own fields, naming the field and the limit. Every limit shown comes from
+that model (nothing here retypes a number).
+
+Hook for a live figure under the turn form (e.g. a token count): ``TurnForm.set_footer(text)``;
+:meth:`PlaygroundScreen.request_changed` is called with the request body after every change.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +23,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import (
     Button,
     Footer,
     Input,
     Label,
-    Markdown,
     OptionList,
     Select,
     Static,
@@ -35,14 +46,13 @@ from phantom_cli._text import json_safe
 from phantom_cli.client._common import Exchange
 from phantom_cli.client.models import (
     CHAT_ID_PATTERN,
-    MAX_CONTENT,
-    MAX_MESSAGES,
-    MAX_TOKENS,
+    CompanionChatRequest,
     CompanionChatResponse,
     CompanionPersona,
     PromptTurn,
 )
 
+from .clipboard import copy_text
 from .context import AppContext
 from .errors import describe
 from .modals import AskModal
@@ -52,6 +62,7 @@ from .widgets import InertMarkdown, StatusBar, latency_text
 LONG_FIELD = 1000  # fields with a larger limit get a multi-line editor
 EXTRACT_CHOICES = [("default", "default"), ("true", "true"), ("false", "false")]
 CURL_KEY = "$PHANTOM_KEY"
+OPTIONS = ("model", "temperature", "max_tokens", "extract_memory")
 
 
 def persona_limits() -> dict[str, tuple[int, int | None, bool]]:
@@ -60,15 +71,76 @@ def persona_limits() -> dict[str, tuple[int, int | None, bool]]:
     return PERSONA_LIMITS
 
 
-def field_error(name: str, value: str, limits: tuple[int, int | None, bool]) -> str | None:
-    """The live error of one persona field, naming the field and the limit."""
-    lo, hi, required = limits
-    n = len(value)
-    if required and n < max(lo, 1):
-        return f"{name}: required, {max(lo, 1)}–{hi} characters"
-    if hi is not None and n > hi:
-        return f"{name}: at most {hi} characters (now {n})"
-    return None
+def bounds(name: str, model: Any = CompanionChatRequest) -> tuple[Any, Any]:
+    """``(low, high)`` of a request field, read from the model: ge/le for numbers,
+    min/max length for strings and lists."""
+    lo = hi = None
+    for m in model.model_fields[name].metadata:
+        lo = next((v for a in ("ge", "gt", "min_length") if (v := getattr(m, a, None)) is not None), lo)
+        hi = next((v for a in ("le", "lt", "max_length") if (v := getattr(m, a, None)) is not None), hi)
+    return lo, hi
+
+
+def limit_of(field: str) -> str:
+    """The limit of a request field in words (``temperature`` → ``between 0 and 2``)."""
+    if field.startswith("persona."):
+        lo, hi, required = persona_limits()[field.split(".", 1)[1]]
+        return f"{max(lo, 1)}–{hi} characters" if required else f"at most {hi} characters"
+    if field.startswith("messages["):
+        lo, hi = bounds("content", model=_chat_message())
+        return f"{lo}–{hi} characters"
+    if field in ("temperature", "max_tokens"):
+        lo, hi = bounds(field)
+        kind = "a whole number" if field == "max_tokens" else "a number"
+        return f"{kind} between {lo} and {hi}"
+    if field == "messages":
+        lo, hi = bounds("messages")
+        return f"{lo}–{hi} turns, the last from the user"
+    if field in ("chat_id", "model"):
+        lo, hi = bounds(field)
+        extra = f" matching {CHAT_ID_PATTERN}" if field == "chat_id" else ""
+        return f"{lo}–{hi} characters{extra}"
+    return ""
+
+
+def _chat_message() -> Any:
+    from phantom_cli.client.models import ChatMessage
+
+    return ChatMessage
+
+
+def request_errors(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(field, message)`` for each problem of ``body``, found by building the request model;
+    each message names the limit."""
+    from pydantic import ValidationError
+
+    from phantom_cli.client._validate import errors_of
+
+    try:
+        CompanionChatRequest.model_validate(body)
+    except ValidationError as exc:
+        pairs = errors_of(exc)
+    else:
+        return []
+    out: list[tuple[str, str]] = []
+    for field, msg in pairs:
+        limit = limit_of(field)
+        if field in ("temperature", "max_tokens"):
+            msg = _number_message(msg, limit)
+        elif field == "messages" and "items" in msg:
+            msg = f"{limit}; add a user message" if "at least" in msg else limit
+        elif limit and not set(re.findall(r"\d+", msg)) & set(re.findall(r"\d+", limit)):
+            msg = f"{msg} ({limit})"  # the message does not name the limit yet
+        if (field, msg) not in out:
+            out.append((field, msg))
+    return out
+
+
+def _number_message(msg: str, limit: str) -> str:
+    """A number out of range → ``between 0 and 2``; not a number at all → the whole limit."""
+    if msg.startswith("must be"):
+        return "between" + limit.split("between", 1)[1]
+    return limit
 
 
 def pretty_json(value: Any) -> str:
@@ -99,102 +171,379 @@ def curl_command(method: str, url: str, body: str | None) -> str:
     return " \\\n".join(lines)
 
 
+def _show(widget: Static, text: str) -> None:
+    widget.update(plain(text))
+    widget.display = bool(text)
+
+
+class FormChanged(Message):
+    """A form's value changed (the screen validates and refreshes the preview)."""
+
+
+# --------------------------------------------------------------------------- persona form
+
+
+class PersonaForm(VerticalScroll):
+    """The companion persona: one field per ``CompanionPersona`` field, with its limit, a live
+    counter and its error."""
+
+    can_focus = False  # Tab goes to the fields, never to the invisible scroll container
+
+    def compose(self) -> ComposeResult:
+        for name, (_lo, hi, required) in persona_limits().items():
+            req = "required" if required else "optional"
+            with Horizontal(classes="field-head"):
+                yield Label(f"{name} ({req}, ≤{hi})", classes="field-label", markup=False)
+                yield Static(f"0/{hi}", id=f"pc-{name}", classes="counter", markup=False)
+            if hi is not None and hi >= LONG_FIELD:
+                yield TextArea(id=f"pf-{name}", classes="long-field", compact=True)
+            else:
+                yield Input(id=f"pf-{name}", compact=True)
+            yield Static("", id=f"pe-{name}", classes="field-error", markup=False)
+
+    def _widget(self, name: str) -> Input | TextArea:
+        return self.query_one(f"#pf-{name}", Input | TextArea)  # type: ignore[arg-type]
+
+    def get(self, name: str) -> str:
+        widget = self._widget(name)
+        return widget.text if isinstance(widget, TextArea) else widget.value
+
+    def value(self) -> dict[str, str]:
+        """The persona as sent: the fields that are filled in."""
+        return {n: v for n in persona_limits() if (v := self.get(n))}
+
+    def fill(self, persona: CompanionPersona | dict[str, Any]) -> None:
+        data = persona if isinstance(persona, dict) else persona.model_dump()
+        for name in persona_limits():
+            widget, value = self._widget(name), data.get(name)
+            text = "" if value is None else str(value)
+            if isinstance(widget, TextArea):
+                widget.text = text
+            else:
+                widget.value = text
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """``errors``: persona field → message (fields without one are cleared)."""
+        for name, (_lo, hi, _req) in persona_limits().items():
+            error = errors.get(name)
+            counter = self.query_one(f"#pc-{name}", Static)
+            counter.update(f"{len(self.get(name))}/{hi}")
+            counter.set_class(error is not None, "over")
+            _show(self.query_one(f"#pe-{name}", Static), f"{name}: {error}" if error else "")
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _changed(self, event: Message) -> None:
+        event.stop()
+        self.post_message(FormChanged())
+
+
+# --------------------------------------------------------------------------- turn form
+
+
+class TurnForm(VerticalScroll):
+    """The turn: chat_id, the options, the message window and its composer. Owns the window."""
+
+    can_focus = False  # Tab goes to the fields, never to the invisible scroll container
+
+    def __init__(self, chat_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.chat_id = chat_id
+        self.window: list[dict[str, str]] = []
+
+    def compose(self) -> ComposeResult:
+        lo, hi = bounds("chat_id")
+        yield Label(f"chat_id (required, {lo}–{hi} characters, pattern {CHAT_ID_PATTERN})",
+                    classes="opt-label", markup=False)
+        yield Input(self.chat_id, id="opt-chat_id", compact=True)
+        yield Static("", id="oe-chat_id", classes="field-error", markup=False)
+        m_lo, m_hi = bounds("model")
+        t_lo, t_hi = bounds("temperature")
+        x_lo, x_hi = bounds("max_tokens")
+        with Grid(classes="opts"):
+            # row 1 the labels, row 2 the fields: a label wraps at a space (never cut into
+            # another number, "max_tokens (1–3200"), and the fields stay in line
+            yield Label(f"model ({m_lo}–{m_hi})", classes="opt-label", markup=False)
+            yield Label(f"temperature ({t_lo}–{t_hi})", classes="opt-label", markup=False)
+            yield Label(f"max_tokens ({x_lo}–{x_hi})", classes="opt-label", markup=False)
+            yield Label("extract_memory", classes="opt-label", markup=False)
+            yield Input(id="opt-model", placeholder="default", compact=True)
+            yield Input(id="opt-temperature", placeholder="0.8", compact=True)
+            yield Input(id="opt-max_tokens", placeholder="model limit", compact=True)
+            yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
+                         id="opt-extract_memory", compact=True)
+        yield Static("", id="oe-options", classes="field-error", markup=False)
+        n_lo, n_hi = bounds("messages")
+        yield Label(f"Message window ({n_lo}–{n_hi} turns, last from the user; enter "
+                    "loads a turn below)", classes="opt-label", markup=False)
+        yield OptionList(id="window")
+        with Horizontal(classes="composer"):
+            yield Select([("user", "user"), ("assistant", "assistant")], value="user",
+                         allow_blank=False, id="msg-role", compact=True)
+            yield Button("Add", id="msg-add", variant="primary")
+            yield Button("Replace", id="msg-replace")
+            yield Button("Remove", id="msg-remove")
+            yield Button("Clear", id="msg-clear")
+        yield TextArea(id="msg-content", classes="long-field")
+        yield Static("", id="oe-messages", classes="field-error", markup=False)
+        yield Static("", id="turn-footer", markup=False)
+
+    # -- values
+
+    @property
+    def composer(self) -> TextArea:
+        return self.query_one("#msg-content", TextArea)
+
+    @property
+    def role(self) -> Select[str]:
+        return self.query_one("#msg-role", Select)
+
+    def value(self) -> dict[str, Any]:
+        """chat_id, the options that are set, and the window, as the request carries them."""
+        body: dict[str, Any] = {"chat_id": self.query_one("#opt-chat_id", Input).value}
+        if model := self.query_one("#opt-model", Input).value:
+            body["model"] = model
+        if temp := self.query_one("#opt-temperature", Input).value.strip():
+            try:
+                body["temperature"] = float(temp)
+            except ValueError:
+                body["temperature"] = temp  # the model names the problem
+        if mt := self.query_one("#opt-max_tokens", Input).value.strip():
+            body["max_tokens"] = int(mt) if mt.isdigit() else mt
+        extract = self.query_one("#opt-extract_memory", Select).value
+        if extract in ("true", "false"):
+            body["extract_memory"] = extract == "true"
+        body["messages"] = [dict(m) for m in self.window]
+        return body
+
+    def show_errors(self, errors: list[tuple[str, str]]) -> None:
+        """The request's errors that belong to this form, each under its own part."""
+        groups: dict[str, list[str]] = {"chat_id": [], "options": [], "messages": []}
+        for field, msg in errors:
+            if field == "chat_id":
+                groups["chat_id"].append(f"{field}: {msg}")
+            elif field in OPTIONS:
+                groups["options"].append(f"{field}: {msg}")
+            elif field.startswith("messages"):
+                groups["messages"].append(f"{field}: {msg}")
+        for part, texts in groups.items():
+            _show(self.query_one(f"#oe-{part}", Static), "; ".join(texts))
+
+    def set_footer(self, text: str) -> None:
+        """A line under the form (a live figure such as the request's token count)."""
+        self.query_one("#turn-footer", Static).update(plain(text))
+
+    # -- the window
+
+    def render_window(self, highlight: int | None = None) -> None:
+        options = self.query_one("#window", OptionList)
+        options.clear_options()
+        for i, m in enumerate(self.window):
+            line = Text(f"{i + 1:>3} {m['role']:<9} ", style="bold")
+            preview = clean(m["content"]).replace("\n", " ⏎ ")
+            line.append(preview[:200])
+            options.add_option(Option(line, id=f"m{i}"))
+        if highlight is not None and self.window:
+            options.highlighted = min(highlight, len(self.window) - 1)
+        self.post_message(FormChanged())
+
+    def selected(self) -> int | None:
+        i = self.query_one("#window", OptionList).highlighted
+        return i if i is not None and 0 <= i < len(self.window) else None
+
+    def append(self, role: str, content: str) -> None:
+        self.window.append({"role": role, "content": content})
+        self.render_window(len(self.window) - 1)
+
+    def take_composer(self) -> None:
+        """A message typed in the composer is the next user turn (used on send)."""
+        content = self.composer.text
+        if content.strip() and (not self.window or self.window[-1]["role"] != "user"):
+            self.role.value = "user"
+            self.composer.text = ""
+            self.append("user", content)
+
+    @on(OptionList.OptionSelected, "#window")
+    def _window_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter (or a click) on a turn loads it into the composer for editing."""
+        i = event.option_index
+        if 0 <= i < len(self.window):
+            self.composer.text = self.window[i]["content"]
+            self.role.value = self.window[i]["role"]
+
+    @on(Button.Pressed, "#msg-add")
+    def add_message(self) -> None:
+        content, role = self.composer.text, str(self.role.value)
+        if not content.strip() or len(content) > bounds("content", _chat_message())[1]:
+            errors = request_errors({"messages": [{"role": role, "content": content}]})
+            text = "; ".join(f"content: {m}" for f, m in errors if f.endswith(".content"))
+            _show(self.query_one("#oe-messages", Static), text)
+            return
+        self.composer.text = ""
+        self.role.value = "assistant" if role == "user" else "user"
+        self.append(role, content)
+
+    @on(Button.Pressed, "#msg-replace")
+    def replace_message(self) -> None:
+        i, content = self.selected(), self.composer.text
+        if i is None or not content.strip():
+            return
+        self.window[i] = {"role": str(self.role.value), "content": content}
+        self.render_window(i)
+
+    @on(Button.Pressed, "#msg-remove")
+    def remove_message(self) -> None:
+        i = self.selected()
+        if i is None:
+            return
+        del self.window[i]
+        self.render_window(i)
+
+    @on(Button.Pressed, "#msg-clear")
+    def clear_window(self) -> None:
+        self.window.clear()
+        self.render_window()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self, event: Message) -> None:
+        if getattr(event, "control", None) is not None and getattr(event.control, "id", "") == "msg-role":
+            return
+        event.stop()
+        self.post_message(FormChanged())
+
+
+# --------------------------------------------------------------------------- response / JSON
+
+
+class ResponseView(VerticalScroll):
+    """The reply, the turn's details and (local backend) the assembled prompt."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Reply", classes="section")
+        yield InertMarkdown("*Send a turn with ctrl+s.*", id="reply")
+        yield Label("Turn details", classes="section")
+        yield Static("", id="response-details", markup=False)
+        yield Label("Assembled prompt (local backend)", classes="section")
+        yield Static("", id="prompt-view", markup=False)
+
+    async def show(self, response: CompanionChatResponse) -> None:
+        await self.query_one("#reply", InertMarkdown).update(clean(response.reply))
+        self.query_one("#response-details", Static).update(details_text(response))
+
+    def show_prompt(self, text: str) -> None:
+        self.query_one("#prompt-view", Static).update(plain(text))
+
+
+class JsonView(Vertical):
+    """The exact request and response JSON (the request is a live preview until sent)."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Request", classes="section")
+        yield TextArea(id="json-request", read_only=True, soft_wrap=True)
+        yield Label("Response", classes="section")
+        yield TextArea(id="json-response", read_only=True, soft_wrap=True)
+
+    def preview(self, body: dict[str, Any]) -> None:
+        self.query_one("#json-request", TextArea).text = pretty_json(body)
+
+    def show_exchange(self, ex: Exchange) -> None:
+        self.query_one("#json-request", TextArea).text = pretty_json(ex.request_body)
+        body = pretty_json(ex.response_body)
+        self.query_one("#json-response", TextArea).text = (
+            f"// HTTP {ex.status}\n{body}" if ex.status else body)
+
+
+def details_text(response: CompanionChatResponse) -> Text:
+    mod, mem = response.moderation, response.memory
+    rows: list[tuple[str, Any]] = [
+        ("inbound refused", mod.inbound_prohibited),
+        ("outbound filtered", mod.outbound_filtered),
+        ("moderation reason", mod.reason),
+        ("memories retrieved", mem.retrieved_count),
+        ("profile used", mem.profile_used),
+        ("extraction queued", response.extraction_enqueued),
+        ("turn id", _turn_id(response)),
+    ]
+    out = Text()
+    for label, value in rows:
+        out.append(f"{label}: ", style="bold")
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        out.append("—" if value is None else clean(value))
+        out.append("\n")
+    return out
+
+
+# --------------------------------------------------------------------------- the screen
+
+
+COPY = Binding.Group("Copy req/resp/curl")  # one footer entry: the footer fits 80 columns
+
+
 class PlaygroundScreen(Screen[None]):
     CSS_PATH = "playground.tcss"
     BINDINGS = [
         Binding("ctrl+s", "send", "Send"),
         Binding("f2", "show_json", "JSON"),
-        Binding("f3", "copy('request')", "Copy req"),
-        Binding("f4", "copy('response')", "Copy resp"),
-        Binding("f5", "copy('curl')", "Copy curl"),
-        Binding("f6", "save('request')", "Save", show=False),
+        Binding("f3", "copy('request')", "Copy req", group=COPY),
+        Binding("f4", "copy('response')", "Copy resp", group=COPY),
+        Binding("f5", "copy('curl')", "Copy curl", group=COPY),
+        Binding("f6", "save('request')", "Save req"),
         Binding("f7", "load_persona", "Load persona", show=False),
         Binding("f8", "save_persona", "Save persona", show=False),
         Binding("f9", "next_tab", "Tabs"),
     ]
 
+    sending: reactive[bool] = reactive(False, bindings=True)
+    """A turn is on its way: Send is shown disabled until it is in."""
+    answered: reactive[bool] = reactive(False, bindings=True)
+    """A response (or an error answer) is in: "Copy resp" is available."""
+
     def __init__(self, ctx: AppContext, persona: CompanionPersona | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.initial = persona
-        self.window: list[dict[str, str]] = []
         self.response: CompanionChatResponse | None = None
         self.exchange: Exchange | None = None
         self.prompt: PromptTurn | None = None
-        self.sending = False
+        self.refused = False  # the "Cannot send" bar is up: it follows every change until fixed
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Static("phantom playground — companion chat (seed 000)", id="pg-title", markup=False)
         with TabbedContent(id="pg-tabs", initial="tab-persona"):
-            with TabPane("Persona", id="tab-persona"), VerticalScroll(id="persona-form"):
-                for name, limits in persona_limits().items():
-                    lo, hi, required = limits
-                    req = "required" if required else "optional"
-                    with Horizontal(classes="field-head"):
-                        yield Label(f"{name} ({req}, ≤{hi})", classes="field-label", markup=False)
-                        yield Static(f"0/{hi}", id=f"pc-{name}", classes="counter", markup=False)
-                    if hi is not None and hi >= LONG_FIELD:
-                        yield TextArea(id=f"pf-{name}", classes="long-field", compact=True)
-                    else:
-                        yield Input(id=f"pf-{name}", compact=True)
-                    yield Static("", id=f"pe-{name}", classes="field-error", markup=False)
-            with TabPane("Turn", id="tab-turn"), VerticalScroll(id="turn-form"):
-                yield Label(f"chat_id (required, pattern {CHAT_ID_PATTERN})", markup=False)
-                yield Input(f"playground-{self.ctx.profile}", id="opt-chat_id", compact=True)
-                yield Static("", id="oe-chat_id", classes="field-error", markup=False)
-                with Horizontal(classes="opts"):
-                    with Vertical():
-                        yield Label("model (1–200)")
-                        yield Input(id="opt-model", placeholder="default", compact=True)
-                    with Vertical():
-                        yield Label("temperature (0–2)")
-                        yield Input(id="opt-temperature", placeholder="0.8", compact=True)
-                    with Vertical():
-                        yield Label(f"max_tokens (1–{MAX_TOKENS})")
-                        yield Input(id="opt-max_tokens", placeholder="model limit", compact=True)
-                    with Vertical():
-                        yield Label("extract_memory")
-                        yield Select(EXTRACT_CHOICES, value="default", allow_blank=False,
-                                     id="opt-extract_memory", compact=True)
-                yield Static("", id="oe-options", classes="field-error", markup=False)
-                yield Label(f"Message window (1–{MAX_MESSAGES} turns, last from the user; enter "
-                            "loads a turn below)", markup=False)
-                yield OptionList(id="window")
-                with Horizontal(classes="composer"):
-                    yield Select([("user", "user"), ("assistant", "assistant")], value="user",
-                                 allow_blank=False, id="msg-role", compact=True)
-                    yield Button("Add", id="msg-add", variant="primary")
-                    yield Button("Replace", id="msg-replace")
-                    yield Button("Remove", id="msg-remove")
-                    yield Button("Clear", id="msg-clear")
-                yield TextArea(id="msg-content", classes="long-field")
-                yield Static("", id="oe-messages", classes="field-error", markup=False)
-            with TabPane("Response", id="tab-response"), VerticalScroll(id="response-view"):
-                yield Label("Reply", classes="section")
-                yield InertMarkdown("*Send a turn with ctrl+s.*", id="reply")
-                yield Label("Turn details", classes="section")
-                yield Static("", id="response-details", markup=False)
-                yield Label("Assembled prompt (local backend)", classes="section")
-                yield Static("", id="prompt-view", markup=False)
-            with TabPane("JSON", id="tab-json"), Vertical(id="json-view"):
-                yield Label("Request", classes="section")
-                yield TextArea(id="json-request", read_only=True, soft_wrap=True)
-                yield Label("Response", classes="section")
-                yield TextArea(id="json-response", read_only=True, soft_wrap=True)
+            with TabPane("Persona", id="tab-persona"):
+                yield PersonaForm(id="persona-form")
+            with TabPane("Turn", id="tab-turn"):
+                yield TurnForm(f"playground-{self.ctx.profile}", id="turn-form")
+            with TabPane("Response", id="tab-response"):
+                yield ResponseView(id="response-view")
+            with TabPane("JSON", id="tab-json"):
+                yield JsonView(id="json-view")
         yield Static("", id="pg-error", markup=False)
         yield StatusBar(id="status")
         yield Footer()
 
+    @property
+    def persona_form(self) -> PersonaForm:
+        return self.query_one(PersonaForm)
+
+    @property
+    def turn_form(self) -> TurnForm:
+        return self.query_one(TurnForm)
+
+    @property
+    def window(self) -> list[dict[str, str]]:
+        return self.turn_form.window
+
     def on_mount(self) -> None:
         self.query_one("#pg-error").display = False
-        if self.initial is not None:
-            self.fill_persona(self.initial)
-        else:
-            self.query_one("#pf-name", Input).value = "Luna"
+        self.persona_form.fill(self.initial if self.initial is not None else {"name": "Luna"})
         self.validate_all()
         self.refresh_status()
+        self.query_one("#pf-name").focus()  # typing starts in the first field
 
     def refresh_status(self, latency: float | None = None) -> None:
         from textual.css.query import NoMatches
@@ -205,211 +554,61 @@ class PlaygroundScreen(Screen[None]):
             return
         bar.show_context(self.ctx, latency=latency_text(latency))
 
-    # ------------------------------------------------------------------ persona form
-
-    def _field_value(self, name: str) -> str:
-        widget = self.query_one(f"#pf-{name}")
-        return widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
-
-    def _set_field(self, name: str, value: str) -> None:
-        widget = self.query_one(f"#pf-{name}")
-        if isinstance(widget, TextArea):
-            widget.text = value
-        else:
-            widget.value = value  # type: ignore[attr-defined]
-
-    def fill_persona(self, persona: CompanionPersona) -> None:
-        for name in persona_limits():
-            value = getattr(persona, name, None)
-            self._set_field(name, "" if value is None else str(value))
-        self.validate_all()
-
-    def validate_field(self, name: str) -> str | None:
-        limits = persona_limits()[name]
-        value = self._field_value(name)
-        error = field_error(name, value, limits)
-        counter = self.query_one(f"#pc-{name}", Static)
-        counter.update(f"{len(value)}/{limits[1]}")
-        counter.set_class(error is not None, "over")
-        err = self.query_one(f"#pe-{name}", Static)
-        err.update(plain(error or ""))
-        err.display = error is not None
-        return error
-
-    def validate_options(self) -> list[str]:
-        errors: list[str] = []
-        chat_id = self.query_one("#opt-chat_id", Input).value
-        if not re.match(CHAT_ID_PATTERN, chat_id):
-            errors.append(f"chat_id: 1–128 characters matching {CHAT_ID_PATTERN}")
-        self._show("#oe-chat_id", errors[0] if errors else "")
-        opt_errors: list[str] = []
-        model = self.query_one("#opt-model", Input).value
-        if len(model) > 200:
-            opt_errors.append(f"model: at most 200 characters (now {len(model)})")
-        temp = self.query_one("#opt-temperature", Input).value.strip()
-        if temp:
-            try:
-                t = float(temp)
-                if not 0 <= t <= 2:
-                    opt_errors.append("temperature: between 0 and 2")
-            except ValueError:
-                opt_errors.append("temperature: a number between 0 and 2")
-        mt = self.query_one("#opt-max_tokens", Input).value.strip()
-        if mt:
-            if not mt.isdigit() or not 1 <= int(mt) <= MAX_TOKENS:
-                opt_errors.append(f"max_tokens: a whole number between 1 and {MAX_TOKENS}")
-        self._show("#oe-options", "; ".join(opt_errors))
-        msg_errors: list[str] = []
-        if not self.window:
-            msg_errors.append(f"messages: 1–{MAX_MESSAGES} turns; add a user message")
-        elif len(self.window) > MAX_MESSAGES:
-            msg_errors.append(f"messages: at most {MAX_MESSAGES} turns (now {len(self.window)})")
-        elif self.window[-1]["role"] != "user":
-            msg_errors.append('messages: the last message must have role "user"')
-        self._show("#oe-messages", "; ".join(msg_errors))
-        return errors + opt_errors + msg_errors
-
-    def _show(self, selector: str, text: str) -> None:
-        widget = self.query_one(selector, Static)
-        widget.update(plain(text))
-        widget.display = bool(text)
-
-    def validate_all(self) -> list[str]:
-        errors = [e for name in persona_limits() if (e := self.validate_field(name))]
-        return errors + self.validate_options()
-
-    @on(Input.Changed)
-    def _input_changed(self, event: Input.Changed) -> None:
-        wid = event.input.id or ""
-        if wid.startswith("pf-"):
-            self.validate_field(wid[3:])
-        elif wid.startswith("opt-"):
-            self.validate_options()
-        self.refresh_request_preview()
-
-    @on(TextArea.Changed)
-    def _area_changed(self, event: TextArea.Changed) -> None:
-        wid = event.text_area.id or ""
-        if wid.startswith("pf-"):
-            self.validate_field(wid[3:])
-            self.refresh_request_preview()
-
-    @on(Select.Changed)
-    def _select_changed(self, event: Select.Changed) -> None:
-        self.refresh_request_preview()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "send" and self.sending:
+            return None  # shown, disabled
+        if action == "copy" and parameters == ("response",) and not self.answered:
+            return None
+        return True
 
     # ------------------------------------------------------------------ the request
 
-    def persona_dict(self) -> dict[str, str]:
-        return {n: v for n in persona_limits() if (v := self._field_value(n))}
-
     def request_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "chat_id": self.query_one("#opt-chat_id", Input).value,
-            "persona": self.persona_dict(),
-            "messages": [dict(m) for m in self.window],
-        }
-        model = self.query_one("#opt-model", Input).value
-        if model:
-            body["model"] = model
-        temp = self.query_one("#opt-temperature", Input).value.strip()
-        if temp:
-            try:
-                body["temperature"] = float(temp)
-            except ValueError:
-                body["temperature"] = temp
-        mt = self.query_one("#opt-max_tokens", Input).value.strip()
-        if mt:
-            body["max_tokens"] = int(mt) if mt.isdigit() else mt
-        extract = self.query_one("#opt-extract_memory", Select).value
-        if extract in ("true", "false"):
-            body["extract_memory"] = extract == "true"
-        return body
+        body = self.turn_form.value()
+        return {"chat_id": body.pop("chat_id"), "persona": self.persona_form.value(),
+                "messages": body.pop("messages"), **body}
 
-    def refresh_request_preview(self) -> None:
+    def persona_dict(self) -> dict[str, str]:
+        return self.persona_form.value()
+
+    def validate_all(self) -> list[str]:
+        """Build the request model; every form shows its fields' errors. Returns them all as
+        ``field: message`` lines."""
+        body = self.request_body()
+        errors = request_errors(body)
+        self.persona_form.show_errors(
+            {f.split(".", 1)[1]: m for f, m in errors if f.startswith("persona.")})
+        self.turn_form.show_errors(errors)
+        lines = [f"{f}: {m}" for f, m in errors]
+        if self.refused:  # the bar follows the fields, and goes once they are fixed
+            self.show_error("Cannot send: " + "; ".join(lines) if lines else None)
+        self.request_changed(body)
+        return lines
+
+    def request_changed(self, body: dict[str, Any]) -> None:
+        """After every change of the request (the preview is refreshed here)."""
         if self.exchange is None and self.is_mounted:
-            self.query_one("#json-request", TextArea).text = pretty_json(self.request_body())
+            self.query_one(JsonView).preview(body)
 
-    # ------------------------------------------------------------------ message window
-
-    def _render_window(self, highlight: int | None = None) -> None:
-        options = self.query_one("#window", OptionList)
-        options.clear_options()
-        for i, m in enumerate(self.window):
-            line = Text(f"{i + 1:>3} {m['role']:<9} ", style="bold")
-            preview = clean(m["content"]).replace("\n", " ⏎ ")
-            line.append(preview[:200])
-            options.add_option(Option(line, id=f"m{i}"))
-        if highlight is not None and self.window:
-            options.highlighted = min(highlight, len(self.window) - 1)
-        self.validate_options()
-        self.refresh_request_preview()
-
-    def _selected_index(self) -> int | None:
-        return self.query_one("#window", OptionList).highlighted
-
-    @on(OptionList.OptionSelected, "#window")
-    def _window_selected(self, event: OptionList.OptionSelected) -> None:
-        """Enter (or a click) on a turn loads it into the composer for editing."""
-        i = event.option_index
-        if 0 <= i < len(self.window):
-            self.query_one("#msg-content", TextArea).text = self.window[i]["content"]
-            self.query_one("#msg-role", Select).value = self.window[i]["role"]
-
-    @on(Button.Pressed, "#msg-add")
-    def action_add_message(self) -> None:
-        content = self.query_one("#msg-content", TextArea).text
-        role = str(self.query_one("#msg-role", Select).value)
-        if not content.strip():
-            self._show("#oe-messages", f"content: 1–{MAX_CONTENT} characters")
-            return
-        if len(content) > MAX_CONTENT:
-            self._show("#oe-messages", f"content: at most {MAX_CONTENT} characters (now {len(content)})")
-            return
-        self.window.append({"role": role, "content": content})
-        self.query_one("#msg-content", TextArea).text = ""
-        self.query_one("#msg-role", Select).value = "assistant" if role == "user" else "user"
-        self._render_window(len(self.window) - 1)
-
-    @on(Button.Pressed, "#msg-replace")
-    def action_replace_message(self) -> None:
-        i = self._selected_index()
-        content = self.query_one("#msg-content", TextArea).text
-        if i is None or not (0 <= i < len(self.window)) or not content.strip():
-            return
-        self.window[i] = {"role": str(self.query_one("#msg-role", Select).value), "content": content}
-        self._render_window(i)
-
-    @on(Button.Pressed, "#msg-remove")
-    def action_remove_message(self) -> None:
-        i = self._selected_index()
-        if i is None or not (0 <= i < len(self.window)):
-            return
-        del self.window[i]
-        self._render_window(i)
-
-    @on(Button.Pressed, "#msg-clear")
-    def action_clear_window(self) -> None:
-        self.window.clear()
-        self._render_window()
+    @on(FormChanged)
+    def _form_changed(self, event: FormChanged) -> None:
+        event.stop()
+        self.validate_all()
 
     # ------------------------------------------------------------------ sending
 
     def show_error(self, text: str | None) -> None:
-        self._show("#pg-error", text or "")
+        if not text:
+            self.refused = False
+        _show(self.query_one("#pg-error", Static), text or "")
 
     def action_send(self) -> None:
         if self.sending:
             return
-        content = self.query_one("#msg-content", TextArea).text
-        if content.strip() and (not self.window or self.window[-1]["role"] != "user"):
-            # a message typed in the composer is the next user turn
-            self.query_one("#msg-role", Select).value = "user"
-            self.window.append({"role": "user", "content": content})
-            self.query_one("#msg-content", TextArea).text = ""
-            self._render_window(len(self.window) - 1)
+        self.turn_form.take_composer()
         errors = self.validate_all()
         if errors:
+            self.refused = True
             self.show_error("Cannot send: " + "; ".join(errors))
             return
         self.show_error(None)
@@ -417,16 +616,13 @@ class PlaygroundScreen(Screen[None]):
 
     @work(exclusive=True, group="send")
     async def _send(self) -> None:
-        from phantom_cli.client.models import CompanionPersona
-
         self.sending = True
         bar = self.query_one(StatusBar)
         bar.set(request="sending…")  # shown until the answer (or the error) is in
         body = self.request_body()
         try:
             persona = CompanionPersona.model_validate(body["persona"])
-            kwargs = {k: body[k] for k in ("model", "temperature", "max_tokens", "extract_memory")
-                      if k in body}
+            kwargs = {k: body[k] for k in OPTIONS if k in body}
             response = await self.ctx.client.companion.chat(
                 chat_id=body["chat_id"], persona=persona, messages=body["messages"], **kwargs
             )
@@ -440,58 +636,32 @@ class PlaygroundScreen(Screen[None]):
             bar.drop("request")
         self.response = response
         self.exchange = self.ctx.client.last_exchange
-        reply = response.reply
-        self.window.append({"role": "assistant", "content": reply})
-        self._render_window(len(self.window) - 1)
-        self.query_one("#msg-role", Select).value = "user"
-        await self.query_one("#reply", Markdown).update(clean(reply))
-        self.query_one("#response-details", Static).update(self._details(response))
+        form = self.turn_form
+        form.append("assistant", response.reply)
+        form.role.value = "user"
+        await self.query_one(ResponseView).show(response)
         self._show_exchange()
         self.refresh_status(self.exchange.elapsed_ms if self.exchange else None)
         self.query_one("#pg-tabs", TabbedContent).active = "tab-response"
         await self._load_prompt(response)
 
-    def _details(self, response: CompanionChatResponse) -> Text:
-        mod, mem = response.moderation, response.memory
-        rows: list[tuple[str, Any]] = [
-            ("inbound refused", mod.inbound_prohibited),
-            ("outbound filtered", mod.outbound_filtered),
-            ("moderation reason", mod.reason),
-            ("memories retrieved", mem.retrieved_count),
-            ("profile used", mem.profile_used),
-            ("extraction queued", response.extraction_enqueued),
-            ("turn id", _turn_id(response)),
-        ]
-        out = Text()
-        for label, value in rows:
-            out.append(f"{label}: ", style="bold")
-            if isinstance(value, bool):
-                value = "yes" if value else "no"
-            out.append("—" if value is None else clean(value))
-            out.append("\n")
-        return out
-
     async def _load_prompt(self, response: CompanionChatResponse) -> None:
-        view = self.query_one("#prompt-view", Static)
+        view = self.query_one(ResponseView)
         turn_id = _turn_id(response)
         if self.ctx.backend != "local" or not turn_id:
-            view.update(plain("Only the local backend shows the assembled prompt."))
+            view.show_prompt("Only the local backend shows the assembled prompt.")
             return
         try:
             self.prompt = await self.ctx.client.local.prompt(turn_id)
         except Exception as exc:
-            view.update(plain(f"Prompt not available: {describe(exc).text()}"))
+            view.show_prompt(f"Prompt not available: {describe(exc).text()}")
             return
-        view.update(plain(prompt_text(self.prompt)))
+        view.show_prompt(prompt_text(self.prompt))
 
     def _show_exchange(self) -> None:
-        ex = self.exchange
-        if ex is None:
-            return
-        self.query_one("#json-request", TextArea).text = pretty_json(ex.request_body)
-        status = ex.status
-        body = pretty_json(ex.response_body)
-        self.query_one("#json-response", TextArea).text = f"// HTTP {status}\n{body}" if status else body
+        if self.exchange is not None:
+            self.answered = True
+            self.query_one(JsonView).show_exchange(self.exchange)
 
     # ------------------------------------------------------------------ copy / save
 
@@ -516,8 +686,7 @@ class PlaygroundScreen(Screen[None]):
         if not text:
             self.notify(f"No {what} yet: send a turn first.", severity="warning", markup=False)
             return
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied the {what} to the clipboard ({len(text)} characters).", markup=False)
+        self.notify(copy_text(self.app, text, f"the {what}"), markup=False)
 
     def action_save(self, what: str) -> None:
         text = self.text_of(what)
@@ -541,7 +710,7 @@ class PlaygroundScreen(Screen[None]):
 
     def action_show_json(self) -> None:
         tabs = self.query_one("#pg-tabs", TabbedContent)
-        tabs.active = "tab-json" if tabs.active != "tab-json" else "tab-persona"
+        self.action_show_tab("tab-json" if tabs.active != "tab-json" else "tab-persona")
 
     TABS = (("tab-persona", "Persona"), ("tab-turn", "Turn"), ("tab-response", "Response"),
             ("tab-json", "JSON"))
@@ -571,7 +740,8 @@ class PlaygroundScreen(Screen[None]):
             except Exception as exc:
                 self.show_error(f"Cannot load {path}: {clean(exc)}")
                 return
-            self.fill_persona(persona)
+            self.persona_form.fill(persona)
+            self.validate_all()
             self.show_error("; ".join(warnings) or None)
             self.notify(f"Loaded {path}", markup=False)
 
@@ -579,7 +749,9 @@ class PlaygroundScreen(Screen[None]):
                                       "persona.toml"), done)
 
     def action_save_persona(self) -> None:
-        errors = [e for name in persona_limits() if (e := self.validate_field(name))]
+        persona = self.persona_dict()
+        errors = [f"{f}: {m}" for f, m in request_errors({"persona": persona})
+                  if f.startswith("persona")]
         if errors:
             self.show_error("Cannot save the persona: " + "; ".join(errors))
             return
@@ -587,12 +759,11 @@ class PlaygroundScreen(Screen[None]):
         def done(path: str | None) -> None:
             if not path:
                 return
-            from phantom_cli.client.models import CompanionPersona
             from phantom_cli.personafile import save_persona
 
             try:
-                persona = CompanionPersona.model_validate(self.persona_dict())
-                target = save_persona(Path(path).expanduser(), persona)
+                target = save_persona(Path(path).expanduser(),
+                                      CompanionPersona.model_validate(persona))
             except Exception as exc:
                 self.show_error(f"Cannot save to {path}: {clean(exc)}")
                 return
@@ -602,6 +773,7 @@ class PlaygroundScreen(Screen[None]):
                                       "persona.toml"), done)
 
     def palette_actions(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        form = self.turn_form
         return [
             ("Send turn", "Validate and send the request (ctrl+s)", self.action_send),
             ("Show JSON", "The exact request and response JSON (f2)", self.action_show_json),
@@ -614,10 +786,10 @@ class PlaygroundScreen(Screen[None]):
             ("Save curl command to file", "", lambda: self.action_save("curl")),
             ("Load persona file", "Fill the form from a persona file (f7)", self.action_load_persona),
             ("Save persona file", "Write the form to a persona file (f8)", self.action_save_persona),
-            ("Add message", "Add the composer's text to the window", self.action_add_message),
-            ("Replace message", "Replace the highlighted turn", self.action_replace_message),
-            ("Remove message", "Remove the highlighted turn", self.action_remove_message),
-            ("Clear message window", "Remove every turn", self.action_clear_window),
+            ("Add message", "Add the composer's text to the window", form.add_message),
+            ("Replace message", "Replace the highlighted turn", form.replace_message),
+            ("Remove message", "Remove the highlighted turn", form.remove_message),
+            ("Clear message window", "Remove every turn", form.clear_window),
             ("Next tab", "Persona → Turn → Response → JSON (f9)", self.action_next_tab),
             *[(f"Show the {label} tab", "", lambda t=tab_id: self.action_show_tab(t))
               for tab_id, label in self.TABS],

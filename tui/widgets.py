@@ -61,6 +61,7 @@ class ChatInput(TextArea):
             self.text = text
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("placeholder", "Message (enter sends, ctrl+j new line)")
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
 
     async def _on_key(self, event: events.Key) -> None:

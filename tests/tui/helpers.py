@@ -34,3 +34,8 @@ async def type_and_send(pilot, text: str) -> None:
     box.focus()
     box.text = text
     await pilot.press("enter")
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (one line per row)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

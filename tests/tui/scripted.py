@@ -196,6 +196,8 @@ class ScriptedServer:
 
     async def _npc_init_session(self, request: httpx.Request, body: Any, stream: bool,
                                 pid: str) -> httpx.Response:
+        if unknown := self._unknown_npc(pid):
+            return unknown
         self.calls.append(("npc.init_session", body))
         name = body["player_name"]
         self.npc_history = [{"role": "npc", "content": f"Well, well... another traveler. What brings you to the Hollow Market, {name}?", "created_at": TS, "state": "greeting"}]
@@ -206,8 +208,16 @@ class ScriptedServer:
             "player_gender": body["player_gender"],
             "machine_id": request.url.params.get("machine_id") or "machine_main"})
 
+    def _unknown_npc(self, pid: str) -> httpx.Response | None:
+        """The server's 404 for a persona it does not have (as the local backend words it)."""
+        if any(n["id"] == pid for n in self.npcs):
+            return None
+        return self._error(404, "NOT_FOUND", f"NPC persona {pid!r} not found")
+
     async def _npc_history(self, request: httpx.Request, body: Any, stream: bool,
                            pid: str) -> httpx.Response:
+        if unknown := self._unknown_npc(pid):
+            return unknown
         return httpx.Response(200, json={"session_id": "sess_1", "machine_id": "machine_main",
                                          "messages": list(self.npc_history)})
 

@@ -44,9 +44,12 @@ async def test_playground_shows_a_request_in_flight(ctx, fake):
         await pilot.pause()
         bar = screen.query_one(StatusBar)
         assert screen.sending and "request: sending…" in str(bar.render())
+        # reactive(bindings=True): Send is shown disabled while the turn is on its way
+        assert screen.check_action("send", ()) is None
         fake.script.gate.set()
         await _settle(app, pilot)
         assert not screen.sending and screen.window[-1]["role"] == "assistant"
+        assert screen.check_action("send", ()) is True
         assert "request" not in str(bar.render()) and "latency" in str(bar.render())
 
 
@@ -169,3 +172,34 @@ async def test_playground_tabs_switch_by_key_and_palette(ctx):
         actions["Show the JSON tab"]()
         await pilot.pause()
         assert tabs.active == "tab-json"
+
+
+async def test_playground_validates_by_building_the_request_model(ctx, fake):
+    """14.6: the forms own their values; the request model (not retyped limits) decides, so a
+    rule only the model knows (a name of blanks) is shown too, with the field and the limit."""
+    from phantom_cli.tui.playground import PersonaForm, TurnForm, request_errors
+
+    app = PhantomApp(ctx, start="playground")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        persona, turn = screen.query_one(PersonaForm), screen.query_one(TurnForm)
+        screen.query_one("#pf-name", Input).value = "   "
+        screen.query_one("#opt-max_tokens", Input).value = "32001"
+        await pilot.pause()
+        assert persona.value() == {"name": "   "}
+        assert turn.value()["max_tokens"] == 32001
+        err = screen.query_one("#pe-name", Static)
+        assert err.display and "must not be blank" in str(err.render())
+        options = str(screen.query_one("#oe-options", Static).render())
+        assert "max_tokens: between 1 and 32000" in options
+        errors = dict(request_errors(screen.request_body()))
+        assert errors["max_tokens"] == "between 1 and 32000"
+        assert errors["messages"].startswith("1–100 turns")
+        await pilot.press("ctrl+s")
+        await _settle(app, pilot)
+        assert "persona.name: must not be blank" in str(screen.query_one("#pg-error", Static).render())
+        assert not fake.calls
+        long = {"role": "user", "content": "x" * 16001}
+        assert dict(request_errors({"messages": [long]}))["messages[0].content"] == (
+            "at most 16000 characters")

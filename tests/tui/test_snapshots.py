@@ -149,3 +149,34 @@ def test_playground_json(snap_compare, size):
         await settle(app, pilot)
 
     assert compare(snap_compare, app, size, before)
+
+
+NARROW = [pytest.param((80, 24), id="80x24"), pytest.param((50, 15), id="50x15")]
+
+
+@pytest.mark.parametrize("size", NARROW)
+def test_playground_turn_form(snap_compare, size):
+    """Issue 18.13: the option labels wrap (never `max_tokens (1–3200`), the fields stay in line."""
+    fake = ScriptedClient()
+    app = _playground(fake)
+
+    async def before(pilot):
+        await settle(app, pilot)
+        await pilot.press("f9")
+        await settle(app, pilot)
+
+    assert compare(snap_compare, app, size, before)
+
+
+@pytest.mark.parametrize("size", NARROW)
+def test_companion_narrow(snap_compare, size):
+    """Issue 18.15: below 70 columns the side panel is hidden and the transcript takes the width."""
+    fake = ScriptedClient()
+    ctx = make_ctx(fake)
+    app = PhantomApp(ctx, start="chat", source=CompanionConversation(ctx, LUNA, "user-42"))
+
+    async def before(pilot):
+        await settle(app, pilot)
+        await send(pilot, "Morning! Remember I had that big presentation?")
+
+    assert compare(snap_compare, app, size, before)
