@@ -1,9 +1,18 @@
-"""Fixtures of the conversation-commands tests (npc, companion, scratchpad, persona files).
+"""Fixtures of the CLI tests (phantom_cli/cli/).
 
-``cli`` runs the real Typer app with CliRunner against the shared ``live_server`` (a real
-backend on a free loopback port, tests/conftest.py), through PHANTOM_BASE_URL/PHANTOM_API_KEY.
+Autouse: an isolated PHANTOM_HOME and an in-memory keyring (both from tests/conftest.py), no
+PHANTOM_FORCE_TTY / NO_COLOR / VISUAL / EDITOR from the shell, a wide terminal.
+
+Two ways to run ``phantom ARGS`` in-process with Typer's CliRunner against the shared
+``live_server`` (a real backend on a free loopback port, tests/conftest.py):
+- ``cli`` (a ``Cli``): base URL and key passed as the command's environment, with ``tty=``,
+  ``env=`` and ``auth=`` per call; returns click's ``Result``.
+- ``phantom``: base URL and key set with monkeypatch for the whole test (so a test can change
+  them, and child processes such as a scripted $EDITOR see them); returns a ``PhantomResult``
+  with ``.json()``.
 ``editor`` installs a scripted $EDITOR (a small Python program in the test's tmp dir) that
-follows a plan of steps, one per invocation.
+follows a plan of steps, one per invocation. ``unique`` and ``uid`` give fresh ids (the live
+server is shared by the session).
 """
 
 from __future__ import annotations
@@ -12,12 +21,16 @@ import json
 import shlex
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from ..conftest import MemoryKeyring
 
 EDITOR_SCRIPT = r'''
 """A scripted editor: EDITOR="python editor.py PLAN" ; each run pops one step of PLAN."""
@@ -76,17 +89,62 @@ elif "append" in step:
 
 
 @pytest.fixture(autouse=True)
-def phantom_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own PHANTOM_HOME: nothing touches the real user dirs."""
-    home = tmp_path_factory.mktemp("phantom_home")
-    monkeypatch.setenv("PHANTOM_HOME", str(home))
-    for var in ("PHANTOM_PROFILE", "VISUAL", "EDITOR", "PHANTOM_FORCE_TTY", "NO_COLOR"):
+def phantom_home(phantom_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared isolated home (tests/conftest.py), autouse; no forced TTY, NO_COLOR or editor
+    from the shell, and a wide terminal."""
+    for var in ("PHANTOM_FORCE_TTY", "NO_COLOR", "VISUAL", "EDITOR"):
         monkeypatch.delenv(var, raising=False)
-    return home
+    monkeypatch.setenv("COLUMNS", "200")
+    return phantom_home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(memory_keyring: MemoryKeyring) -> Iterator[MemoryKeyring]:
+    """The shared in-memory keyring (tests/conftest.py), autouse here."""
+    yield memory_keyring
 
 
 @dataclass
-class Result:
+class Cli:
+    """Runs ``phantom`` in-process with Typer's CliRunner against a base URL and key."""
+
+    base_url: str | None
+    api_key: str | None
+    server: Any = None
+
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        tty: bool = False,
+        env: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> Result:
+        from phantom_cli.cli.main import app
+
+        full_env: dict[str, str | None] = {"PHANTOM_FORCE_TTY": "1" if tty else "0"}
+        if auth and self.base_url:
+            full_env["PHANTOM_BASE_URL"] = self.base_url
+        if auth and self.api_key:
+            full_env["PHANTOM_API_KEY"] = self.api_key
+        full_env.update(env or {})
+        return CliRunner().invoke(
+            app, list(args), input=input, env=full_env, catch_exceptions=False
+        )
+
+
+@pytest.fixture
+def cli(live_server: Any) -> Cli:
+    return Cli(live_server.base_url, live_server.api_key, live_server)
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@dataclass
+class PhantomResult:
     exit_code: int
     stdout: str
     stderr: str
@@ -97,7 +155,7 @@ class Result:
 
 
 @pytest.fixture
-def cli(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def phantom(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., PhantomResult]:
     """Invoke ``phantom ARGS`` in-process against the live local backend."""
     from typer.testing import CliRunner
 
@@ -107,12 +165,12 @@ def cli(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Resu
     monkeypatch.setenv("PHANTOM_API_KEY", live_server.api_key)
     runner = CliRunner()
 
-    def invoke(*args: str, input: str | None = None) -> Result:
+    def invoke(*args: str, input: str | None = None) -> PhantomResult:
         res = runner.invoke(app, list(args), input=input)
         exc = res.exception
         if exc is not None and not isinstance(exc, SystemExit):
             raise exc  # an unexpected crash: show its traceback
-        return Result(res.exit_code, res.stdout, res.stderr, exc)
+        return PhantomResult(res.exit_code, res.stdout, res.stderr, exc)
 
     return invoke
 
