@@ -1,17 +1,15 @@
-"""The one module that drives turns (the seam to the conversation core).
+"""The one module that drives turns: the seam to the conversation core.
 
 Everything else in ``phantom_cli.scenarios`` sees a :class:`Driver`: ``open()``, ``say(text) ->
-Turn``, ``reset()``, ``wait_for_extraction(timeout)``, ``scratchpad()``. Today it calls
-``AsyncPhantom`` directly (non-streaming calls; the scripted engine's pace does not matter to
-them beyond the backend's own setting). When the conversation core (``phantom_cli.conversation``:
-``NpcSession``, ``CompanionChat``, ``InstanceChat``) lands, only this file changes: each driver
-wraps the matching core object (``await conv.open()``, ``async for ev in conv.send(text)`` up to
-``Done(response=…, latency_ms=…)``, ``await conv.reset()``).
+Turn``, ``reset()``, ``wait_for_extraction(timeout)``, ``scratchpad()``. Each driver wraps the
+conversation core's object for its target (``phantom_cli.conversation``: ``NpcSession``,
+``CompanionChat`` without a transcript file, ``InstanceChat``) and plays each turn with
+``conv.send(text, stream=False)`` up to its ``Done``, exactly as ``phantom npc say`` /
+``companion say`` / ``instances chat`` and the TUI do.
 
-Seed (``--seed``): until the local backend accepts a per-request attempt seed, a seed makes the
-run reproducible by deriving every session/chat id from it (the scripted engine picks its lines
-from the server's ``seed`` setting and the conversation's ids); ``ATTEMPT_SEED_PARAM`` is where
-the per-request seed goes once the backend reads it.
+Seed (``--seed``): every session/chat id is derived from it, and on the local backend each
+companion turn carries it as the per-request attempt seed (the ``seed`` extension of
+``POST /api/v1/chat/companion``), so the scripted engine's replies repeat run after run.
 """
 
 from __future__ import annotations
@@ -23,8 +21,6 @@ from typing import Any
 
 from .model import Target
 
-# The query parameter carrying a per-request attempt seed, once the backend accepts one (None: not sent).
-ATTEMPT_SEED_PARAM: str | None = None
 RATE_LIMIT_RETRIES = 3  # runner-level retries after the client's own (429/503 with Retry-After)
 RATE_LIMIT_MAX_WAIT = 30.0
 EXTRACTION_POLL = 0.05
@@ -95,14 +91,24 @@ async def _backoff(call: Any) -> Any:
     raise AssertionError("unreachable")
 
 
+async def _done(events: Any) -> Any:
+    """Play one turn of the conversation core (``conv.send(...)``) to its ``Done``."""
+    from phantom_cli.conversation import Done
+
+    done = None
+    async for ev in events:
+        if isinstance(ev, Done):
+            done = ev
+    if done is None:  # pragma: no cover - every turn of the core ends with a Done
+        raise RuntimeError("the turn ended without a Done event")
+    return done
+
+
 class Driver:
     """Drives one scenario's conversation. Subclasses per target kind."""
 
     def __init__(self, client: Any, target: Target, ids: Ids, seed: int | None = None) -> None:
         self.client, self.target, self.ids, self.seed = client, target, ids, seed
-
-    def _seed_params(self) -> dict[str, Any]:
-        return {ATTEMPT_SEED_PARAM: self.seed} if ATTEMPT_SEED_PARAM and self.seed is not None else {}
 
     async def open(self) -> None: ...
 
@@ -125,6 +131,8 @@ class Driver:
 
         t0 = time.perf_counter()
         try:
+            if call is None:  # the client cannot even build this request: the server's answer
+                raise E.InvalidInputError([("request", "refused by the client")])
             resp = await _backoff(call)
             actual = _response_actual(resp)
         except E.InvalidInputError:
@@ -140,14 +148,17 @@ class Driver:
 
 
 class NpcDriver(Driver):
+    conv: Any = None
+
     async def open(self) -> None:
         from phantom_cli.client import errors as E
+        from phantom_cli.conversation import NpcSession, Player
 
         t = self.target
+        self.conv = NpcSession(self.client, t.id, self.ids.session, t.machine,
+                               Player(t.player_name or "Tester", t.player_gender or "non-binary"))
         try:
-            await _backoff(lambda: self.client.npc.init_session(
-                t.id, user_session_id=self.ids.session, player_name=t.player_name or "Tester",
-                player_gender=t.player_gender or "non-binary", machine_id=t.machine))
+            await _backoff(self.conv.init)
         except E.NotFoundError as exc:
             what = f"machine {t.machine!r} of NPC {t.id!r}" if t.machine else f"NPC {t.id!r}"
             raise TargetUnavailable(f"unknown {what}: {exc.message}") from None
@@ -160,44 +171,64 @@ class NpcDriver(Driver):
 
         t = self.target
         params = {"machine_id": t.machine} if t.machine else {}
-        raw = ("POST", fill(paths.NPC_MESSAGE, persona_id=t.id), {**params, **self._seed_params()},
+        raw = ("POST", fill(paths.NPC_MESSAGE, persona_id=t.id), params or None,
                {"message": text, "user_session_id": self.ids.session})
-        return await self._timed(
-            lambda: self.client.npc.message(t.id, message=text, user_session_id=self.ids.session,
-                                            machine_id=t.machine), raw)
+
+        async def turn() -> Any:
+            return (await _done(self.conv.send(text, stream=False))).response
+
+        return await self._timed(turn, raw)
 
     async def reset(self) -> None:
-        t = self.target
-        await _backoff(lambda: self.client.npc.reset(t.id, user_session_id=self.ids.session, machine_id=t.machine))
-        await self.open()
+        await _backoff(self.conv.reset)
 
 
 class CompanionDriver(Driver):
-    def __init__(self, *a: Any, **kw: Any) -> None:
-        super().__init__(*a, **kw)
-        self.history: list[dict[str, str]] = []
+    conv: Any = None
 
     @property
     def chat_id(self) -> str:
         return self.ids.session
 
+    def _chat(self) -> Any:
+        """The core's chat, or None for a persona the client refuses (a scenario may expect the
+        server's 400 for it: its turns are then sent as written)."""
+        from pydantic import ValidationError
+
+        from phantom_cli.conversation import CompanionChat
+
+        options: dict[str, Any] = {}
+        if self.seed is not None and getattr(self.client, "backend", None) == "local":
+            options["seed"] = self.seed  # the local backend's per-request attempt seed
+        # no transcript file: a scenario run leaves nothing in the user's state folder
+        try:
+            return CompanionChat(self.client, self.target.persona or {}, self.chat_id,
+                                 options=options, transcript=False, source="phantom test")
+        except ValidationError:
+            return None
+
+    async def open(self) -> None:
+        self.conv = self._chat()
+
     async def say(self, text: str) -> Turn:
         from phantom_cli.client import paths
 
-        messages = [*self.history, {"role": "user", "content": text}][-MAX_HISTORY:]
+        conv = self.conv
+        history = conv._history() if conv is not None else []
+        messages = [*history, {"role": "user", "content": text}][-MAX_HISTORY:]
         while messages and messages[0]["role"] != "user":
             messages = messages[1:]
-        persona = self.target.persona or {}
-        raw = ("POST", paths.COMPANION_CHAT, self._seed_params() or None,
-               {"chat_id": self.chat_id, "persona": persona, "messages": messages})
-        turn = await self._timed(
-            lambda: self.client.companion.chat(chat_id=self.chat_id, persona=persona, messages=messages), raw)
-        if turn.reply is not None:
-            self.history = [*messages, {"role": "assistant", "content": turn.reply}][-MAX_HISTORY:]
-        return turn
+        raw = ("POST", paths.COMPANION_CHAT, None,
+               {"chat_id": self.chat_id, "persona": self.target.persona or {}, "messages": messages,
+                **(conv.options if conv is not None else {})})
+
+        async def turn() -> Any:
+            return (await _done(conv.send(text, stream=False))).response
+
+        return await self._timed(turn if conv is not None else None, raw)
 
     async def reset(self) -> None:
-        self.history = []
+        self.conv = self._chat()
 
     async def wait_for_extraction(self, timeout: float) -> bool:
         """Poll the local backend's pending-extraction count for this chat (bounded); against a
@@ -224,9 +255,11 @@ class CompanionDriver(Driver):
 
 class ActivityDriver(Driver):
     instance_id: str | None = None
+    conv: Any = None
 
     async def open(self) -> None:
         from phantom_cli.client import errors as E
+        from phantom_cli.conversation import InstanceChat
 
         try:
             inst = await _backoff(lambda: self.client.instances.create(self.target.id))
@@ -234,14 +267,15 @@ class ActivityDriver(Driver):
             raise TargetUnavailable(f"unknown activity {self.target.id!r}: {exc.message}") from None
         self.instance_id = inst.id
         self.ids.extra["instance_id"] = inst.id
+        self.conv = InstanceChat(self.client, inst.id)
 
     async def say(self, text: str) -> Turn:
         from phantom_cli.client import errors as E
 
         t0 = time.perf_counter()
         try:
-            parts = [chunk async for chunk in await self.client.instances.chat_stream(self.instance_id, text)]
-            actual: dict[str, Any] = {"status": 200, "reply": "".join(parts)}
+            done = await _done(self.conv.send(text, stream=False))
+            actual: dict[str, Any] = {"status": 200, "reply": done.reply}
         except E.APIStatusError as exc:
             actual = _error_actual(exc)
         except E.InvalidInputError as exc:

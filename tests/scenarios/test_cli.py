@@ -113,6 +113,32 @@ def test_seed_makes_ids_reproducible(run_test, tmp_path: Path) -> None:
     assert ids[0] == ids[1] and ids[0].startswith("scn-merchant-passes-")
 
 
+COMPANION = """\
+scenarios:
+  - name: luna small talk
+    persona: {name: Luna, bio: a night-owl astronomer}
+    steps:
+      - say: Tell me something about the sky tonight.
+      - say: And what should I look for first?
+"""
+
+
+def test_seed_is_the_companion_attempt_seed(run_test, tmp_path: Path) -> None:
+    """On the local backend --seed N goes with every companion turn (through the conversation
+    core): the same seed repeats the scripted replies, another seed changes them."""
+    f = write(tmp_path, COMPANION)
+
+    def replies(seed: str) -> list[str]:
+        js = tmp_path / f"r{seed}.json"
+        r = run_test(str(f), "--seed", seed, "--steps", "--json", str(js))
+        assert r.exit_code == 0, r.output
+        return [st["actual"]["reply"] for st in json.loads(js.read_text())["results"][0]["steps"]]
+
+    first, again, other = replies("3"), replies("3"), replies("4")
+    assert first == again and all(first)
+    assert first != other
+
+
 def test_schema_command_prints_the_schema(run_test) -> None:
     r = run_test("schema")
     assert r.exit_code == 0

@@ -237,6 +237,14 @@ _cache: dict[tuple[Any, ...], Engine] = {}
 _cache_lock = threading.Lock()
 
 
+def unpaced(engine: Any) -> Any:
+    """``engine`` for a reply that is not streamed to anyone: the scripted engine's word-by-word
+    pace is for people watching a stream, not for JSON answers and openings (other engines are
+    returned as they are)."""
+    fn = getattr(engine, "unpaced", None)
+    return fn() if callable(fn) else engine
+
+
 def get_engine(settings: Any = None) -> Engine:
     """The engine the settings select (``engine``: scripted | openai | llama-cpp).
 

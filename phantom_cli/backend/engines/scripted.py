@@ -549,6 +549,11 @@ class ScriptedEngine:
         # seconds between words; 0 = as fast as the consumer reads
         self.chunk_delay = 1.0 / self.pace if self.pace > 0 else 0.0
 
+    def unpaced(self) -> ScriptedEngine:
+        """The same engine without the word-by-word delay, for a reply nobody watches stream
+        (a non-streamed request: JSON back in one piece, as fast as it is written)."""
+        return self if not self.chunk_delay else ScriptedEngine(0.0)
+
     def write(self, prompt: Prompt, *, temperature: float = 0.8, seed: int = 0) -> str:
         rng = random.Random(prompt.digest())
         w = _Writer(rng, greedy=temperature <= 0, shift=int(seed))

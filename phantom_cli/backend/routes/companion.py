@@ -34,7 +34,7 @@ from phantom_cli.client import paths
 
 from ..db import new_id, now, transaction
 from ..endpoints import Ctx, endpoint, sse, sse_response
-from ..engines import Engine, EngineUnavailable, Prompt, get_engine
+from ..engines import Engine, EngineUnavailable, Prompt, get_engine, unpaced
 from ..errors import ApiError, in_context
 from ..memory.service import Retrieval, memory_service
 from ..moderation import Policy, get_policy
@@ -204,7 +204,7 @@ async def run_turn(app: Any, user_id: str, body: m.CompanionChatRequest, *, memo
         parts: list[str] = []
         t0 = time.perf_counter()
         try:
-            async for chunk in turn.engine.stream(
+            async for chunk in unpaced(turn.engine).stream(
                 turn.prompt, temperature=_temperature(body), max_tokens=body.max_tokens,
                 seed=_seed(app, body),
             ):

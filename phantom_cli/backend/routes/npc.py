@@ -102,6 +102,13 @@ def _engine(ctx: Ctx) -> Any:
         raise _unavailable(exc) from None
 
 
+def _unpaced(engine: Any) -> Any:
+    """A JSON answer (not streamed): no word-by-word pace (``engines.unpaced``)."""
+    from ..engines import unpaced
+
+    return unpaced(engine)
+
+
 def _unavailable(exc: Exception) -> ApiError:
     return ApiError(503, message=in_context("engine unavailable", getattr(exc, "message", None) or str(exc)))
 
@@ -202,7 +209,7 @@ async def init_session(ctx: Ctx) -> Any:
                                 goal=mach.states[mach.initial_state].goal, lines=[line],
                                 player_name=b.player_name, player_gender=b.player_gender,
                                 description=_description(p))
-            opening = "".join([c async for c in _write(engine, prompt, ctx.settings.seed,
+            opening = "".join([c async for c in _write(_unpaced(engine), prompt, ctx.settings.seed,
                                                        mach.reply_max_tokens(mach.initial_state))]).strip() or line
         session, _ = store.create_session(
             ctx.db, user_id=ctx.user.id, persona_id=p.id, user_session_id=b.user_session_id,
@@ -330,7 +337,7 @@ async def message(ctx: Ctx) -> Any:
     if not ctx.query.stream:
         async with lock:
             prep = await _prepare(ctx, p, mach, b.message, b.user_session_id)
-            reply = "".join([c async for c in _write(prep.engine, prep.reply_prompt, ctx.settings.seed,
+            reply = "".join([c async for c in _write(_unpaced(prep.engine), prep.reply_prompt, ctx.settings.seed,
                                                      prep.max_tokens)])
             return _commit(ctx, prep, reply)
 

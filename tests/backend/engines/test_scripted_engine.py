@@ -241,6 +241,26 @@ def test_the_request_seed_picks_the_attempt(live_server: object) -> None:
     assert r.status_code == 400 and "seed" in r.text
 
 
+async def test_a_reply_nobody_watches_is_not_paced() -> None:
+    """The word-by-word pace is for a stream someone watches: a JSON answer (non-streamed
+    turn, an NPC opening) is written at once, with the same text."""
+    import time
+
+    from phantom_cli.backend.engines import unpaced
+    from phantom_cli.backend.engines.scripted import ScriptedEngine
+    from phantom_cli.backend.prompts import npc_prompt
+
+    paced = ScriptedEngine(pace=20.0)
+    quick = unpaced(paced)
+    assert quick.chunk_delay == 0 and unpaced(quick) is quick
+    p = npc_prompt(npc_name="M", state="s", history=[{"role": "player", "content": "hi there"}])
+    t0 = time.perf_counter()
+    fast = "".join([c async for c in quick.stream(p, seed=1)])
+    assert time.perf_counter() - t0 < 0.2
+    assert fast == "".join([c async for c in paced.stream(p, seed=1)])
+    assert unpaced(object) is object  # other engines are returned as they are
+
+
 def _shipped_activities() -> list[dict]:
     data = json.loads((Path(content_pkg.__file__).parent / "activities.json").read_text())
     return data if isinstance(data, list) else data["activities"]
