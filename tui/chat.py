@@ -23,6 +23,7 @@ from .conversations import Conversation, Delta, Done, NpcConversation, Turn, mac
 from .errors import describe, is_stream_cut
 from .modals import ConfirmModal
 from .sanitize import clean, plain
+from .scenario import ScenarioTape
 from .widgets import ChatInput, MessageView, SidePanel, StatusBar, latency_text
 
 ConversationSource = Conversation | Callable[[], Awaitable[Conversation]]
@@ -112,8 +113,10 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+g", "next_greeting", "Greeting"),
         Binding("ctrl+n", "reset", "Reset NPC"),
         Binding("ctrl+t", "play_unlocked", "Play unlocked"),
+        Binding("ctrl+f", "fork_here", "Fork here"),
         Binding("ctrl+b", "toggle_panel", "Panel"),
         Binding("ctrl+o", "home", "Home"),
+        Binding("ctrl+s", "save_scenario", "Save scenario"),
         Binding("ctrl+u", "load_earlier", "Earlier", show=False),
     ]
 
@@ -127,6 +130,7 @@ class ChatScreen(Screen[None]):
         self.error: str | None = None
         self.hidden_turns: list[Turn] = []
         self.unlocked: list[str] = []  # NPC machines unlocked in this conversation, newest last
+        self.tape = ScenarioTape()  # the turns, for "save as scenario" (tui/scenario.py)
 
     # ------------------------------------------------------------------ layout
 
@@ -201,6 +205,7 @@ class ChatScreen(Screen[None]):
             self.query_one("#chat-title", Static).update(plain("Could not open the conversation"))
             self.show_error(exc)
             return
+        self.tape.history(turns)
         await self.load_turns(turns)
         self.query_one("#chat-input", ChatInput).focus()
 
@@ -323,6 +328,7 @@ class ChatScreen(Screen[None]):
                                 if event.reply != "".join(received):
                                     await view.set_content(event.reply)
                                 view.set_marks(event.marks)
+                                self._tape_done(user_text, event)
                                 self._after_done(event)
                     break
                 except Exception as exc:
@@ -347,6 +353,7 @@ class ChatScreen(Screen[None]):
             else:
                 if not received:
                     await view.remove()
+                self._tape_error(user_text, exc)
             self.show_error(exc)
         finally:
             self.streaming = False
@@ -382,6 +389,8 @@ class ChatScreen(Screen[None]):
             return conv is not None and len(conv.greetings) > 1 and not conv.started
         if action == "stop":
             return True if self.streaming else None
+        if action == "save_scenario":
+            return conv is not None and not self.streaming
         if action in ("retry", "edit_last"):
             return None if (conv is None or conv.last_user is None or self.streaming) else True
         return True
@@ -446,6 +455,7 @@ class ChatScreen(Screen[None]):
         if last_user is not None:
             await last_user.set_content(text)
             last_user.add_mark("edited")
+        self.tape.edited(text)
         conv = self.conv
         assert conv is not None
         self._start_turn(lambda: conv.edit_last(text), user_text=None)
@@ -489,6 +499,7 @@ class ChatScreen(Screen[None]):
             self.show_error(exc)
             return
         self.show_error(None)
+        self.tape.reset()
         await self.load_turns(turns)
         self.notify("Session reset.", markup=False)
 
@@ -502,6 +513,115 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(ChatScreen(
             self.ctx, NpcConversation(self.ctx, conv.persona_id, machine_id=machine, title=conv.title)
         ))
+
+    # ------------------------------------------------------------------ save as scenario
+
+    def _tape_done(self, user_text: str | None, event: Done) -> None:
+        from .scenario import _actual
+
+        self.tape.played(user_text, _actual(event))
+
+    def _tape_error(self, user_text: str | None, exc: BaseException) -> None:
+        from .scenario import error_actual
+
+        actual = error_actual(exc)
+        if actual is not None:
+            self.tape.played(user_text, actual)
+
+    def action_save_scenario(self) -> None:
+        """Ask for a path, then write this conversation as a phantom-scenario/1 file whose
+        expectations are what happened (like `phantom test record`)."""
+        from .modals import AskModal
+        from .scenario import default_path, target_of
+
+        conv = self.conv
+        if conv is None or self.streaming:
+            return
+        if not self.tape.steps:
+            self.notify("Nothing to save yet: send a message first.", severity="warning", markup=False)
+            return
+        if target_of(conv, self.ctx) is None:
+            self.notify("This conversation cannot be saved as a scenario.", severity="warning", markup=False)
+            return
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self._save_scenario(path)
+
+        self.app.push_screen(AskModal("Save this conversation as a scenario (phantom-scenario/1 YAML) to:",
+                                      default_path(conv), "file.yaml"), chosen)
+
+    def _save_scenario(self, path: str) -> None:
+        from phantom_cli.scenarios.load import ScenarioFileError
+
+        from .scenario import write
+
+        try:
+            written = write(self.tape, self.conv, self.ctx, path)
+        except (OSError, ValueError, ScenarioFileError) as exc:
+            self.notify(f"Could not save the scenario: {getattr(exc, 'strerror', None) or exc}",
+                        severity="error", markup=False)
+            return
+        self.notify(f"Saved {written} ({self.tape.turns} turns with expectations). "
+                    f"Run it: phantom test {written}", title="Scenario saved", markup=False, timeout=10)
+
+    # ------------------------------------------------------------------ fork here
+
+    def on_click(self, event: Any) -> None:
+        """A click on a message selects it ("fork here" forks there); again: unselects."""
+        widget = getattr(event, "widget", None)
+        view = next((w for w in (widget.ancestors_with_self if widget else [])
+                     if isinstance(w, MessageView)), None)
+        if view is None:
+            return
+        selected = view.has_class("selected")
+        for other in self.query(MessageView).filter(".selected"):
+            other.remove_class("selected")
+        if not selected:
+            view.add_class("selected")
+
+    def fork_point(self) -> int:
+        """How many turns "fork here" keeps: the selected message's (see tui/forking.py), else
+        every turn; turns of history not shown yet count too."""
+        from .forking import fork_turns
+
+        shown = list(self.query(MessageView))
+        roles = [t.role for t in self.hidden_turns] + [v.role for v in shown]
+        selected = next((i for i, v in enumerate(shown) if v.has_class("selected")), None)
+        at = None if selected is None else len(self.hidden_turns) + selected
+        return fork_turns(roles, at)
+
+    def action_fork_here(self) -> None:
+        if self.conv is None or self.streaming:
+            return
+        self._fork(self.fork_point())
+
+    @work(exclusive=True, group="fork")
+    async def _fork(self, at: int) -> None:
+        from phantom_cli.client.errors import PhantomError
+        from phantom_cli.conversation.branches import BranchError
+
+        from .forking import fork_conversation
+
+        assert self.conv is not None
+        try:
+            new = await fork_conversation(self.ctx, self.conv, at)
+        except BranchError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        except PhantomError as exc:
+            self.show_error(exc)
+            return
+        self.notify(f"Forked at turn {at}: {clean(self._conv_id(new))}", markup=False)
+        self.app.push_screen(ChatScreen(self.ctx, new))
+
+    @staticmethod
+    def _conv_id(conv: Any) -> str:
+        for name in ("chat_id", "session_id", "instance_id"):
+            value = getattr(conv, name, None)
+            if value:
+                return str(value)
+        return ""
 
     def action_toggle_panel(self) -> None:
         panel = self.query_one(SidePanel)
@@ -517,7 +637,11 @@ class ChatScreen(Screen[None]):
             ("Stop reply", "Stop the reply being streamed (escape)", self.action_stop),
             ("Retry last turn", "Send the last message again (ctrl+r)", self.action_retry),
             ("Edit last message", "Edit and resend your last message (ctrl+l)", self.action_edit_last),
+            ("Fork here", "A new conversation with the turns up to the selected message (click "
+             "one; default: all) (ctrl+f)", self.action_fork_here),
             ("Toggle side panel", "Show or hide the turn panel (ctrl+b)", self.action_toggle_panel),
+            ("Save conversation as scenario", "Write it as a phantom-scenario/1 file with what "
+             "happened as expectations (ctrl+s)", self.action_save_scenario),
             ("Home", "Back to the list of conversations (ctrl+o)", self.action_home),
             ("Load earlier messages", "Show the previous page of history (ctrl+u)",
              lambda: self.run_worker(self.action_load_earlier(), group="earlier")),

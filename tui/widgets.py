@@ -93,6 +93,7 @@ class MessageView(Vertical):
     MessageView.user { border-left: thick $primary; }
     MessageView.assistant { border-left: thick $accent; }
     MessageView.incomplete, MessageView.refused, MessageView.filtered { border-left: thick $error; }
+    MessageView.selected { background: $boost; }
     MessageView .msg-header { color: $text-muted; text-style: bold; }
     MessageView Markdown { margin: 0; padding: 0; }
     MessageView .msg-static { height: auto; }

@@ -41,6 +41,7 @@ MIGRATION_AREAS: tuple[tuple[str, str], ...] = (
     ("jobs", "phantom_cli.backend.jobs"),
     ("generation", "phantom_cli.backend.generation.jobs"),  # v2 moves its rows into ``jobs``
     ("npc", "phantom_cli.backend.npc.store"),
+    ("npc_snapshots", "phantom_cli.backend.npc.snapshots"),  # state per NPC message (forks)
     ("scratchpad", "phantom_cli.backend.scratchpad"),
     ("idempotency", "phantom_cli.backend.idempotency"),  # Idempotency-Key outcomes
 )

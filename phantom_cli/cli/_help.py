@@ -20,6 +20,7 @@ SUMMARIES: dict[str, str] = {
     "scratchpad": "Read and edit a companion's scratchpad (working notes).",
     "npc": "Talk to NPCs: sessions with a state machine, score and outcome.",
     "companion": "Talk to a companion defined by a persona file.",
+    "transcripts": "Fork, export, import conversations; print their tree of branches.",
     "auth": "Log in to the hosted API; show, check or forget the key.",
     "config": "Show and change settings, with each value's source.",
     "profile": "Named profiles: backend, base URL and defaults.",
@@ -37,8 +38,11 @@ DETAILS: dict[str, str] = {
     "personas": "Not companion characters: a persona describes you.",
     "scratchpad": "Type companion: one per companion; type conversation: one per conversation.",
     "npc": "Seed 001. The session id defaults to one derived from the profile and its player "
-    "name, so init and later say calls meet in the same session.",
+    "name, so init and later say calls meet in the same session. lint, graph and walk read a "
+    "machine file (phantom-npc/1) for its author.",
     "companion": "The conversation is kept locally per chat id.",
+    "transcripts": "ID is a companion chat_id, an NPC session id (user_session_id) or an "
+    "instance id; --kind chooses when it names more than one. Formats: docs/transcripts.md.",
     "auth": "Store, check, show or forget the API key of a profile.",
     "config": "Settings live in config.toml; 'list' shows each value's source.",
     "profile": "Which backend, base URL and defaults to use.",
@@ -67,9 +71,13 @@ EXAMPLES: dict[str, str] = {
     "scratchpad": "Examples: phantom scratchpad get --companion luna; "
     "phantom scratchpad edit --companion luna",
     "npc": "Examples: phantom npc init abc123; phantom npc say abc123 'How much?'; "
-    "phantom npc history abc123",
+    "phantom npc history abc123; phantom npc fork abc123 --at 1 --as try-again; "
+    "phantom npc lint merchant.json; phantom npc walk merchant.json --to deal_struck -o deal.yaml",
     "companion": "Examples: phantom companion say -P luna.toml 'Hi!'; "
     "phantom companion transcript -P luna.toml",
+    "transcripts": "Examples: phantom transcripts export luna --format sillytavern -o luna.jsonl; "
+    "phantom transcripts fork luna --at 2 --as luna-alt; phantom transcripts tree luna; "
+    "phantom transcripts import chat.jsonl --as companion",
     "auth": 'Examples: phantom auth login; echo "$KEY" | phantom --profile prod auth login; '
     "phantom auth status",
     "config": "Examples: phantom config list; phantom config set player_name Ash; "
@@ -83,7 +91,8 @@ EXAMPLES: dict[str, str] = {
     "admin": "Examples: phantom admin activities; phantom admin import-card mira.png; "
     "phantom admin publish act_123",
     "test": "Examples: phantom test examples/scenarios; phantom test s.yaml -k 'merchant and not "
-    "vault' -j 4 --junit out.xml; phantom test schema > scenario.schema.json. Exit codes: 0 all "
+    "vault' -j 4 --junit out.xml; phantom test schema > scenario.schema.json; phantom test record "
+    "--npc abc123 -o s.yaml; phantom test compare s.yaml -p local -p hosted. Exit codes: 0 all "
     "passed, 1 a scenario failed, 2 bad scenario file or usage, 130 interrupted.",
 }
 

@@ -342,7 +342,8 @@ def transcript(
         name = next((x.persona for x in reversed(turns) if x.persona), "companion")
     label = visible(name)
     for x in turns:
-        sys.stdout.write(f"you: {visible(x.user, keep_newlines=True)}\n")
+        if not x.greeting:
+            sys.stdout.write(f"you: {visible(x.user, keep_newlines=True)}\n")
         if x.answered:
             flag = " ⚑ refused" if x.refused else ""
             sys.stdout.write(f"{label}:{flag} {visible(x.reply, keep_newlines=True)}\n")

@@ -38,6 +38,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "scratchpad": ("scratchpad", "app"),
     "npc": ("npc", "app"),
     "companion": ("companion", "app"),
+    "transcripts": ("transcripts", "app"),
     "auth": ("auth", "app"),
     "config": ("settings", "app"),
     "profile": ("profile", "app"),

@@ -525,3 +525,43 @@ def reset(
     from phantom_cli.cli.output import visible
 
     _note(f"reset session {visible(resp.session_id)} ({visible(pid)})")
+
+
+@app.command(
+    "fork",
+    epilog="Examples: phantom npc fork abc123 --at 2 --as try-again  ·  "
+    "phantom npc fork abc123 --session s1 --at 0 --as s1-fresh --json",
+)
+@handle_errors
+def fork(
+    ctx: typer.Context,
+    persona_id: PersonaArg = None,
+    session: SessionOpt = None,
+    at: int | None = typer.Option(
+        None, "--at", metavar="N", help="Keep the first N turns (default: all of them)."
+    ),
+    new: str = typer.Option(..., "--as", metavar="NEW", help="The new session id."),
+    machine: MachineOpt = None,
+    json_: JsonOpt = False,
+    jq: JqOpt = None,
+) -> None:
+    """Fork a session at turn N: a new session NEW with its first N turns and its state then.
+
+    A local backend extension (the hosted API cannot fork). The original is not changed; play
+    the fork with --session NEW. 'phantom transcripts tree SESSION' shows the branches.
+    """
+    from phantom_cli.cli.transcripts import do_fork
+
+    out = output_mode(ctx, json_, jq)
+    pid = _persona(ctx, persona_id)
+    sid = _session(ctx, session)
+    do_fork(ctx, sid, at, new, "npc", pid, machine, out)
+
+
+def _register_tools() -> None:
+    from phantom_cli.cli import npctools  # typer + stdlib at module level, like this module
+
+    npctools.register(app)
+
+
+_register_tools()

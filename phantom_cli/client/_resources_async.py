@@ -43,6 +43,8 @@ from .models import (
     MessageCreate,
     MessageQuery,
     MessageUpdate,
+    NpcForkRequest,
+    NpcForkResponse,
     NpcHistory,
     NpcInfo,
     NpcInitRequest,
@@ -874,6 +876,31 @@ class AsyncLocalAPI(_Resource):
         query = build(NpcListQuery, user_session_id=user_session_id)
         return await self._c._call(
             "GET", fill(paths.LOCAL_NPC, persona_id=persona_id), NpcInfo, params=query.to_wire()
+        )
+
+    async def npc_fork(
+        self,
+        persona_id: str,
+        *,
+        user_session_id: str,
+        new_user_session_id: str,
+        at: int,
+        machine_id: str | None = None,
+    ) -> NpcForkResponse:
+        """A new NPC session whose first ``at`` turns (and state as of then) are those of
+        ``user_session_id`` (409 when ``new_user_session_id`` exists)."""
+        req = build(
+            NpcForkRequest,
+            user_session_id=user_session_id,
+            new_user_session_id=new_user_session_id,
+            at=at,
+            machine_id=machine_id,
+        )
+        return await self._c._call(
+            "POST",
+            fill(paths.LOCAL_NPC_FORK, persona_id=persona_id),
+            NpcForkResponse,
+            json=req.to_wire(),
         )
 
     async def health(self) -> dict[str, Any]:

@@ -263,6 +263,7 @@ class NpcHistoryMessage(ResponseModel):
     content: str
     created_at: str
     state: str | None = None
+    turn_id: str | None = None  # local extension: the turn the message belongs to (None: opening)
 
 
 class NpcHistory(ResponseModel):
@@ -687,6 +688,30 @@ class NpcListQuery(RequestModel):
     """``?user_session_id=`` of ``/local/npcs``: add the player's progress per machine."""
 
     user_session_id: SessionId | None = None
+
+
+class NpcForkRequest(RequestModel):
+    """``POST /api/v1/local/npcs/{persona_id}/fork`` (local extension): a new session
+    ``new_user_session_id`` whose first ``at`` turns are those of ``user_session_id``."""
+
+    user_session_id: SessionId
+    new_user_session_id: SessionId
+    at: int = Field(ge=0, le=100000)
+    machine_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=ID_PATTERN)
+
+
+class NpcForkResponse(ResponseModel):
+    session_id: str
+    user_session_id: str
+    from_user_session_id: str
+    machine_id: str
+    at: int
+    source_turns: int
+    current_state: str
+    score: float = 0
+    outcome: str | None = None
+    machine_completed: bool = False
+    state_path: list[str] = Field(default_factory=list)
 
 
 class NpcList(ResponseModel):

@@ -43,5 +43,6 @@ LOCAL_INFO = f"{LOCAL}/info"  # engine, version, backend kind
 LOCAL_PROMPT = f"{LOCAL}/prompts/{{turn_id}}"  # assembled prompt of a turn (debug)
 LOCAL_NPCS = f"{LOCAL}/npcs"  # NPC personas and their machines
 LOCAL_NPC = f"{LOCAL}/npcs/{{persona_id}}"  # one NPC persona and its machines
+LOCAL_NPC_FORK = f"{LOCAL}/npcs/{{persona_id}}/fork"  # a session forked at turn N
 LOCAL_EXTRACTION_PENDING = f"{LOCAL}/memory/pending"  # queued/running extraction jobs (phantom test)
 LOCAL_ADMIN = f"{LOCAL}/admin"

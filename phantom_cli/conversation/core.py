@@ -283,6 +283,9 @@ class CompanionChat(Conversation):
         recorded = self.transcript.turns()
         turns: list[Turn] = []
         for t in recorded:
+            if t.greeting:
+                turns.append(Turn("assistant", t.reply or "", ["greeting"], turn_id=t.id))
+                continue
             turns.append(Turn("user", t.user, turn_id=t.id))
             if t.answered:
                 marks = ["refused"] if t.refused else []
@@ -290,8 +293,9 @@ class CompanionChat(Conversation):
                     marks.append("filtered")
                 turns.append(Turn("assistant", t.reply or "", marks, turn_id=t.id))
         self.window = [dict(m) for m in self.transcript.context()]
-        if recorded:
-            last = recorded[-1]
+        spoken = [t for t in recorded if not t.greeting]
+        if spoken:
+            last = spoken[-1]
             self.last_user = last.user
             self.started = True
             self.last_answered = last.answered

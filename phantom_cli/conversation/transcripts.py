@@ -1,4 +1,9 @@
-"""Local companion transcripts: one JSON-lines file per chat_id in ``state_dir()/transcripts/``.
+"""Local transcripts: one JSON-lines file per conversation in ``state_dir()/transcripts/``.
+
+The format is documented in docs/transcripts.md (keep the two in step). In short: companion
+chats live here whole (``<chat_id file>.jsonl``); NPC sessions and activity instances are kept by
+the server, and their local file (``npc/…``, ``instance/…``) holds only what the server cannot:
+where the conversation was forked from, and the alternatives (swipes) of its messages.
 
 ``phantom companion say`` keeps the conversation here so consecutive calls continue it: each call
 sends the rolling window of recent answered turns plus the new user message (≤ 100 messages,
@@ -8,18 +13,28 @@ window the documented limits allow, and keeps the body under the local backend's
 The file is an append-only event log, one JSON object a line, each appended with a single
 ``O_APPEND`` write under an exclusive lock and fsynced:
 
-- ``{"event": "user", "id", "chat_id", "content", "persona", "at"}`` — written *before* the
-  request, so the user's text is never lost (``persona``: the companion's name, optional);
+- ``{"event": "user", "id", "parent", "chat_id", "content", "persona", "at"}`` — written
+  *before* the request, so the user's text is never lost; ``parent`` is the turn it follows
+  (``null`` for the first), so edits and forks keep the tree of branches;
+- ``{"event": "greeting", "id", "parent", "chat_id", "content", "persona", "at"}`` — a message
+  of the companion with no user message before it (an imported greeting);
 - ``{"event": "reply", "id", "content", "at", "moderation", "memory", "extraction_enqueued"}`` —
-  written only after a successful response: only then is the user turn answered;
+  written only after a successful response: only then is the user turn answered. Every reply
+  of a turn is kept as one of its alternatives (``swipes``) and becomes the chosen one;
+- ``{"event": "swipe", "id", "swipe_id", "at"}`` — another alternative becomes the chosen one;
 - ``{"event": "failed", "id", "error", "at"}`` — the request failed; the turn stays unanswered.
 - ``{"event": "retracted", "id", "at"}`` — the user replaced the turn (a regenerated reply, an
   edited message): it is no longer shown or sent as context; the file keeps it.
+- ``{"event": "fork", "id", "kind", "from", "from_kind", "at_turn", "parent", "at"}`` — the
+  first line of a forked conversation: it continues ``from`` after its first ``at_turn`` turns
+  (``parent``: the id of the last turn they share).
 
-Unanswered turns are never sent as context. Retrying the same text after a failure reuses the
-pending user turn instead of writing a duplicate. Exchanges whose user message was refused by
-inbound moderation are kept in the file but not sent as context again. A torn last line (a crash
-mid-write) is skipped when reading and never glued to the next append.
+Files written before ``parent`` existed are read as a chain (each turn's parent is the turn
+before it that was not retracted at the time). Unanswered turns are never sent as context.
+Retrying the same text after a failure reuses the pending user turn instead of writing a
+duplicate. Exchanges whose user message was refused by inbound moderation are kept in the file
+but not sent as context again. A torn last line (a crash mid-write) is skipped when reading and
+never glued to the next append.
 """
 
 from __future__ import annotations
@@ -54,6 +69,10 @@ _CHAT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_turn_id() -> str:
+    return "t_" + secrets.token_hex(8)
 
 
 def transcripts_dir() -> Path:
@@ -125,7 +144,10 @@ def fit_window(
 
 @dataclass
 class Turn:
-    """One user message and, if it was answered, the reply."""
+    """One user message and, if it was answered, the reply (the chosen one of its ``swipes``).
+
+    A ``greeting`` turn is a message of the companion with no user message (``user`` is "").
+    """
 
     id: str
     user: str
@@ -137,6 +159,12 @@ class Turn:
     memory: dict[str, Any] = field(default_factory=dict)
     extraction_enqueued: bool | None = None
     persona: str | None = None  # the companion's name when the turn was sent (display only)
+    parent: str | None = None  # the turn this one follows (None: the first)
+    swipes: list[str] = field(default_factory=list)  # every reply it got, oldest first
+    swipe_id: int = 0  # which of ``swipes`` is ``reply``
+    swipe_at: list[str] = field(default_factory=list)  # when each alternative came
+    greeting: bool = False
+    retracted: bool = False
 
     @property
     def answered(self) -> bool:
@@ -149,11 +177,15 @@ class Turn:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "parent": self.parent,
             "user": self.user,
             "at": self.at,
             "reply": self.reply,
             "replied_at": self.replied_at,
             "answered": self.answered,
+            "swipes": list(self.swipes),
+            "swipe_id": self.swipe_id,
+            "greeting": self.greeting,
             "errors": self.errors,
             "moderation": self.moderation,
             "memory": self.memory,
@@ -186,40 +218,80 @@ def _read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
     return out, skipped
 
 
-def _turns_of(events: list[dict[str, Any]]) -> list[Turn]:
-    """The turns ``events`` make, in order; retracted turns are left out."""
+def _all_turns(events: list[dict[str, Any]]) -> list[Turn]:
+    """Every turn ``events`` make, in order, retracted ones included (``retracted`` set).
+
+    A turn without a recorded ``parent`` (a file from before parents) follows the last turn
+    that was not retracted when it was written."""
     by_id: dict[str, Turn] = {}
     order: list[Turn] = []
-    retracted: set[str] = set()
+    live: list[str] = []  # the conversation as it stood, for files without parents
     for ev in events:
         kind, tid = ev.get("event"), ev["id"]
-        if kind == "user" and isinstance(ev.get("content"), str) and tid not in by_id:
-            t = Turn(id=tid, user=ev["content"], at=str(ev.get("at", "")))
+        if kind in ("user", "greeting") and isinstance(ev.get("content"), str) and tid not in by_id:
+            parent = ev.get("parent") if "parent" in ev else (live[-1] if live else None)
+            t = Turn(id=tid, user="" if kind == "greeting" else ev["content"],
+                     at=str(ev.get("at", "")), parent=parent if isinstance(parent, str) else None)
             if isinstance(ev.get("persona"), str):
                 t.persona = ev["persona"]
+            if kind == "greeting":
+                t.greeting = True
+                t.reply, t.replied_at = ev["content"], t.at
+                t.swipes, t.swipe_at = [ev["content"]], [t.at]
             by_id[tid] = t
             order.append(t)
+            live.append(tid)
         elif kind == "reply" and tid in by_id and isinstance(ev.get("content"), str):
             t = by_id[tid]
             t.reply, t.replied_at = ev["content"], str(ev.get("at", ""))
+            t.swipes.append(ev["content"])
+            t.swipe_at.append(t.replied_at)
+            t.swipe_id = len(t.swipes) - 1
             t.moderation = dict(ev.get("moderation") or {})
             t.memory = dict(ev.get("memory") or {})
             t.extraction_enqueued = ev.get("extraction_enqueued")
+        elif kind == "swipe" and tid in by_id:
+            t = by_id[tid]
+            k = ev.get("swipe_id")
+            if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(t.swipes):
+                t.swipe_id, t.reply, t.replied_at = k, t.swipes[k], t.swipe_at[k]
         elif kind == "failed" and tid in by_id:
             by_id[tid].errors.append(str(ev.get("error", "")))
-        elif kind == "retracted":
-            retracted.add(tid)
-    return [t for t in order if t.id not in retracted]
+        elif kind == "retracted" and tid in by_id:
+            by_id[tid].retracted = True
+            if tid in live:
+                live.remove(tid)
+    return order
+
+
+def _turns_of(events: list[dict[str, Any]]) -> list[Turn]:
+    """The turns ``events`` make, in order; retracted turns are left out."""
+    return [t for t in _all_turns(events) if not t.retracted]
+
+
+def fork_header(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``fork`` event of a file (its first line when the conversation is a fork)."""
+    return next((ev for ev in events if ev.get("event") == "fork"), None)
 
 
 class Transcript:
     """The local transcript of one chat_id."""
 
-    def __init__(self, chat_id: str, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, chat_id: str, root: str | os.PathLike[str] | None = None, *, kind: str = "companion"
+    ) -> None:
+        """``kind`` "companion" (the whole chat), or "npc" / "instance": the local side file of
+        a server-kept conversation (``chat_id`` is then its user_session_id (with the persona,
+        see ``npc_key``) or the instance id)."""
         self.chat_id = chat_id
-        self.root = Path(root) if root is not None else transcripts_dir()
+        self.kind = kind
+        base = Path(root) if root is not None else transcripts_dir()
+        self.root = base if kind == "companion" else base / kind
         self.path = self.root / safe_file_name(chat_id)
         self.skipped_lines = 0
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     # ------------------------------------------------------------------ low level
 
@@ -261,6 +333,14 @@ class Transcript:
         turns are left out."""
         return _turns_of(self.events())
 
+    def all_turns(self) -> list[Turn]:
+        """Every turn, retracted ones included (their ``retracted`` is set): the tree."""
+        return _all_turns(self.events())
+
+    def fork_header(self) -> dict[str, Any] | None:
+        """Where this conversation was forked from (its ``fork`` event), or None."""
+        return fork_header(self.events())
+
     def context(
         self, limit: int = MAX_WINDOW - 1, max_bytes: int = MAX_WINDOW_BYTES
     ) -> list[dict[str, str]]:
@@ -270,7 +350,8 @@ class Transcript:
         for t in self.turns():
             if not t.answered or t.refused:
                 continue
-            for role, content in (("user", t.user), ("assistant", t.reply or "")):
+            pair = (("user", t.user), ("assistant", t.reply or ""))
+            for role, content in pair[1:] if t.greeting else pair:
                 if content:
                     msgs.append({"role": role, "content": content[:MAX_CONTENT]})
         return recent(msgs, limit, max_bytes)
@@ -295,8 +376,14 @@ class Transcript:
             turns = self.turns()
             if turns and not turns[-1].answered and turns[-1].user == text:
                 return turns[-1].id
-            tid = "t_" + secrets.token_hex(8)
-            event = {"event": "user", "id": tid, "chat_id": self.chat_id, "content": text}
+            tid = new_turn_id()
+            event = {
+                "event": "user",
+                "id": tid,
+                "parent": turns[-1].id if turns else None,
+                "chat_id": self.chat_id,
+                "content": text,
+            }
             if persona:
                 event["persona"] = persona
             event["at"] = _now()
@@ -327,6 +414,39 @@ class Transcript:
                 },
             )
 
+    def greet(self, text: str, persona: str | None = None) -> str:
+        """Record a message of the companion with no user message before it (a greeting);
+        returns its turn id. Alternatives are added with ``answer`` (swipes)."""
+        with self._locked() as fd:
+            turns = self.turns()
+            tid = new_turn_id()
+            event: dict[str, Any] = {
+                "event": "greeting",
+                "id": tid,
+                "parent": turns[-1].id if turns else None,
+                "chat_id": self.chat_id,
+                "content": text,
+            }
+            if persona:
+                event["persona"] = persona
+            event["at"] = _now()
+            self._append(fd, event)
+            return tid
+
+    def choose(self, turn_id: str, swipe_id: int) -> None:
+        """Make alternative ``swipe_id`` (0-based) of ``turn_id``'s replies the chosen one: it
+        is the one shown, sent as context and exported."""
+        with self._locked() as fd:
+            self._append(
+                fd, {"event": "swipe", "id": turn_id, "swipe_id": int(swipe_id), "at": _now()}
+            )
+
+    def write_events(self, events: list[dict[str, Any]]) -> None:
+        """Append ``events`` as they are (a fork's copied turns, an import), under one lock."""
+        with self._locked() as fd:
+            for ev in events:
+                self._append(fd, ev)
+
     def retract(self, turn_id: str) -> None:
         """Take ``turn_id`` out of the conversation (it is replaced: a regenerated reply or an
         edited message is sent as a new turn). It is no longer shown or sent as context."""
@@ -356,7 +476,11 @@ def list_transcripts(root: str | os.PathLike[str] | None = None) -> list[tuple[s
         return out
     for p in sorted(base.glob("*.jsonl")):
         events, _ = _read_events(p)
-        users = (ev for ev in events if ev["event"] == "user" and ev.get("chat_id"))
+        users = (
+            ev
+            for ev in events
+            if ev["event"] in ("user", "greeting", "fork") and isinstance(ev.get("chat_id"), str)
+        )
         chat_id = next((ev["chat_id"] for ev in users), None)
         if chat_id:
             out.append((str(chat_id), p, len(_turns_of(events))))  # as `transcript` counts

@@ -52,14 +52,23 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file beside ``path`` (folders created); OSError on failure, no temp left."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def write_json(summary: RunSummary, path: str | Path) -> None:
-    _atomic_write(Path(path), (json.dumps(to_json(summary), indent=2, ensure_ascii=False, default=str) + "\n").encode())
+write_file = _atomic_write  # for the other tools of this package (record, compare, walk)
+
+
+def write_json(summary: RunSummary, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    data = {**to_json(summary), **(extra or {})}
+    _atomic_write(Path(path), (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode())
 
 
 def to_junit(summary: RunSummary) -> ET.Element:

@@ -13,6 +13,8 @@ Two ways to run ``phantom ARGS`` in-process with Typer's CliRunner against the s
 ``editor`` installs a scripted $EDITOR (a small Python program in the test's tmp dir) that
 follows a plan of steps, one per invocation. ``unique`` and ``uid`` give fresh ids (the live
 server is shared by the session).
+``plain_cli`` runs ``phantom ARGS`` with nothing set (click's ``Result``, exceptions kept in it);
+``live_cli`` is the same against the live backend (the NPC machine tools' tests).
 """
 
 from __future__ import annotations
@@ -215,3 +217,26 @@ def editor(tmp_path: Path, phantom_home: Path, monkeypatch: pytest.MonkeyPatch) 
     ed.set()
     monkeypatch.setenv("EDITOR", ed.command())
     return ed
+
+
+@pytest.fixture
+def plain_cli() -> Callable[..., Result]:
+    """``plain_cli(*args)`` → click Result of ``phantom ARGS`` (no server, no environment set;
+    exceptions kept in the result)."""
+
+    def run(*args: str, input: str | None = None) -> Result:
+        from phantom_cli.cli.main import app
+
+        return CliRunner().invoke(app, list(args), input=input)
+
+    return run
+
+
+@pytest.fixture
+def live_cli(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch, plain_cli: Callable[..., Result]
+) -> Callable[..., Result]:
+    """Like ``plain_cli`` but against the shared live backend (base URL and key by monkeypatch)."""
+    monkeypatch.setenv("PHANTOM_BASE_URL", live_server.base_url)
+    monkeypatch.setenv("PHANTOM_API_KEY", live_server.api_key)
+    return plain_cli

@@ -225,7 +225,7 @@ def create_session(
             )
             existing.player_name, existing.player_gender = player_name, player_gender
             if not has_messages(conn, existing.id):  # re-init after a reset: say the opening again
-                _add_message(conn, existing.id, None, "npc", opening, state.state, ts)
+                _add_message(conn, existing.id, None, "npc", opening, state.state, ts, state)
             return existing, False
         sid = "sess_" + new_id("x")[2:]
         conn.execute(
@@ -235,7 +235,7 @@ def create_session(
             (sid, user_id, persona_id, user_session_id, machine_id, player_name, player_gender,
              json.dumps(state.to_json()), ts, ts),
         )
-        _add_message(conn, sid, None, "npc", opening, state.state, ts)
+        _add_message(conn, sid, None, "npc", opening, state.state, ts, state)
     created = get_session(conn, user_id, persona_id, user_session_id, machine_id)
     assert created is not None
     return created, True
@@ -255,11 +255,14 @@ def has_messages(conn: sqlite3.Connection, session_id: str) -> bool:
 
 
 def _add_message(
-    conn: sqlite3.Connection, session_id: str, turn_id: str | None, role: str, content: str, state: str, ts: str
+    conn: sqlite3.Connection, session_id: str, turn_id: str | None, role: str, content: str, state: str, ts: str,
+    snapshot: SessionState | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO npc_messages(session_id, turn_id, role, content, state, created_at) VALUES (?,?,?,?,?,?)",
-        (session_id, turn_id, role, content, state, ts),
+        "INSERT INTO npc_messages(session_id, turn_id, role, content, state, created_at, snapshot)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (session_id, turn_id, role, content, state, ts,
+         json.dumps(snapshot.to_json()) if snapshot is not None else None),
     )
 
 
@@ -289,7 +292,7 @@ def record_turn(
         if cur.rowcount != 1:
             raise StaleSession(session.id)
         _add_message(conn, session.id, turn_id, "player", player_message, session.state.state, ts)
-        _add_message(conn, session.id, turn_id, "npc", npc_message, new_state.state, now())
+        _add_message(conn, session.id, turn_id, "npc", npc_message, new_state.state, now(), new_state)
         newly: list[str] = []
         for machine_id, outcome in unlocks:
             c = conn.execute(
@@ -314,17 +317,97 @@ def history(conn: sqlite3.Connection, session_id: str, limit: int | None = None)
     """The session's messages, oldest first (the last ``limit`` if given)."""
     if limit is None:
         rows = conn.execute(
-            "SELECT role, content, created_at, state FROM npc_messages WHERE session_id = ? ORDER BY seq",
+            "SELECT role, content, created_at, state, turn_id FROM npc_messages WHERE session_id = ? ORDER BY seq",
             (session_id,),
         ).fetchall()
     else:
         rows = conn.execute(
-            "SELECT * FROM (SELECT seq, role, content, created_at, state FROM npc_messages"
+            "SELECT * FROM (SELECT seq, role, content, created_at, state, turn_id FROM npc_messages"
             " WHERE session_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
             (session_id, limit),
         ).fetchall()
-    return [{"role": r["role"], "content": r["content"], "created_at": r["created_at"], "state": r["state"]}
-            for r in rows]
+    return [{"role": r["role"], "content": r["content"], "created_at": r["created_at"], "state": r["state"],
+             "turn_id": r["turn_id"]} for r in rows]
+
+
+class ForkError(Exception):
+    """A fork that cannot be made: ``status`` (400, 409) and a message naming the field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+def fork_session(
+    conn: sqlite3.Connection, source: Session, *, new_user_session_id: str, at: int,
+    initial: SessionState,
+) -> tuple[Session, int]:
+    """A new session ``new_user_session_id`` whose first ``at`` turns are ``source``'s (local
+    extension): the opening and the first ``at`` player/NPC exchanges are copied (turn ids kept),
+    its state is ``source``'s as it stood after turn ``at`` (the snapshot kept with that NPC
+    message; ``initial`` for 0), and the unlocks of ``source``'s user_session_id that the fork
+    has earned too are copied. Returns the new session and how many turns ``source`` has."""
+    with transaction(conn):
+        if get_session(conn, source.user_id, source.persona_id, new_user_session_id, source.machine_id):
+            raise ForkError(409, f"as: session {new_user_session_id!r} exists already for persona "
+                            f"{source.persona_id!r}, machine {source.machine_id!r}; choose another name "
+                            "or reset it", "new_user_session_id")
+        rows = conn.execute(
+            "SELECT seq, turn_id, role, content, state, created_at, snapshot FROM npc_messages"
+            " WHERE session_id = ? ORDER BY seq", (source.id,),
+        ).fetchall()
+        turns = sum(1 for r in rows if r["role"] == "player")
+        if at > turns:
+            raise ForkError(400, f"at: the session has {turns} turn(s); at must be 0–{turns}", "at")
+        keep: list[sqlite3.Row] = []
+        seen = 0
+        for r in rows:
+            if r["role"] == "player":
+                if seen == at:
+                    break
+                seen += 1
+            keep.append(r)
+        if at == turns:
+            state = source.state
+        elif at == 0:
+            state = initial
+        else:
+            last = keep[-1] if keep else None
+            if last is None or last["role"] != "npc" or not last["snapshot"]:
+                raise ForkError(409, f"at: turn {at} was played before this backend kept the state of "
+                                f"each turn; fork at the last turn ({turns}) or at 0", "at")
+            state = SessionState.from_json(json.loads(last["snapshot"]))
+        ts = now()
+        sid = "sess_" + new_id("x")[2:]
+        conn.execute(
+            "INSERT INTO npc_sessions(id, user_id, persona_id, user_session_id, machine_id,"
+            " player_name, player_gender, state, version, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,0,?,?)",
+            (sid, source.user_id, source.persona_id, new_user_session_id, source.machine_id,
+             source.player_name, source.player_gender, json.dumps(state.to_json()), ts, ts),
+        )
+        for r in keep:
+            conn.execute(
+                "INSERT INTO npc_messages(session_id, turn_id, role, content, state, created_at, snapshot)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (sid, r["turn_id"], r["role"], r["content"], r["state"], r["created_at"], r["snapshot"]),
+            )
+        for u in conn.execute(
+            "SELECT machine_id, unlocked_by, outcome, created_at FROM npc_unlocks"
+            " WHERE user_id = ? AND persona_id = ? AND user_session_id = ?",
+            (source.user_id, source.persona_id, source.user_session_id),
+        ).fetchall():
+            if u["unlocked_by"] == source.machine_id and not state.completed:
+                continue  # earned by a later turn than the fork keeps
+            conn.execute(
+                "INSERT OR IGNORE INTO npc_unlocks(user_id, persona_id, user_session_id, machine_id,"
+                " unlocked_by, outcome, created_at) VALUES (?,?,?,?,?,?,?)",
+                (source.user_id, source.persona_id, new_user_session_id, u["machine_id"],
+                 u["unlocked_by"], u["outcome"], u["created_at"]),
+            )
+    created = get_session(conn, source.user_id, source.persona_id, new_user_session_id, source.machine_id)
+    assert created is not None
+    return created, turns
 
 
 def reset_sessions(conn: sqlite3.Connection, sessions: list[Session], initial: dict[str, SessionState],

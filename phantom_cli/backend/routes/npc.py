@@ -484,4 +484,31 @@ async def delete_npc(ctx: Ctx) -> Any:
     return {"deleted": True, "id": pid}
 
 
-routes = [init_session, message, get_history, reset, list_npcs, get_npc, put_npc, delete_npc]
+@endpoint("POST", "/api/v1/local/npcs/{persona_id}/fork", scope=SCOPE, body=m.NpcForkRequest,
+          response=m.NpcForkResponse, status=201, errors=(400, 404, 409),
+          summary="Fork an NPC session at turn N: a new session with its first N turns and its state "
+                  "as of then (local extension)")
+async def fork(ctx: Ctx) -> Any:
+    b: m.NpcForkRequest = ctx.body
+    p = _persona(ctx, ctx.params["persona_id"])
+    mach = _machine(p, b.machine_id)
+    source = store.get_session(ctx.db, ctx.user.id, p.id, b.user_session_id, mach.id)
+    if source is None:
+        raise ApiError(404, message=f"no NPC session {b.user_session_id!r} for persona {p.id!r}, "
+                       f"machine {mach.id!r}")
+    async with _lock_for(ctx, p.id, b.user_session_id, mach.id):
+        try:
+            new, turns = store.fork_session(ctx.db, source, new_user_session_id=b.new_user_session_id,
+                                            at=b.at, initial=SessionState.initial(mach))
+        except store.ForkError as exc:
+            details = [{"loc": ["body", exc.field], "msg": exc.message}] if exc.field else None
+            raise ApiError(exc.status, message=exc.message, details=details) from None
+    s = new.state
+    return m.NpcForkResponse(session_id=new.id, user_session_id=new.user_session_id,
+                             from_user_session_id=source.user_session_id, machine_id=mach.id, at=b.at,
+                             source_turns=turns, current_state=s.state, score=_num(s.score),
+                             outcome=s.outcome, machine_completed=s.completed,
+                             state_path=list(s.state_path))
+
+
+routes = [init_session, message, get_history, reset, list_npcs, get_npc, put_npc, delete_npc, fork]
