@@ -19,7 +19,8 @@ ANY_JSON = {
     "created_at": NOW, "updated_at": NOW, "role": "user", "medium": "text", "content": "c",
     "name": "n", "mediaId": "m", "mediaType": "image", "relationType": "favorited",
     "createdAt": NOW, "job_id": "j", "generation_id": "g", "version": 1, "type": "companion",
-    "data": [], "has_more": False,
+    "data": [], "has_more": False, "user_session_id": "u",
+    "from_user_session_id": "u0", "at": 0, "source_turns": 0,
 }  # fmt: skip
 
 

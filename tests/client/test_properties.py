@@ -314,6 +314,18 @@ CASES: list[ModelCase] = [
         lambda c, d: c.instances.chat_stream("i1", body=d),
     ),
     ModelCase(
+        m.NpcForkRequest,  # (decided) local extension, issue 19 (forks)
+        {
+            "user_session_id": Str(128, 1, required=True, pattern=True),
+            "new_user_session_id": Str(128, 1, required=True, pattern=True),
+            "at": Int(0, 100000, required=True),
+            "machine_id": Str(128, 1, pattern=True),
+        },
+        lambda c, d: c.local.npc_fork(
+            "p", **{"user_session_id": None, "new_user_session_id": None, "at": None, **d}
+        ),
+    ),
+    ModelCase(
         m.PersonaCreate,
         {
             "name": Str(120, 1, required=True, blank_ok=False),
