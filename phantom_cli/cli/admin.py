@@ -326,6 +326,24 @@ def import_card(
     _summary(out, act, "imported" + (" and published" if publish_ else " (unpublished)"))
 
 
+def _write_file(output: str, data: bytes, force: bool) -> Path | None:
+    """``data`` to ``output`` ('-': stdout, returns None); never over a file without --force."""
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return None
+    target = Path(output)
+    if target.exists() and not force:
+        fail(f"{target}: already exists (use --force to overwrite)")
+    try:
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:
+        fail(f"{target}: cannot write ({exc.strerror or exc})")
+    return target
+
+
 @app.command(
     "export-card",
     epilog=(
@@ -360,19 +378,9 @@ def export_card(
         params={"format": fmt, "png": "true" if png else "false"},
     )
     data = resp.content
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+    target = _write_file(output, data, force)
+    if target is None:
         return
-    target = Path(output)
-    if target.exists() and not force:
-        fail(f"{target}: already exists (use --force to overwrite)")
-    try:
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        fail(f"{target}: cannot write ({exc.strerror or exc})")
     kind = "PNG card (chara + ccv3)" if png else f"{fmt.upper()} JSON card"
     print(f"wrote {kind} of {activity_id} to {target} ({len(data)} bytes)", file=sys.stderr)
 
@@ -386,24 +394,6 @@ lorebook_app = typer.Typer(
     epilog="Examples:\n\n  phantom admin lorebook list act_luna\n\n  phantom admin lorebook show act_luna",
 )
 app.add_typer(lorebook_app, name="lorebook")
-
-
-def _write_file(output: str, data: bytes, force: bool) -> Path | None:
-    """``data`` to ``output`` ('-': stdout, returns None); never over a file without --force."""
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return None
-    target = Path(output)
-    if target.exists() and not force:
-        fail(f"{target}: already exists (use --force to overwrite)")
-    try:
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        fail(f"{target}: cannot write ({exc.strerror or exc})")
-    return target
 
 
 def _lorebook_columns() -> list:
