@@ -113,6 +113,17 @@ async def _resolve(client: Any, ctx: typer.Context, ident: str, kind: str | None
     return await resolve(client, ident, kind, persona, machine)
 
 
+def _on_conversation(ctx: typer.Context, ident: str, kind: str | None, persona: str | None,
+                     machine: str | None, name: str, fn: Any) -> Any:
+    """``await fn(client, ref, name)`` for the conversation ``ident`` names (see ``run``)."""
+
+    async def work(client: Any) -> Any:
+        ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
+        return await fn(client, ref, name)
+
+    return run(ctx, work, needs_client=kind != "companion")
+
+
 # --------------------------------------------------------------------------- fork
 
 
@@ -276,12 +287,7 @@ def tree(
 
     out = output_mode(ctx, json_, jq)
     name = _user_name(ctx)
-
-    async def work(client: Any) -> Any:
-        ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
-        return await branches.tree(client, ref, name)
-
-    data = run(ctx, work, needs_client=kind != "companion")
+    data = _on_conversation(ctx, ident, kind, persona, machine, name, branches.tree)
     if out.json:
         out.emit_json({**data, "roots": [r.to_json() for r in data["roots"]]})
         return
@@ -339,13 +345,7 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    name = _user_name(ctx)
-
-    async def work(client: Any) -> Any:
-        ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
-        return await branches.load(client, ref, name)
-
-    log = run(ctx, work, needs_client=kind != "companion")
+    log = _on_conversation(ctx, ident, kind, persona, machine, _user_name(ctx), branches.load)
     text = render(log, fmt)
     if output is not None:
         try:
