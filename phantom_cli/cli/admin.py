@@ -16,7 +16,6 @@ from typing import Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_NOT_FOUND,
     AllOpt,
@@ -27,6 +26,7 @@ from phantom_cli.cli.common import (
     fail,
     get_client,
     get_settings,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
@@ -34,12 +34,7 @@ from phantom_cli.cli.common import (
 )
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("admin"),
-    epilog=_help.examples("admin"),
-)
+app = group_app("admin")
 
 ADMIN = paths.LOCAL_ADMIN
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_CONFLICT,
@@ -27,16 +26,12 @@ from phantom_cli.cli.common import (
     fail,
     get_async_client,
     get_settings,
+    group_app,
     handle_errors,
     output_mode,
 )
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("transcripts"),
-    epilog=_help.examples("transcripts"),
-)
+app = group_app("transcripts")
 
 KindOpt = Annotated[
     str | None,
