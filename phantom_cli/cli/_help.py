@@ -2,7 +2,7 @@
 
 ``phantom --help`` lists ``SUMMARIES`` (``main.COMMANDS`` is built from them without importing a
 command module); each group's own ``--help`` starts with the same summary (``group_help``), then
-its ``DETAILS``, and ends with its ``EXAMPLES`` (``examples``). tests/cli_core/test_help_text.py
+its ``DETAILS``, and ends with its ``EXAMPLES`` (``examples``). tests/cli/test_help_text.py
 checks that every group agrees and that every example names a real command.
 """
 

@@ -167,3 +167,19 @@ def test_lorebook_entries_reach_the_prompt(fresh_server, monkeypatch) -> None:
         assert "".join(c.instances.chat_stream(inst.id, "What about the lighthouse?")) == "ok"
     system = seen[0].messages[0].content
     assert "The lighthouse has been dark" in system and "Dragons" not in system
+
+
+def test_instance_chat_refuses_an_unknown_skin(live_server) -> None:  # type: ignore[no-untyped-def]
+    """`instances chat --skin nope` was accepted silently (skin_id scopes play-mode XP)."""
+    from phantom_cli.client.errors import NotFoundError
+
+    aid = live_server.add_activity(title="Skinned", first_message="Hi")
+    with live_server.client() as c:
+        inst = c.instances.create(aid)
+        with pytest.raises(NotFoundError) as info:
+            "".join(c.instances.chat_stream(inst.id, "hello", skin_id="skin_nope"))
+        assert "skin" in str(info.value)
+        # nothing saved: only the greeting the instance opened with
+        assert [(m.role, m.content) for m in c.instances.messages.list(inst.id).data] == [("assistant", "Hi")]
+        skin = c.skins.list(limit=1).data[0].id
+        assert "".join(c.instances.chat_stream(inst.id, "hello", skin_id=skin))

@@ -2,7 +2,7 @@
 
 The body is the seed's, byte for byte; the local backend needs its own key (the seed's
 ``$PHANTOM_KEY``). The answer is a 200 carrying every response field the seed documents, with
-the seed's types. Seed 001's example is tested in tests/conversation_npc/test_npc_api.py.
+the seed's types. Seed 001's example is tested in tests/backend/npc/test_npc_api.py.
 """
 
 from __future__ import annotations

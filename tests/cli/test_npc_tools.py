@@ -91,44 +91,44 @@ def test_shadowing_is_conservative() -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_shipped_machines_are_clean(cli, seed: str) -> None:
-    r = cli("npc", "lint", seed)
+def test_shipped_machines_are_clean(plain_cli, seed: str) -> None:
+    r = plain_cli("npc", "lint", seed)
     assert r.exit_code == 0, r.output
     assert "clean" in r.output
 
 
-def test_lint_cli_exit_1_and_json(cli, tmp_path: Path) -> None:
+def test_lint_cli_exit_1_and_json(plain_cli, tmp_path: Path) -> None:
     f = _bad_file(tmp_path)
-    r = cli("npc", "lint", str(f))
+    r = plain_cli("npc", "lint", str(f))
     assert r.exit_code == 1
     assert f"{f}: machine m1, state island: unreachable:" in r.output
-    r = cli("npc", "lint", str(f), "--json")
+    r = plain_cli("npc", "lint", str(f), "--json")
     data = json.loads(r.stdout)
     assert r.exit_code == 1 and {x["kind"] for x in data["findings"]} >= {"unreachable", "dead-end", "shadowed",
                                                                            "redirect-limit", "placeholder"}
     bad = tmp_path / "broken.json"
     bad.write_text("{not json", encoding="utf-8")
-    r = cli("npc", "lint", str(bad))
+    r = plain_cli("npc", "lint", str(bad))
     assert r.exit_code == 2 and "not valid JSON" in r.output
 
 
-def test_graph_mermaid_and_dot(cli, tmp_path: Path) -> None:
+def test_graph_mermaid_and_dot(plain_cli, tmp_path: Path) -> None:
     seed = str(DATA_DIR / "abc123_hollow_market.json")
-    r = cli("npc", "graph", seed, "--format", "mermaid", "--machine", "machine_main")
+    r = plain_cli("npc", "graph", seed, "--format", "mermaid", "--machine", "machine_main")
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("stateDiagram-v2\n")
     assert "[*] --> greeting" in r.stdout
     assert "haggling --> deal_struck : accept (pass, +2)" in r.stdout
     assert "negotiation --> walked_away : redirect limit 2 exceeded (fail)" in r.stdout
     assert "deal_struck --> [*]" in r.stdout
-    r = cli("npc", "graph", seed, "--format", "dot", "-o", str(tmp_path / "g.dot"))
+    r = plain_cli("npc", "graph", seed, "--format", "dot", "-o", str(tmp_path / "g.dot"))
     assert r.exit_code == 0, r.output
     text = (tmp_path / "g.dot").read_text()
     assert text.startswith('digraph "abc123" {') and text.rstrip().endswith("}")
     assert '"machine_main.haggling" -> "machine_main.haggling" [label="counter (redirect)", style=dashed];' in text
     assert 'label="unlocks machine_secret"' in text
-    assert cli("npc", "graph", seed, "--format", "svg").exit_code == 2
-    assert cli("npc", "graph", seed, "--machine", "nope").exit_code == 2
+    assert plain_cli("npc", "graph", seed, "--format", "svg").exit_code == 2
+    assert plain_cli("npc", "graph", seed, "--machine", "nope").exit_code == 2
 
 
 OUTCOMES = [("abc123_hollow_market.json", o) for o in ("deal_struck", "secret_revealed", "thrown_out", "walked_away")]
@@ -136,9 +136,9 @@ OUTCOMES += [("npc_ironbridge.toml", o) for o in ("crossed", "turned_back")]
 
 
 @pytest.mark.parametrize(("file", "outcome"), OUTCOMES)
-def test_walk_writes_the_shortest_scenario_that_passes(cli, live_cli, tmp_path: Path, file: str, outcome: str) -> None:
+def test_walk_writes_the_shortest_scenario_that_passes(plain_cli, live_cli, tmp_path: Path, file: str, outcome: str) -> None:
     out = tmp_path / f"{outcome}.yaml"
-    r = cli("npc", "walk", str(DATA_DIR / file), "--to", outcome, "-o", str(out))
+    r = plain_cli("npc", "walk", str(DATA_DIR / file), "--to", outcome, "-o", str(out))
     assert r.exit_code == 0, r.output
     doc = yaml.safe_load(out.read_text())
     steps = doc["scenarios"][0]["steps"]
@@ -151,7 +151,7 @@ def test_walk_writes_the_shortest_scenario_that_passes(cli, live_cli, tmp_path: 
     assert r.exit_code == 0, r.output
 
 
-def test_walk_through_the_redirect_limit(cli, live_cli, tmp_path: Path) -> None:
+def test_walk_through_the_redirect_limit(plain_cli, live_cli, tmp_path: Path) -> None:
     """An outcome only the redirect limit reaches: limit + 1 off-track lines."""
     data = json.loads((DATA_DIR / "abc123_hollow_market.json").read_text())
     for st in data["machines"][0]["states"].values():  # thrown out only by the greeting's limit
@@ -160,7 +160,7 @@ def test_walk_through_the_redirect_limit(cli, live_cli, tmp_path: Path) -> None:
     f = tmp_path / "m.json"
     f.write_text(json.dumps(data), encoding="utf-8")
     out = tmp_path / "w.yaml"
-    r = cli("npc", "walk", str(f), "--to", "thrown_out", "-o", str(out))
+    r = plain_cli("npc", "walk", str(f), "--to", "thrown_out", "-o", str(out))
     assert r.exit_code == 0, r.output
     steps = yaml.safe_load(out.read_text())["scenarios"][0]["steps"]
     assert len(steps) == 3  # redirect_limit 2 → the third off-track line
@@ -168,11 +168,11 @@ def test_walk_through_the_redirect_limit(cli, live_cli, tmp_path: Path) -> None:
     assert live_cli("test", str(out)).exit_code == 0  # the seed machine behaves the same on this path
 
 
-def test_walk_errors(cli) -> None:
+def test_walk_errors(plain_cli) -> None:
     seed = str(DATA_DIR / "abc123_hollow_market.json")
-    r = cli("npc", "walk", seed, "--to", "nope")
+    r = plain_cli("npc", "walk", seed, "--to", "nope")
     assert r.exit_code == 2 and "no machine of 'abc123' has outcome 'nope'" in r.output
-    r = cli("npc", "walk", seed, "--to", "vault_opened")
+    r = plain_cli("npc", "walk", seed, "--to", "vault_opened")
     assert r.exit_code == 2 and "locked" in r.output
 
 
@@ -207,15 +207,15 @@ RIDDLE = {
 }
 
 
-def test_walk_a_custom_machine_with_patterns_and_all_words(cli, live_cli, live_server, tmp_path: Path) -> None:
+def test_walk_a_custom_machine_with_patterns_and_all_words(plain_cli, live_cli, live_server, tmp_path: Path) -> None:
     f = tmp_path / "sphinx.json"
     f.write_text(json.dumps(RIDDLE), encoding="utf-8")
-    lint_out = cli("npc", "lint", str(f))
+    lint_out = plain_cli("npc", "lint", str(f))
     assert lint_out.exit_code == 1 and "on_redirect_limit goes back to the same state" in lint_out.output
     with live_server.http() as c:  # the backend must know the persona to run the walk
         assert c.put("/api/v1/local/admin/npcs/sphinx_walk", json=RIDDLE).status_code == 200
     out = tmp_path / "t.yaml"
-    r = cli("npc", "walk", str(f), "--to", "treasure", "-o", str(out))
+    r = plain_cli("npc", "walk", str(f), "--to", "treasure", "-o", str(out))
     assert r.exit_code == 0, r.output
     steps = yaml.safe_load(out.read_text())["scenarios"][0]["steps"]
     assert len(steps) == 2
@@ -224,7 +224,7 @@ def test_walk_a_custom_machine_with_patterns_and_all_words(cli, live_cli, live_s
     assert steps[1]["expect"]["score"] == 5
     assert live_cli("test", str(out)).exit_code == 0
     out2 = tmp_path / "lost.yaml"
-    assert cli("npc", "walk", str(f), "--to", "lost", "-o", str(out2)).exit_code == 0
+    assert plain_cli("npc", "walk", str(f), "--to", "lost", "-o", str(out2)).exit_code == 0
     steps = yaml.safe_load(out2.read_text())["scenarios"][0]["steps"]
     assert len(steps) == 1 + 3 and [s["expect"]["decision"] for s in steps[1:]] == ["redirect", "redirect", "fail"]
     assert live_cli("test", str(out2)).exit_code == 0

@@ -4,7 +4,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from phantom_cli.config import paths
+from phantom_cli.config import (
+    ConfigError,
+    paths,
+)
 
 
 def test_phantom_home_puts_everything_under_it(phantom_home: Path) -> None:
@@ -36,3 +39,20 @@ def test_platformdirs_without_phantom_home(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdgd"))
     assert paths.config_dir(create=False) == tmp_path / "xdgc" / "phantom"
     assert paths.data_dir(create=False) == tmp_path / "xdgd" / "phantom"
+
+
+def test_a_phantom_home_that_is_a_file_is_a_config_error(tmp_path, monkeypatch) -> None:
+    """It was 'unexpected error: NotADirectoryError' (exit 1) from every command."""
+    from phantom_cli.config import config_dir
+    from typer.testing import CliRunner
+
+    from phantom_cli.cli.main import app
+
+    afile = tmp_path / "home-file"
+    afile.write_text("")
+    monkeypatch.setenv("PHANTOM_HOME", str(afile))
+    with pytest.raises(ConfigError, match=r"cannot create the directory .*\(PHANTOM_HOME=.*\): Not a directory"):
+        config_dir()
+    r = CliRunner().invoke(app, ["config", "list"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: cannot create the directory ") and "Traceback" not in r.stderr

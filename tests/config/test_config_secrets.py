@@ -5,7 +5,12 @@ import stat
 from typing import Any
 
 import pytest
-from phantom_cli.config import credentials_file, load_settings, resolve, secrets
+from phantom_cli.config import (
+    credentials_file,
+    load_settings,
+    resolve,
+    secrets,
+)
 
 
 def test_keyring_roundtrip(memory_keyring: Any) -> None:
@@ -76,3 +81,24 @@ def test_keyring_store_clears_stale_fallback_copy(memory_keyring: Any) -> None:
 def test_empty_key_refused(memory_keyring: Any) -> None:
     with pytest.raises(secrets.ConfigError, match="empty"):
         secrets.set_key("prod", "  ")
+
+
+def test_key_source_names_the_fallback_file_when_it_holds_the_key(no_keyring: None) -> None:
+    """`auth status` said key_source keyring while the key was in credentials.json."""
+    settings = load_settings()
+    settings.add_profile("h", backend="hosted", base_url="http://127.0.0.1:9")
+    settings.save()
+    secrets.set_key("h", "sk-file-key")
+    eff = resolve(profile="h")
+    assert eff.api_key == "sk-file-key"
+    assert eff.sources["api_key"] == str(credentials_file())
+    assert secrets.get_key_and_source("h") == ("sk-file-key", str(credentials_file()))
+
+
+def test_key_source_is_keyring_when_the_keyring_holds_it(memory_keyring: object) -> None:
+    settings = load_settings()
+    settings.add_profile("k", backend="hosted", base_url="http://127.0.0.1:9")
+    settings.save()
+    secrets.set_key("k", "sk-ring")
+    eff = resolve(profile="k")
+    assert eff.api_key == "sk-ring" and eff.sources["api_key"] == "keyring"

@@ -175,3 +175,38 @@ def test_parse_value_types() -> None:
         parse_value("seed", "x")
     with pytest.raises(ConfigError, match="unknown key 'colour'"):
         parse_value("colour", "x")
+
+
+@pytest.mark.parametrize("key", ["timeout_read", "timeout_connect"])
+@pytest.mark.parametrize("text", ["0", "-1", "0.0"])
+def test_zero_timeout_is_refused_naming_key_and_limit(key: str, text: str) -> None:
+    """`config set timeout_read 0` was accepted and broke every command."""
+    with pytest.raises(ConfigError) as info:
+        parse_value(key, text)
+    assert str(info.value) == f"key {key!r} must be > 0 (seconds); got {float(text)!r}"
+
+
+def test_zero_timeout_in_the_file_is_refused_with_file_and_profile() -> None:
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().write_text("[profiles.local]\ntimeout_read = 0\n")
+    with pytest.raises(ConfigError, match=r"profile 'local'.*'timeout_read' must be > 0"):
+        load_settings()
+
+
+def test_command_line_value_errors_have_no_stray_prefix() -> None:
+    """It said "error: value: key 'player_gender' must be one of …"."""
+    with pytest.raises(ConfigError) as info:
+        parse_value("player_gender", "x")
+    assert str(info.value).startswith("key 'player_gender' must be one of")
+
+
+def test_new_server_keys_are_profile_settings() -> None:
+    """moderation_policy and engine_embedding_model are profile keys (they reach the server)."""
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().write_text(
+        '[profiles.local]\nmoderation_policy = "/p.toml"\nengine_embedding_model = "emb"\n'
+    )
+    eff = resolve()
+    assert eff.get("moderation_policy") == "/p.toml"
+    assert eff.get("engine_embedding_model") == "emb"
+    assert eff.sources["moderation_policy"] == "profile"

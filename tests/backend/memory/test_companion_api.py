@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import PERSONA, Conversation, wait_jobs
+from ..conftest import PERSONA, Conversation, wait_jobs
 
 CHAT = "/api/v1/companion/chat"
 
@@ -339,3 +339,21 @@ def test_prompt_route_serves_npc_turns_too(server: Any) -> None:
         assert p.status_code == 200, p.text
         data = p.json()
         assert data["kind"] == "npc" and data["messages"] and data["messages"][0]["role"] == "system"
+
+
+def test_companion_remembers_the_event_and_not_the_question(server: Any, chat_id: str) -> None:
+    """A conversation of facts, then a question that once stored "The user likes and."."""
+    with server.http() as http:
+        conv = Conversation(http, chat_id, persona={"name": "Lunaqa", "bio": "A friend."})
+        conv.say("I like green tea.")
+        conv.say("My presentation is on Friday")
+        conv.say("Remind me what drink I like and when my presentation is")
+        wait_jobs(server)
+        pad = http.get("/api/v1/companion/scratchpad",
+                       params={"type": "conversation", "conversation_id": chat_id}).json()
+        assert "The user's presentation is on Friday." in pad["content"]
+        assert "The user likes green tea." in pad["content"]
+        assert "likes and" not in pad["content"]
+        reply = conv.say("When is my presentation again?")
+        assert reply["memory"]["retrieved_count"] >= 1
+        assert "Friday" in reply["reply"]

@@ -328,3 +328,31 @@ def test_chat_reads_stdin(cli: Cli, live_server: Any, unique: str) -> None:
         cli("instances", "messages", "list", inst, "--role", "user", "--json").stdout
     )
     assert [m["content"] for m in first["data"]] == ["Hello from a pipe"]
+
+
+def test_instances_archive_prints_one_line(cli: Cli, unique: str) -> None:
+    act = cli.server.add_activity(title=f"Arch {unique}", category=f"a-{unique}")
+    inst = cli("instances", "create", act, "--jq", ".id").stdout.strip()
+    r = cli("instances", "archive", inst)
+    assert r.exit_code == 0 and r.stdout == f"archived {inst} (Arch {unique})\n"
+
+
+def test_keys_revoke_refuses_the_cli_s_own_local_key(cli: Cli) -> None:
+    from pathlib import Path
+
+    from phantom_cli.config import local_api_key_file
+
+    key_file = Path(local_api_key_file())
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(cli.api_key or "")
+    listed = cli("keys", "list", "--json")
+    own = next(k for k in json.loads(listed.stdout) if (cli.api_key or "").startswith(k["prefix"]))
+    r = cli("keys", "revoke", own["id"])
+    assert r.exit_code == 2 and "own key" in r.stderr and "--force" in r.stderr
+    assert cli("activities", "list").exit_code == 0  # still works
+    other = cli.server.make_key(user=f"qa-{own['id'][-6:]}")
+    other_id = next(
+        k["id"] for k in json.loads(cli("keys", "list", "--json").stdout)
+        if other.startswith(k["prefix"]) and not k.get("revoked_at")
+    )
+    assert cli("keys", "revoke", other_id).exit_code == 0

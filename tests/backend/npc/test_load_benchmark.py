@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_short_load_run_meets_the_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from phantom_cli.backend.generation.render import _drawable, _font, render_image
 
-SKINS = Path(__file__).resolve().parents[2] / "phantom_cli" / "backend" / "content" / "skins.json"
+SKINS = Path(__file__).resolve().parents[3] / "phantom_cli" / "backend" / "content" / "skins.json"
 
 
 def _missing(text: str, font) -> list[str]:

@@ -357,3 +357,20 @@ def test_cli_create_update_delete_activity(server: LiveServer, tmp_path: Path) -
     assert r.exit_code == 2 and "--yes" in r.output
     assert run(server, "delete", "act_quiz", "--yes").exit_code == 0
     assert run(server, "delete", "act_quiz", "--yes").exit_code == 5
+
+
+def test_export_card_to_a_png_name_writes_a_png(server: LiveServer, tmp_path: Path) -> None:
+    """`export-card act_luna -o luna.png` (no --png) wrote JSON into the .png file."""
+    out = tmp_path / "luna.PNG"
+    r = run(server, "export-card", "act_luna", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert cards.parse_card(out.read_bytes()).activity["title"] == "Luna"
+    assert "PNG card" in r.output
+
+
+def test_export_card_refuses_png_into_a_json_name(server: LiveServer, tmp_path: Path) -> None:
+    out = tmp_path / "luna.json"
+    r = run(server, "export-card", "act_luna", "--png", "-o", str(out))
+    assert r.exit_code == 2 and ".png" in r.output
+    assert not out.exists()

@@ -112,26 +112,26 @@ def luna(tmp_path: Path) -> Path:
     return p
 
 
-def _say(cli, luna: Path, chat_id: str, *texts: str) -> None:
+def _say(phantom, luna: Path, chat_id: str, *texts: str) -> None:
     for text in texts:
-        r = cli("companion", "say", "-P", str(luna), "--chat-id", chat_id, "--no-stream", text)
+        r = phantom("companion", "say", "-P", str(luna), "--chat-id", chat_id, "--no-stream", text)
         assert r.exit_code == 0, r.stderr
 
 
-def _npc_session(cli, uid: str, *lines: str) -> None:
-    r = cli("npc", "init", PERSONA, "--session", uid, "--player-name", "Alex")
+def _npc_session(phantom, uid: str, *lines: str) -> None:
+    r = phantom("npc", "init", PERSONA, "--session", uid, "--player-name", "Alex")
     assert r.exit_code == 0, r.stderr
     for line in lines:
-        r = cli("npc", "say", PERSONA, line, "--session", uid, "--no-stream")
+        r = phantom("npc", "say", PERSONA, line, "--session", uid, "--no-stream")
         assert r.exit_code == 0, r.stderr
 
 
 # --------------------------------------------------------------------------- fork
 
 
-def test_fork_a_companion_chat_keeps_the_first_turns_and_continues_alone(cli, luna, uid) -> None:
-    _say(cli, luna, uid, "one", "two", "three")
-    r = cli("transcripts", "fork", uid, "--at", "2", "--as", f"{uid}-b", "--kind", "companion")
+def test_fork_a_companion_chat_keeps_the_first_turns_and_continues_alone(phantom, luna, uid) -> None:
+    _say(phantom, luna, uid, "one", "two", "three")
+    r = phantom("transcripts", "fork", uid, "--at", "2", "--as", f"{uid}-b", "--kind", "companion")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.strip() == f"{uid}-b"
     fork = Transcript(f"{uid}-b")
@@ -140,27 +140,27 @@ def test_fork_a_companion_chat_keeps_the_first_turns_and_continues_alone(cli, lu
     assert [t.id for t in fork.turns()] == [t.id for t in orig[:2]]  # the same turns
     assert fork.fork_header()["from"] == uid and fork.fork_header()["at_turn"] == 2
     # the fork continues on its own; the original is unchanged
-    _say(cli, luna, f"{uid}-b", "four")
+    _say(phantom, luna, f"{uid}-b", "four")
     assert [t.user for t in Transcript(f"{uid}-b").turns()] == ["one", "two", "four"]
     assert [t.user for t in Transcript(uid).turns()] == ["one", "two", "three"]
     assert Transcript(f"{uid}-b").turns()[-1].parent == orig[1].id
 
 
-def test_fork_refuses_a_bad_turn_number_and_an_existing_target(cli, luna, uid) -> None:
-    _say(cli, luna, uid, "one")
-    r = cli("transcripts", "fork", uid, "--at", "5", "--as", f"{uid}-x", "--kind", "companion")
+def test_fork_refuses_a_bad_turn_number_and_an_existing_target(phantom, luna, uid) -> None:
+    _say(phantom, luna, uid, "one")
+    r = phantom("transcripts", "fork", uid, "--at", "5", "--as", f"{uid}-x", "--kind", "companion")
     assert r.exit_code == 2 and "--at" in r.stderr and "0–1" in r.stderr
     assert not Transcript(f"{uid}-x").exists()
-    _say(cli, luna, f"{uid}-y", "hello")
-    r = cli("transcripts", "fork", uid, "--at", "1", "--as", f"{uid}-y", "--kind", "companion")
+    _say(phantom, luna, f"{uid}-y", "hello")
+    r = phantom("transcripts", "fork", uid, "--at", "1", "--as", f"{uid}-y", "--kind", "companion")
     assert r.exit_code == 6 and "exists already" in r.stderr
     assert [t.user for t in Transcript(f"{uid}-y").turns()] == ["hello"]
 
 
-def test_npc_fork_copies_turns_and_the_state_as_of_turn_n(cli, live_server, uid) -> None:
-    _npc_session(cli, uid, "I heard you have something rare for sale.", "How much?")
+def test_npc_fork_copies_turns_and_the_state_as_of_turn_n(phantom, live_server, uid) -> None:
+    _npc_session(phantom, uid, "I heard you have something rare for sale.", "How much?")
     full = live_server.client().npc.history(PERSONA, user_session_id=uid)
-    r = cli("npc", "fork", PERSONA, "--session", uid, "--at", "1", "--as", f"{uid}-f", "--json")
+    r = phantom("npc", "fork", PERSONA, "--session", uid, "--at", "1", "--as", f"{uid}-f", "--json")
     assert r.exit_code == 0, r.stderr
     out = r.json()
     assert out["id"] == f"{uid}-f" and out["turns"] == 1
@@ -175,33 +175,33 @@ def test_npc_fork_copies_turns_and_the_state_as_of_turn_n(cli, live_server, uid)
         live_server.client().local.npc(PERSONA, user_session_id=uid).machine().player.state_path
     )
     # the fork plays on from there; the original is unchanged
-    r = cli("npc", "say", PERSONA, "Deal.", "--session", f"{uid}-f", "--no-stream")
+    r = phantom("npc", "say", PERSONA, "Deal.", "--session", f"{uid}-f", "--no-stream")
     assert r.exit_code == 0, r.stderr
     again = live_server.client().npc.history(PERSONA, user_session_id=uid)
     assert [m.content for m in again.messages] == [m.content for m in full.messages]
 
 
-def test_npc_fork_at_zero_and_errors(cli, uid) -> None:
-    _npc_session(cli, uid, "Hello there.")
-    r = cli("npc", "fork", PERSONA, "--session", uid, "--at", "0", "--as", f"{uid}-0")
+def test_npc_fork_at_zero_and_errors(phantom, uid) -> None:
+    _npc_session(phantom, uid, "Hello there.")
+    r = phantom("npc", "fork", PERSONA, "--session", uid, "--at", "0", "--as", f"{uid}-0")
     assert r.exit_code == 0, r.stderr
-    r = cli("npc", "history", PERSONA, "--session", f"{uid}-0", "--json")
+    r = phantom("npc", "history", PERSONA, "--session", f"{uid}-0", "--json")
     assert len(r.json()["messages"]) == 1  # the opening only
-    r = cli("npc", "fork", PERSONA, "--session", uid, "--at", "0", "--as", f"{uid}-0")
+    r = phantom("npc", "fork", PERSONA, "--session", uid, "--at", "0", "--as", f"{uid}-0")
     assert r.exit_code == 6 and "exists already" in r.stderr
-    r = cli("npc", "fork", PERSONA, "--session", uid, "--at", "9", "--as", f"{uid}-9")
+    r = phantom("npc", "fork", PERSONA, "--session", uid, "--at", "9", "--as", f"{uid}-9")
     assert r.exit_code == 2 and "--at" in r.stderr
-    r = cli("npc", "fork", PERSONA, "--session", f"{uid}-none", "--at", "0", "--as", f"{uid}-n")
+    r = phantom("npc", "fork", PERSONA, "--session", f"{uid}-none", "--at", "0", "--as", f"{uid}-n")
     assert r.exit_code == 5
 
 
-def test_fork_an_instance_copies_the_first_turns_messages(cli, live_server, uid) -> None:
+def test_fork_an_instance_copies_the_first_turns_messages(phantom, live_server, uid) -> None:
     act = live_server.add_activity(title=f"Fork {uid}", category=f"f-{uid}", first_message="Hi!")
-    inst = json.loads(cli("instances", "create", act, "--json").stdout)["id"]
+    inst = json.loads(phantom("instances", "create", act, "--json").stdout)["id"]
     for text in ("first", "second"):
-        r = cli("instances", "chat", inst, text)
+        r = phantom("instances", "chat", inst, text)
         assert r.exit_code == 0, r.stderr
-    r = cli("transcripts", "fork", inst, "--at", "1", "--json")
+    r = phantom("transcripts", "fork", inst, "--at", "1", "--json")
     assert r.exit_code == 0, r.stderr
     new = r.json()["id"]
     assert new != inst and new.startswith("inst_")
@@ -219,12 +219,12 @@ def test_fork_an_instance_copies_the_first_turns_messages(cli, live_server, uid)
 # --------------------------------------------------------------------------- tree
 
 
-def test_tree_shows_the_branches_plain_and_json(cli, luna, uid) -> None:
-    _say(cli, luna, uid, "one", "two", "three")
-    assert cli("transcripts", "fork", uid, "--at", "1", "--as", f"{uid}-b",
+def test_tree_shows_the_branches_plain_and_json(phantom, luna, uid) -> None:
+    _say(phantom, luna, uid, "one", "two", "three")
+    assert phantom("transcripts", "fork", uid, "--at", "1", "--as", f"{uid}-b",
                "--kind", "companion").exit_code == 0
-    _say(cli, luna, f"{uid}-b", "other way")
-    r = cli("transcripts", "tree", uid, "--kind", "companion")
+    _say(phantom, luna, f"{uid}-b", "other way")
+    r = phantom("transcripts", "tree", uid, "--kind", "companion")
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("companion") and "2 conversations" in lines[0]
@@ -236,7 +236,7 @@ def test_tree_shows_the_branches_plain_and_json(cli, luna, uid) -> None:
     assert two.startswith("├─ ") and other.startswith("└─ ")
     assert lines[1].endswith(": one")  # the shared turn first, not indented
     assert any(x.startswith("│  ◆ " + uid) for x in lines)
-    data = json.loads(cli("transcripts", "tree", f"{uid}-b", "--kind", "companion",
+    data = json.loads(phantom("transcripts", "tree", f"{uid}-b", "--kind", "companion",
                           "--json").stdout)
     (root,) = data["roots"]
     assert root["user"] == "one" and sorted(root["conversations"]) == sorted([uid, f"{uid}-b"])
@@ -245,13 +245,13 @@ def test_tree_shows_the_branches_plain_and_json(cli, luna, uid) -> None:
     assert root["children"][1]["heads"] == [f"{uid}-b"]
 
 
-def test_tree_of_an_npc_fork_hangs_under_the_turn_it_shares(cli, uid, monkeypatch) -> None:
-    _npc_session(cli, uid, "Hello there.", "How much?")
-    assert cli("npc", "fork", PERSONA, "--session", uid, "--at", "1", "--as",
+def test_tree_of_an_npc_fork_hangs_under_the_turn_it_shares(phantom, uid, monkeypatch) -> None:
+    _npc_session(phantom, uid, "Hello there.", "How much?")
+    assert phantom("npc", "fork", PERSONA, "--session", uid, "--at", "1", "--as",
                f"{uid}-t").exit_code == 0
-    r = cli("npc", "say", PERSONA, "Too much.", "--session", f"{uid}-t", "--no-stream")
+    r = phantom("npc", "say", PERSONA, "Too much.", "--session", f"{uid}-t", "--no-stream")
     assert r.exit_code == 0
-    data = json.loads(cli("transcripts", "tree", f"{uid}-t", "--persona", PERSONA,
+    data = json.loads(phantom("transcripts", "tree", f"{uid}-t", "--persona", PERSONA,
                           "--json").stdout)
     assert {c["id"] for c in data["conversations"]} == {uid, f"{uid}-t"}
     (root,) = data["roots"]  # the opening
@@ -259,19 +259,19 @@ def test_tree_of_an_npc_fork_hangs_under_the_turn_it_shares(cli, uid, monkeypatc
     assert turn1["user"] == "Hello there."
     assert [c["user"] for c in turn1["children"]] == ["How much?", "Too much."]
     monkeypatch.setenv("PHANTOM_FORCE_TTY", "1")
-    r = cli("transcripts", "tree", uid, "--persona", PERSONA)
+    r = phantom("transcripts", "tree", uid, "--persona", PERSONA)
     assert r.exit_code == 0 and "Too much." in r.stdout and "How much?" in r.stdout
 
 
 # --------------------------------------------------------------------------- export
 
 
-def test_export_a_companion_chat_in_each_format(cli, luna, uid, tmp_path) -> None:
-    _say(cli, luna, uid, "hello", "tell me more")
-    md = cli("transcripts", "export", uid, "--format", "md", "--kind", "companion")
+def test_export_a_companion_chat_in_each_format(phantom, luna, uid, tmp_path) -> None:
+    _say(phantom, luna, uid, "hello", "tell me more")
+    md = phantom("transcripts", "export", uid, "--format", "md", "--kind", "companion")
     assert md.exit_code == 0, md.stderr
     assert md.stdout.startswith("# Luna") and "hello" in md.stdout and "tell me more" in md.stdout
-    jl = cli("transcripts", "export", uid, "--format", "jsonl", "--kind", "companion")
+    jl = phantom("transcripts", "export", uid, "--format", "jsonl", "--kind", "companion")
     head, *msgs = [json.loads(x) for x in jl.stdout.splitlines()]
     assert head["format"] == "phantom-transcript/1" and head["kind"] == "companion"
     assert [m["role"] for m in msgs] == ["user", "assistant", "user", "assistant"]
@@ -279,7 +279,7 @@ def test_export_a_companion_chat_in_each_format(cli, luna, uid, tmp_path) -> Non
         m["parent"] == prev["id"] for prev, m in zip(msgs, msgs[1:], strict=False)
     )
     out = tmp_path / "luna.jsonl"
-    st = cli("transcripts", "export", uid, "--format", "sillytavern", "-o", str(out),
+    st = phantom("transcripts", "export", uid, "--format", "sillytavern", "-o", str(out),
              "--kind", "companion")
     assert st.exit_code == 0, st.stderr and st.stdout == ""
     head, *lines = _st_lines(out.read_text(encoding="utf-8"))
@@ -289,49 +289,49 @@ def test_export_a_companion_chat_in_each_format(cli, luna, uid, tmp_path) -> Non
     assert lines[1]["swipes"] == [lines[1]["mes"]] and lines[1]["swipe_id"] == 0
 
 
-def test_export_an_npc_session_and_an_instance(cli, live_server, uid) -> None:
-    _npc_session(cli, uid, "Hello there.")
-    r = cli("transcripts", "export", uid, "--format", "sillytavern")  # found on the backend
+def test_export_an_npc_session_and_an_instance(phantom, live_server, uid) -> None:
+    _npc_session(phantom, uid, "Hello there.")
+    r = phantom("transcripts", "export", uid, "--format", "sillytavern")  # found on the backend
     assert r.exit_code == 0, r.stderr
     head, *lines = _st_lines(r.stdout)
     assert head["chat_metadata"]["phantom"]["kind"] == "npc"
     assert [m["is_user"] for m in lines] == [False, True, False]
     assert lines[1]["mes"] == "Hello there."
     act = live_server.add_activity(title=f"Exp {uid}", category=f"e-{uid}", first_message="Hey.")
-    inst = json.loads(cli("instances", "create", act, "--json").stdout)["id"]
-    assert cli("instances", "chat", inst, "ping").exit_code == 0
-    r = cli("transcripts", "export", inst, "--format", "md")
+    inst = json.loads(phantom("instances", "create", act, "--json").stdout)["id"]
+    assert phantom("instances", "chat", inst, "ping").exit_code == 0
+    r = phantom("transcripts", "export", inst, "--format", "md")
     assert r.exit_code == 0, r.stderr
     assert f"# Exp {uid}" in r.stdout and "ping" in r.stdout
     assert r.stdout.index("Hey.") < r.stdout.index("ping")  # the activity's opening comes first
 
 
-def test_export_an_unknown_id_and_an_ambiguous_one(cli, luna, uid) -> None:
-    r = cli("transcripts", "export", f"{uid}-nothing")
+def test_export_an_unknown_id_and_an_ambiguous_one(phantom, luna, uid) -> None:
+    r = phantom("transcripts", "export", f"{uid}-nothing")
     assert r.exit_code == 5 and "no companion chat, NPC session or instance" in r.stderr
-    _say(cli, luna, uid, "hello")
-    _npc_session(cli, uid)  # an NPC session with the same id
-    r = cli("transcripts", "export", uid)
+    _say(phantom, luna, uid, "hello")
+    _npc_session(phantom, uid)  # an NPC session with the same id
+    r = phantom("transcripts", "export", uid)
     assert r.exit_code == 2 and "ambiguous" in r.stderr and "--kind" in r.stderr
-    r = cli("transcripts", "export", uid, "--kind", "npc", "--format", "jsonl")
+    r = phantom("transcripts", "export", uid, "--kind", "npc", "--format", "jsonl")
     assert r.exit_code == 0 and '"kind": "npc"' in r.stdout
-    r = cli("transcripts", "export", uid, "--format", "pdf", "--kind", "companion")
+    r = phantom("transcripts", "export", uid, "--format", "pdf", "--kind", "companion")
     assert r.exit_code == 2 and "--format" in r.stderr
 
 
-def test_export_escapes_terminal_sequences_on_stdout(cli, luna, uid) -> None:
-    _say(cli, luna, uid, "evil \x1b]52;c;aGk=\x07 text")
-    r = cli("transcripts", "export", uid, "--format", "md", "--kind", "companion")
+def test_export_escapes_terminal_sequences_on_stdout(phantom, luna, uid) -> None:
+    _say(phantom, luna, uid, "evil \x1b]52;c;aGk=\x07 text")
+    r = phantom("transcripts", "export", uid, "--format", "md", "--kind", "companion")
     assert "\x1b" not in r.stdout and "\\x1b" in r.stdout
 
 
 # --------------------------------------------------------------------------- import
 
 
-def test_import_sillytavern_as_companion_round_trips(cli, uid, tmp_path) -> None:
+def test_import_sillytavern_as_companion_round_trips(phantom, uid, tmp_path) -> None:
     src = tmp_path / "mira.jsonl"
     src.write_text(ST_CHAT, encoding="utf-8")
-    r = cli("transcripts", "import", str(src), "--as", "companion", "--chat-id", uid, "--json")
+    r = phantom("transcripts", "import", str(src), "--as", "companion", "--chat-id", uid, "--json")
     assert r.exit_code == 0, r.stderr
     assert r.json()["turns"] == 2 and r.json()["id"] == uid
     turns = Transcript(uid).turns()
@@ -340,9 +340,9 @@ def test_import_sillytavern_as_companion_round_trips(cli, uid, tmp_path) -> None
     ]
     assert turns[1].reply == "Every night, for forty years." and turns[1].swipe_id == 1
     # the user's name in an export is the player's (docs/transcripts.md): the same one here
-    assert cli("config", "set", "player_name", "Ana").exit_code == 0
+    assert phantom("config", "set", "player_name", "Ana").exit_code == 0
     out = tmp_path / "back.jsonl"
-    r = cli("transcripts", "export", uid, "--format", "sillytavern", "-o", str(out),
+    r = phantom("transcripts", "export", uid, "--format", "sillytavern", "-o", str(out),
             "--kind", "companion")
     assert r.exit_code == 0, r.stderr
     back = _st_lines(out.read_text(encoding="utf-8"))
@@ -357,11 +357,11 @@ def test_import_sillytavern_as_companion_round_trips(cli, uid, tmp_path) -> None
     assert {"role": "assistant", "content": "Every night, for forty years."} in ctx
 
 
-def test_import_sillytavern_as_instance_keeps_swipes(cli, live_server, uid, tmp_path) -> None:
+def test_import_sillytavern_as_instance_keeps_swipes(phantom, live_server, uid, tmp_path) -> None:
     act = live_server.add_activity(title="Mira", category=f"m-{uid}", first_message="Hello.")
     src = tmp_path / "mira.jsonl"
     src.write_text(ST_CHAT, encoding="utf-8")
-    r = cli("transcripts", "import", str(src), "--as", "instance", "--activity", act, "--json")
+    r = phantom("transcripts", "import", str(src), "--as", "instance", "--activity", act, "--json")
     assert r.exit_code == 0, r.stderr
     inst = r.json()["id"]
     msgs = list(reversed(live_server.client().instances.messages.list(inst, limit=100).data))
@@ -372,7 +372,7 @@ def test_import_sillytavern_as_instance_keeps_swipes(cli, live_server, uid, tmp_
         ("user", "May I climb up?"),
         ("assistant", "Mind the loose step."),
     ]
-    r = cli("transcripts", "export", inst, "--format", "sillytavern")
+    r = phantom("transcripts", "export", inst, "--format", "sillytavern")
     assert r.exit_code == 0, r.stderr
     back = _st_lines(r.stdout)
     assert [m.get("swipes") for m in back[1:] if not m["is_user"]] == [
@@ -383,45 +383,45 @@ def test_import_sillytavern_as_instance_keeps_swipes(cli, live_server, uid, tmp_
     assert back[3]["swipe_id"] == 1
 
 
-def test_import_refuses_a_bad_file_and_writes_nothing(cli, uid, tmp_path) -> None:
+def test_import_refuses_a_bad_file_and_writes_nothing(phantom, uid, tmp_path) -> None:
     bad = tmp_path / "bad.jsonl"
     lines = ST_CHAT.splitlines()
     broken = json.loads(lines[3])
     broken["swipe_id"] = 7
     bad.write_text("\n".join([*lines[:3], json.dumps(broken), *lines[4:]]), encoding="utf-8")
-    r = cli("transcripts", "import", str(bad), "--as", "companion", "--chat-id", uid)
+    r = phantom("transcripts", "import", str(bad), "--as", "companion", "--chat-id", uid)
     assert r.exit_code == 2 and "bad.jsonl:4: swipe_id" in r.stderr
     assert not Transcript(uid).exists()
     notjson = tmp_path / "x.jsonl"
     notjson.write_text('{"name": "A", "is_user": true, "mes": "hi"}\n', encoding="utf-8")
-    r = cli("transcripts", "import", str(notjson), "--as", "companion")
+    r = phantom("transcripts", "import", str(notjson), "--as", "companion")
     assert r.exit_code == 2 and "metadata line" in r.stderr
-    r = cli("transcripts", "import", str(bad), "--as", "instance")
+    r = phantom("transcripts", "import", str(bad), "--as", "instance")
     assert r.exit_code == 2 and "--activity" in r.stderr
     src = tmp_path / "ok.jsonl"
     src.write_text(ST_CHAT, encoding="utf-8")
-    assert cli("transcripts", "import", str(src), "--as", "companion",
+    assert phantom("transcripts", "import", str(src), "--as", "companion",
                "--chat-id", uid).exit_code == 0
-    r = cli("transcripts", "import", str(src), "--as", "companion", "--chat-id", uid)
+    r = phantom("transcripts", "import", str(src), "--as", "companion", "--chat-id", uid)
     assert r.exit_code == 6 and "exists already" in r.stderr
 
 
 @pytest.mark.parametrize("cmd", ["fork", "tree", "export", "import"])
-def test_help_has_an_example(cli, cmd) -> None:
-    r = cli("transcripts", cmd, "--help")
+def test_help_has_an_example(phantom, cmd) -> None:
+    r = phantom("transcripts", cmd, "--help")
     assert r.exit_code == 0 and "Example" in r.stdout
 
 
-def test_a_companion_chat_exports_and_forks_without_a_server(cli, luna, uid, monkeypatch) -> None:
-    _say(cli, luna, uid, "hello")
+def test_a_companion_chat_exports_and_forks_without_a_server(phantom, luna, uid, monkeypatch) -> None:
+    _say(phantom, luna, uid, "hello")
     monkeypatch.setenv("PHANTOM_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
-    r = cli("transcripts", "export", uid, "--kind", "companion", "--format", "jsonl")
+    r = phantom("transcripts", "export", uid, "--kind", "companion", "--format", "jsonl")
     assert r.exit_code == 0, r.stderr
     assert '"content": "hello"' in r.stdout
-    r = cli("transcripts", "fork", uid, "--kind", "companion", "--at", "0", "--as", f"{uid}-0")
+    r = phantom("transcripts", "fork", uid, "--kind", "companion", "--at", "0", "--as", f"{uid}-0")
     assert r.exit_code == 0, r.stderr
     assert Transcript(f"{uid}-0").turns() == [] and Transcript(f"{uid}-0").fork_header()
-    r = cli("transcripts", "tree", f"{uid}-0", "--kind", "companion", "--json")
+    r = phantom("transcripts", "tree", f"{uid}-0", "--kind", "companion", "--json")
     assert r.exit_code == 0 and r.json()["roots"][0]["heads"] == [uid]
     assert r.json()["empty"] == [f"{uid}-0"]
 

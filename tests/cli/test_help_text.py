@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shlex
+from typing import Any
 
 import click
 import pytest
 
 from phantom_cli.cli import _help
 from phantom_cli.cli.main import COMMANDS, EXAMPLES, load_command
+
+from .conftest import Cli
 
 GLOBAL_WITH_VALUE = {"--profile", "-p", "--base-url"}
 
@@ -60,3 +63,20 @@ def test_every_example_names_a_real_command(name: str) -> None:
             cmd, rest = sub, rest[1:]
         if isinstance(cmd, click.Group):
             assert cmd.invoke_without_command, f"phantom {' '.join(argv)}: a group, no command"
+
+
+def test_list_jq_help_says_it_gets_the_page_object() -> None:
+    r = _run("activities", "list", "--help")
+    assert ".data[].id" in r.stdout
+
+
+def test_instances_chat_help_says_what_skin_and_medium_do() -> None:
+    """It said "--skin ID  Skin for image replies." (seed 002: it only scopes play-mode XP)."""
+    out = " ".join(_run("instances", "chat", "--help").stdout.split())
+    assert "image replies" not in out
+    assert "XP" in out and "How YOUR message was sent" in out
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> Any:
+    """`phantom ARGS` with no server: no base URL or key from the fixtures."""
+    return Cli(None, None)(*args, env=env, auth=False)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+import phantom_cli.backend.content as content_pkg
 from phantom_cli.backend.engines import Prompt, complete, get_engine
 from phantom_cli.backend.engines.scripted import ScriptedEngine, second_person
 from phantom_cli.backend.prompts import (
@@ -11,7 +17,7 @@ from phantom_cli.backend.prompts import (
     npc_prompt,
 )
 
-from .conftest import PERSONA
+from ..conftest import PERSONA
 
 
 def _prompt(text: str, memories: list[str] | None = None, profile: dict | None = None) -> Prompt:
@@ -211,7 +217,7 @@ def test_scripted_pace_setting_reaches_the_server(monkeypatch: object) -> None:
 
 def test_the_request_seed_picks_the_attempt(live_server: object) -> None:
     """Local extension: ``seed`` in the companion request (a retry sends the next one)."""
-    from .conftest import PERSONA as persona
+    from ..conftest import PERSONA as persona
 
     def ask(seed: int | None) -> dict:
         body = {"chat_id": "seeded-1", "persona": persona, "extract_memory": False,
@@ -253,3 +259,60 @@ async def test_a_reply_nobody_watches_is_not_paced() -> None:
     assert time.perf_counter() - t0 < 0.2
     assert fast == "".join([c async for c in paced.stream(p, seed=1)])
     assert unpaced(object) is object  # other engines are returned as they are
+
+
+def _shipped_activities() -> list[dict]:
+    data = json.loads((Path(content_pkg.__file__).parent / "activities.json").read_text())
+    return data if isinstance(data, list) else data["activities"]
+
+
+def _row(activity: dict) -> dict:
+    keys = ("title", "personality", "scenario", "first_message", "system_prompt")
+    return {f"snapshot_{k}": activity.get(k) for k in keys}
+
+
+@pytest.mark.parametrize("activity", _shipped_activities(), ids=lambda a: a["id"])
+async def test_first_instance_reply_answers_instead_of_repeating_the_greeting(activity: dict) -> None:
+    """The first reply was the activity's first_message, word for word, half the time."""
+    greeting = " ".join(activity["first_message"].split())
+    engine = ScriptedEngine()
+    p = instance_prompt(_row(activity), [{"role": "user", "content": "What is in the briefcase?"}])
+    assert p.context["turn_index"] == 1
+    for seed in range(12):
+        reply = await complete(engine, p, seed=seed)
+        assert greeting not in reply and reply != greeting
+        assert "briefcase" in reply  # it answers what was said
+        assert "{{" not in reply  # card placeholders are filled in
+
+
+async def test_rough_day_gets_sympathy_not_a_greeting_only() -> None:
+    luna = next(a for a in _shipped_activities() if a["id"] == "act_luna")
+    p = instance_prompt(_row(luna), [{"role": "user", "content": "Hi Luna, I had a rough day"}])
+    replies = [await complete(ScriptedEngine(), p, seed=s) for s in range(8)]
+    assert all(any(w in r for w in ("sorry", "hard", "a lot", "happened")) for r in replies)
+
+
+async def test_named_character_keeps_its_capitals() -> None:
+    """It said "Being inspector wren: meticulous…" (the name was lower-cased with the traits)."""
+    train = next(a for a in _shipped_activities() if a["id"] == "act_last_train")
+    p = instance_prompt(_row(train), [{"role": "user", "content": "Good evening, Inspector."}])
+    replies = [await complete(ScriptedEngine(), p, seed=s) for s in range(16)]
+    assert not any("inspector wren" in r for r in replies)
+    assert any("Inspector Wren" in r for r in replies)
+    assert not any("The Last Train" in r for r in replies)  # the title is not a speaker
+
+
+@pytest.mark.parametrize("activity", _shipped_activities(), ids=lambda a: a["id"])
+async def test_activity_replies_never_guess_a_pronoun(activity: dict) -> None:
+    """It said "Theo tilts their head." for a male character (cards carry no gender)."""
+    p = instance_prompt(_row(activity), [{"role": "user", "content": "tell me about the storm"}])
+    replies = [await complete(ScriptedEngine(), p, seed=s) for s in range(24)]
+    assert not any(" their head" in r for r in replies)
+
+
+def test_an_adjective_alone_is_not_a_topic() -> None:
+    """'Work has been busy' once got "Now tell me everything about busy."."""
+    from phantom_cli.backend.engines.scripted import topic_of
+
+    assert topic_of("Work has been busy") is None
+    assert topic_of("Tell me about black holes") == "black holes"

@@ -346,7 +346,7 @@ def test_second_persona_pass_fail(http: Any, sid: str) -> None:
 
 
 def test_admin_import_validates_and_serves(http: Any, live_server: Any, sid: str) -> None:
-    doc = json.loads((Path(__file__).parent.parent.parent / "phantom_cli/backend/npc/data/abc123_hollow_market.json")
+    doc = json.loads((Path(__file__).resolve().parents[3] / "phantom_cli/backend/npc/data/abc123_hollow_market.json")
                      .read_text(encoding="utf-8"))
     doc["persona"]["id"] = "merchant2"
     doc["machines"][0]["states"]["greeting"]["transitions"][0]["to"] = "nowhere"
@@ -516,3 +516,28 @@ def test_reinit_after_reset_says_the_opening_again(http: Any, sid: str) -> None:
     ok(init(http, sid))
     hist = ok(http.get(f"{P}/history", params={"user_session_id": sid}))["messages"]
     assert [(m["role"], m["content"]) for m in hist] == [("npc", a["message"])]
+
+
+def test_a_cut_npc_stream_releases_the_session(fresh_server) -> None:  # type: ignore[no-untyped-def]
+    """A cut (or abandoned) NPC stream left its generator suspended inside the session lock, so
+    every later turn of that session hung until the client's read timeout (seen as a flaky
+    tests/cli/test_faults_cli.py)."""
+    import httpx
+
+    from phantom_cli.backend.faults import parse_faults
+
+    h = {"Authorization": f"Bearer {fresh_server.api_key}"}
+    body = {"user_session_id": "cut", "message": "What do you have for sale?"}
+    with httpx.Client(base_url=fresh_server.base_url, headers=h, timeout=5) as c:
+        r = c.post("/api/v1/chat/abc123/init-session",
+                   json={"user_session_id": "cut", "player_name": "A", "player_gender": "male"})
+        assert r.status_code == 200
+        fresh_server.app.state.fault_state.faults = parse_faults("cut-stream:1")
+        for _ in range(4):
+            with pytest.raises(httpx.RemoteProtocolError):
+                with c.stream("POST", "/api/v1/chat/abc123/message?stream=true", json=body) as resp:
+                    for _chunk in resp.iter_bytes():
+                        pass
+        fresh_server.app.state.fault_state.faults = None
+        r = c.post("/api/v1/chat/abc123/message", json=body)  # would time out while locked
+        assert r.status_code == 200

@@ -16,7 +16,7 @@ from phantom_cli.backend.engines import EngineUnavailable, complete, get_engine 
 from phantom_cli.backend.engines.llama_cpp import LlamaCppEngine, default_model_path  # noqa: E402
 from phantom_cli.backend.prompts import companion_prompt, extraction_prompt, npc_prompt  # noqa: E402
 
-from .conftest import PERSONA  # noqa: E402
+from ..conftest import PERSONA  # noqa: E402
 
 pytestmark = pytest.mark.llm
 

@@ -6,7 +6,8 @@ import json
 import tomllib
 from typing import Any
 
-from phantom_cli.config import config_file
+import pytest
+from phantom_cli.config import config_file, load_settings
 
 from .conftest import Cli, MemoryKeyring
 
@@ -235,3 +236,38 @@ def test_login_and_admin_delete_with_standard_input_closed(monkeypatch) -> None:
     assert stdin_is_tty() is False
     with pytest.raises(CLIError, match="no API key given"):
         _read_key(prompt=True)
+
+
+def test_profile_add_accepts_base_url_like_the_global_flag() -> None:
+    r = _run("profile", "add", "staging", "--base-url", "https://staging.example")
+    assert r.exit_code == 0, r.stderr
+    assert load_settings().profiles["staging"]["base_url"] == "https://staging.example"
+
+
+def test_config_set_negative_number_reaches_the_key_check() -> None:
+    r = _run("config", "set", "max_retries", "-5")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == "error: key 'max_retries' must be ≥ 0; got -5"
+    assert "No such option" not in r.stderr
+
+
+def test_config_set_zero_timeout_refused_with_a_hint_about_the_key() -> None:
+    r = _run("config", "set", "timeout_read", "0")
+    assert r.exit_code == 2
+    error, hint = r.stderr.strip().splitlines()
+    assert error == "error: key 'timeout_read' must be > 0 (seconds); got 0.0"
+    assert hint.startswith("hint: timeout_read: ") and "config path" not in hint
+
+
+def test_config_set_stores_file_paths_absolute(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in ("companion_persona_file", "llama_model_path", "moderation_policy"):
+        assert _run("config", "set", key, "mine.toml").exit_code == 0
+        assert load_settings().profiles["local"][key] == str(tmp_path / "mine.toml")
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> Any:
+    """`phantom ARGS` with no server: no base URL or key from the fixtures."""
+    return Cli(None, None)(*args, env=env, auth=False)

@@ -12,7 +12,7 @@ from phantom_cli.backend.engines import EngineUnavailable, complete, get_engine
 from phantom_cli.backend.engines.openai import OpenAIEngine, endpoint
 from phantom_cli.backend.prompts import companion_prompt, npc_prompt
 
-from .conftest import PERSONA, Conversation, wait_jobs
+from ..conftest import PERSONA, Conversation, wait_jobs
 from .fake_openai import REPLY, FakeOpenAI
 
 

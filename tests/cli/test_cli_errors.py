@@ -250,3 +250,94 @@ def test_serve_logs_that_cannot_be_read_is_one_line(cli: Cli, phantom_home: Any)
     assert r.exit_code == 1, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
     assert r.stderr.strip() == f"error: cannot read the log at {runtime.log_file()}: Is a directory"
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return Cli(None, None)(*args, env=env, auth=False)
+
+
+def test_unreachable_profile_url_is_stated_once_and_the_hint_names_the_profile() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert _run("profile", "add", "dead", "--url", url).exit_code == 0
+    _run("-p", "dead", "config", "set", "max_retries", "0")
+    r = _run("-p", "dead", "activities", "list", env={"PHANTOM_API_KEY": "ph_test_key"})
+    assert r.exit_code == 3, r.stderr
+    error, hint = r.stderr.strip().splitlines()
+    assert error.startswith("error: cannot reach the server at " + url)
+    assert error.count(url) == 1
+    assert hint.startswith("hint: ") and "profile 'dead'" in hint and "config set base_url" in hint
+    assert "PHANTOM_BASE_URL" not in hint and "--base-url" not in hint
+
+
+def test_unreachable_env_url_hint_names_the_variable() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    env = {"PHANTOM_BASE_URL": url, "PHANTOM_API_KEY": "k", "PHANTOM_PROFILE": "local"}
+    _run("config", "set", "max_retries", "0")
+    r = _run("activities", "list", env=env)
+    assert r.exit_code == 3 and r.stderr.count(url) == 1
+    assert "PHANTOM_BASE_URL" in r.stderr.splitlines()[-1]
+
+
+def test_hosted_profile_without_a_key_fails_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a request was sent")
+
+    monkeypatch.setattr(httpx.Client, "send", no_network)
+    assert _run("profile", "add", "nokey", "--url", "http://127.0.0.1:9").exit_code == 0
+    r = _run("-p", "nokey", "activities", "list")
+    assert r.exit_code == 4, r.stderr
+    assert r.stderr.splitlines()[0] == "error: no API key for profile 'nokey' (run phantom auth login)"
+    assert "PHANTOM_API_KEY" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("partial", "hint"),
+    [("", "nothing of the reply arrived"), ("Rare? Everything", "the partial reply is above")],
+)
+def test_stream_cut_hint_mentions_a_partial_reply_only_when_there_is_one(
+    partial: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phantom_cli.cli.common import State, report_error
+    from phantom_cli.client.errors import StreamInterruptedError
+
+    exc = StreamInterruptedError("POST /x: the stream was cut after 0 characters", partial=partial)
+    assert report_error(exc, State()) == 3
+    err = capsys.readouterr().err
+    assert hint in err
+    if not partial:
+        assert "above" not in err
+
+
+def test_validation_error_names_the_flag_not_the_wire_field(cli: Cli) -> None:
+    r = cli("personas", "create", "X", "--style", "cartoon")
+    assert r.exit_code == 2
+    assert "--style: must be one of" in r.stderr and "style_preference" not in r.stderr
+    r = cli("media", "generate", "image", "--skin", "s", "--category", "portrait", "--nsfw", "bad")
+    assert r.exit_code == 2 and "--nsfw: must be one of" in r.stderr
+
+
+def test_local_401_hint_points_at_serve_stop_not_auth_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phantom_cli.config import resolve
+
+    from phantom_cli.cli.common import State, _classify
+    from phantom_cli.client.errors import AuthenticationError
+
+    exc = AuthenticationError("invalid or revoked API key", status=401, code="UNAUTHORIZED")
+    state = State()
+    state._effective = resolve()
+    message, hint, code = _classify(exc, state) or ("", "", 0)
+    assert code == 4 and "phantom serve stop" in (hint or "") and "auth login" not in (hint or "")
+    monkeypatch.setenv("PHANTOM_API_KEY", "ph_other")
+    state._effective = resolve()
+    assert "auth login" in (_classify(exc, state) or ("", "", 0))[1]
+
+
+def test_auth_login_to_an_unreachable_profile_url_names_the_profile() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert _run("profile", "add", "gone", "--url", url).exit_code == 0
+    _run("-p", "gone", "config", "set", "max_retries", "0")
+    r = Cli(None, None)("-p", "gone", "auth", "login", input="sk-test\n", auth=False)
+    assert r.exit_code == 3
+    assert r.stderr.count(url) == 1 and "profile 'gone'" in r.stderr

@@ -235,3 +235,61 @@ def test_warm_in_a_thread_never_caches_a_stale_snapshot(conn, tmp_path: Path) ->
     assert [h.text for h in hits] == ["The user has a cat named Miso."]
     s.warm(db_path, "u", "w", e.name)  # already cached: nothing to do
     assert s.is_cached("u", "w", e.name)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Remind me what drink I like and when my presentation is",
+        "Remind me what drink I like and when my presentation is?",
+        "Do you remember what I love?",
+        "So I like tea?",
+        "I like and",
+        "I like the and",
+        "I forgot what I like",
+        "my dog is in the garden",
+        "My meeting is at work",
+    ],
+)
+def test_questions_and_stop_words_are_never_facts(message: str) -> None:
+    assert extract_rules([message]) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "key", "text"),
+    [
+        ("My presentation is on Friday", "presentation", "The user's presentation is on Friday."),
+        ("my exam's at 9am tomorrow", "exam", "The user's exam is at 9am tomorrow."),
+        ("My birthday is on March 3rd.", "birthday", "The user's birthday is on March 3rd."),
+        ("My flight is in two weeks and I'm nervous", "flight", "The user's flight is in two weeks."),
+    ],
+)
+def test_dated_events_are_extracted(message: str, key: str, text: str) -> None:
+    assert [(f.slot, f.key, f.text) for f in extract_rules([message])] == [("facts", key, text)]
+
+
+def test_a_statement_before_a_question_is_kept() -> None:
+    assert [f.text for f in extract_rules(["My name is Sam, what's yours?"])] == ["The user's name is Sam."]
+    assert [f.text for f in extract_rules(["I live in Lisbon, do you?"])] == ["The user lives in Lisbon."]
+
+
+def test_stop_word_values_are_refused_from_any_extractor() -> None:
+    assert make_fact("likes", "and", "and") is None
+    assert make_fact("facts", "thing", "the") is None
+    assert make_fact("pets", "dog", "yes") is not None
+
+
+@pytest.mark.parametrize(
+    ("message", "key", "text"),
+    [
+        ("I don't like coffee at all.", "coffee", "The user dislikes coffee."),
+        ("I dont like jazz anymore", "jazz", "The user dislikes jazz."),
+        ("I love hiking so much", "hiking", "The user likes hiking."),
+        ("I like tea a lot", "tea", "The user likes tea."),
+        ("I hate mushrooms, honestly", "mushrooms", "The user dislikes mushrooms."),
+        ("I love my cat very much", "their cat", "The user likes their cat."),
+    ],
+)
+def test_trailing_intensifiers_are_not_part_of_a_fact(message: str, key: str, text: str) -> None:
+    """It stored "The user dislikes coffee at all." (key pref:coffee at all)."""
+    assert [(f.key, f.text) for f in extract_rules([message])] == [(key, text)]
