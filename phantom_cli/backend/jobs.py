@@ -138,17 +138,23 @@ def job_status(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def _kind_filter(cond: str, args: list[Any], kinds: tuple[str, ...] | None,
+                 exclude: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """``cond`` and ``args`` narrowed to jobs of ``kinds`` (None: any) and not of ``exclude``."""
+    if kinds is not None:
+        cond += f" AND kind IN ({','.join('?' * len(kinds))})"
+        args = [*args, *kinds]
+    if exclude:
+        cond += f" AND kind NOT IN ({','.join('?' * len(exclude))})"
+        args = [*args, *exclude]
+    return cond, args
+
+
 def claim(conn: sqlite3.Connection, kinds: tuple[str, ...] | None = None,
           exclude: tuple[str, ...] = ()) -> sqlite3.Row | None:
     """Atomically take the oldest due queued job (of ``kinds``, not of ``exclude``): it becomes
     ``running`` with ``attempts + 1``; returns the updated row, or None."""
-    cond, args = "status = 'queued' AND run_after <= ?", [time.time()]
-    if kinds is not None:
-        cond += f" AND kind IN ({','.join('?' * len(kinds))})"
-        args += list(kinds)
-    if exclude:
-        cond += f" AND kind NOT IN ({','.join('?' * len(exclude))})"
-        args += list(exclude)
+    cond, args = _kind_filter("status = 'queued' AND run_after <= ?", [time.time()], kinds, exclude)
     if conn.execute(f"SELECT 1 FROM jobs WHERE {cond} LIMIT 1", args).fetchone() is None:
         return None  # cheap read first: an idle worker never takes the write lock
     with transaction(conn):
@@ -271,13 +277,7 @@ class JobRunner:
         return claim(self.conn, kinds, exclude)
 
     def _next_due(self, kinds: tuple[str, ...] | None, exclude: tuple[str, ...]) -> float | None:
-        cond, args = "status = 'queued'", []
-        if kinds is not None:
-            cond += f" AND kind IN ({','.join('?' * len(kinds))})"
-            args += list(kinds)
-        if exclude:
-            cond += f" AND kind NOT IN ({','.join('?' * len(exclude))})"
-            args += list(exclude)
+        cond, args = _kind_filter("status = 'queued'", [], kinds, exclude)
         row = self.conn.execute(f"SELECT MIN(run_after) FROM jobs WHERE {cond}", args).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .settings import ServerSettings
 
@@ -53,6 +53,44 @@ class ThreadedServer:
             self.server.force_exit = True
             self.thread.join(timeout)
         self.sock.close()
+
+
+class FakeOpenAIServer:
+    """Base of the tests' fake OpenAI-compatible servers: a Starlette app answering
+    ``POST /v1/chat/completions`` with ``self.chat`` (plus ``routes``), served by a
+    ThreadedServer on a free loopback port. ``base_url`` ends in ``/v1`` (what an OpenAI
+    client is given); ``sse(obj)`` is one server-sent event."""
+
+    def __init__(self, routes: tuple[tuple[str, Any], ...] = ()) -> None:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        self.requests: list[dict[str, Any]] = []
+        paths = [("/v1/chat/completions", self.chat), *routes]
+        self.app = Starlette(routes=[Route(p, fn, methods=["POST"]) for p, fn in paths])
+        self._server: ThreadedServer | None = None
+
+    async def chat(self, request: Any) -> Any:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = ThreadedServer(self.app).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the fake server first"
+        return self._server.base_url + "/v1"
+
+    @staticmethod
+    def sse(obj: Any) -> bytes:
+        import json
+
+        return f"data: {json.dumps(obj)}\n\n".encode()
 
 
 class LiveServer:

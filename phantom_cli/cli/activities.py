@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     AllOpt,
     CursorOpt,
@@ -12,18 +11,14 @@ from phantom_cli.cli.common import (
     JsonOpt,
     LimitOpt,
     get_client,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
 )
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("activities"),
-    epilog=_help.examples("activities"),
-)
+app = group_app("activities")
 
 
 def _columns() -> list:

@@ -16,7 +16,6 @@ from typing import Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_NOT_FOUND,
     AllOpt,
@@ -27,6 +26,7 @@ from phantom_cli.cli.common import (
     fail,
     get_client,
     get_settings,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
@@ -34,12 +34,7 @@ from phantom_cli.cli.common import (
 )
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("admin"),
-    epilog=_help.examples("admin"),
-)
+app = group_app("admin")
 
 ADMIN = paths.LOCAL_ADMIN
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -326,6 +321,24 @@ def import_card(
     _summary(out, act, "imported" + (" and published" if publish_ else " (unpublished)"))
 
 
+def _write_file(output: str, data: bytes, force: bool) -> Path | None:
+    """``data`` to ``output`` ('-': stdout, returns None); never over a file without --force."""
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return None
+    target = Path(output)
+    if target.exists() and not force:
+        fail(f"{target}: already exists (use --force to overwrite)")
+    try:
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:
+        fail(f"{target}: cannot write ({exc.strerror or exc})")
+    return target
+
+
 @app.command(
     "export-card",
     epilog=(
@@ -360,19 +373,9 @@ def export_card(
         params={"format": fmt, "png": "true" if png else "false"},
     )
     data = resp.content
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+    target = _write_file(output, data, force)
+    if target is None:
         return
-    target = Path(output)
-    if target.exists() and not force:
-        fail(f"{target}: already exists (use --force to overwrite)")
-    try:
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        fail(f"{target}: cannot write ({exc.strerror or exc})")
     kind = "PNG card (chara + ccv3)" if png else f"{fmt.upper()} JSON card"
     print(f"wrote {kind} of {activity_id} to {target} ({len(data)} bytes)", file=sys.stderr)
 
@@ -386,24 +389,6 @@ lorebook_app = typer.Typer(
     epilog="Examples:\n\n  phantom admin lorebook list act_luna\n\n  phantom admin lorebook show act_luna",
 )
 app.add_typer(lorebook_app, name="lorebook")
-
-
-def _write_file(output: str, data: bytes, force: bool) -> Path | None:
-    """``data`` to ``output`` ('-': stdout, returns None); never over a file without --force."""
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return None
-    target = Path(output)
-    if target.exists() and not force:
-        fail(f"{target}: already exists (use --force to overwrite)")
-    try:
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        fail(f"{target}: cannot write ({exc.strerror or exc})")
-    return target
 
 
 def _lorebook_columns() -> list:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_AUTH,
     EXIT_USAGE,
@@ -15,6 +14,7 @@ from phantom_cli.cli.common import (
     fail,
     get_settings,
     get_state,
+    group_app,
     handle_errors,
     output_mode,
     stdin_is_tty,
@@ -23,12 +23,7 @@ from phantom_cli.cli.common import (
 if TYPE_CHECKING:
     from phantom_cli.config.settings import Settings
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("auth"),
-    epilog=_help.examples("auth"),
-)
+app = group_app("auth")
 
 
 def _login_profile(ctx: typer.Context) -> tuple[str, Settings]:

@@ -45,6 +45,21 @@ EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+
+def group_app(name: str) -> typer.Typer:
+    """The Typer app of the command group ``name``: no arguments shows its help (summary and
+    examples from ``_help``), plain-text help (no Rich markup)."""
+    from phantom_cli.cli import _help
+
+    return typer.Typer(
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        help=_help.group_help(name),
+        epilog=_help.examples(name),
+    )
+
+
 # --------------------------------------------------------------------------- shared options
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full objects as JSON.")]

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_USAGE,
@@ -25,18 +24,14 @@ from phantom_cli.cli.common import (
     fail,
     get_async_client,
     get_settings,
+    group_app,
     handle_errors,
     output_mode,
     stdin_is_tty,
     stdin_text,
 )
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("companion"),
-    epilog=_help.examples("companion"),
-)
+app = group_app("companion")
 
 PersonaOpt = Annotated[
     Path | None,

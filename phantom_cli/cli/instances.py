@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     AllOpt,
@@ -17,6 +16,7 @@ from phantom_cli.cli.common import (
     flag_names,
     get_async_client,
     get_client,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
@@ -24,12 +24,7 @@ from phantom_cli.cli.common import (
 from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("instances"),
-    epilog=_help.examples("instances"),
-)
+app = group_app("instances")
 messages_app = typer.Typer(
     no_args_is_help=True,
     help="Messages of one instance.",

@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     EXIT_API,
@@ -20,6 +19,7 @@ from phantom_cli.cli.common import (
     flag_names,
     get_client,
     get_state,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
@@ -27,12 +27,7 @@ from phantom_cli.cli.common import (
 from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("media"),
-    epilog=_help.examples("media"),
-)
+app = group_app("media")
 generate_app = typer.Typer(
     no_args_is_help=True,
     help="Generate an image or a video of a skin (a background job).",

@@ -83,16 +83,9 @@ def _emit(text: str, out: str | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
-    from pathlib import Path
+    from phantom_cli.cli.testcmd import write_out
 
-    from phantom_cli.scenarios.report import write_file
-
-    try:
-        write_file(Path(out), text.encode("utf-8"))
-    except OSError as exc:
-        _err(f"cannot write {out}: {exc.strerror or exc}")
-        raise typer.Exit(EXIT_USAGE) from None
-    _err(f"wrote {out}")
+    write_out(out, text)
 
 
 @handle_errors

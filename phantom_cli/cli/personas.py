@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli._choices import not_blank, one_of
 from phantom_cli.cli.common import (
     AllOpt,
@@ -15,6 +14,7 @@ from phantom_cli.cli.common import (
     fail,
     flag_names,
     get_client,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
@@ -22,12 +22,7 @@ from phantom_cli.cli.common import (
 from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("personas"),
-    epilog=_help.examples("personas"),
-)
+app = group_app("personas")
 
 
 def _columns() -> list:

@@ -6,15 +6,9 @@ import sys
 
 import typer
 
-from phantom_cli.cli import _help
-from phantom_cli.cli.common import JqOpt, JsonOpt, fail, handle_errors, output_mode
+from phantom_cli.cli.common import JqOpt, JsonOpt, fail, group_app, handle_errors, output_mode
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("profile"),
-    epilog=_help.examples("profile"),
-)
+app = group_app("profile")
 
 
 @app.command("list", epilog="Example: phantom profile list --json")

@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_CONFLICT,
     EXIT_NOT_FOUND,
@@ -38,17 +37,13 @@ from phantom_cli.cli.common import (
     JsonOpt,
     fail,
     get_client,
+    group_app,
     handle_errors,
     output_mode,
     stdin_is_tty,
 )
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("scratchpad"),
-    epilog=_help.examples("scratchpad"),
-)
+app = group_app("scratchpad")
 
 EXIT_ABORTED = 1  # the user chose not to save (documented in `edit --help`)
 FALLBACK_EDITORS = ("sensible-editor", "nano", "vi")

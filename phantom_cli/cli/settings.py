@@ -6,22 +6,17 @@ import sys
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     JqOpt,
     JsonOpt,
     fail,
     get_settings,
+    group_app,
     handle_errors,
     output_mode,
 )
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("config"),
-    epilog=_help.examples("config"),
-)
+app = group_app("config")
 
 _SECRET_HINT = "API keys never go in config.toml: use 'phantom auth login' / 'phantom auth token'"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli._choices import one_of
 from phantom_cli.cli.common import (
     AllOpt,
@@ -13,6 +12,7 @@ from phantom_cli.cli.common import (
     JsonOpt,
     LimitOpt,
     get_client,
+    group_app,
     handle_errors,
     list_or_stream,
     output_mode,
@@ -20,12 +20,7 @@ from phantom_cli.cli.common import (
 from phantom_cli.client import enums as E
 from phantom_cli.client import paths
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("skins"),
-    epilog=_help.examples("skins"),
-)
+app = group_app("skins")
 
 
 def _columns() -> list:

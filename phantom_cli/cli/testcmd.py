@@ -48,6 +48,21 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def write_out(out: str, text: str) -> None:
+    """``text`` to the file ``out`` whole or not at all, then "wrote OUT" on stderr; a write
+    error is a usage error (exit 2) naming the file. Shared with ``npc lint/graph/walk``."""
+    from pathlib import Path
+
+    from phantom_cli.scenarios.report import write_file
+
+    try:
+        write_file(Path(out), text.encode("utf-8"))
+    except OSError as exc:
+        _err(f"cannot write {out}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    _err(f"wrote {out}")
+
+
 @app.command(
     "run",
     epilog="Examples: phantom test examples/scenarios -j 4; phantom test s.yaml --repeat 5 "
@@ -422,16 +437,7 @@ def compare_cmd(
     body = {"text": lambda: C.text(comparison, show_all) + "\n", "md": lambda: C.markdown(comparison),
             "json": lambda: json.dumps(comparison.to_dict(), indent=2, default=str) + "\n"}[report]()
     if out:
-        from pathlib import Path
-
-        from phantom_cli.scenarios.report import write_file
-
-        try:
-            write_file(Path(out), body.encode("utf-8"))
-        except OSError as exc:
-            _err(f"cannot write {out}: {exc.strerror or exc}")
-            raise typer.Exit(EXIT_USAGE) from None
-        _err(f"wrote {out}")
+        write_out(out, body)
         if report != "text":
             typer.echo(C.text(comparison, show_all))
     else:

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from phantom_cli.cli import _help
 from phantom_cli.cli.common import (
     EXIT_API,
     EXIT_CONFLICT,
@@ -27,16 +26,12 @@ from phantom_cli.cli.common import (
     fail,
     get_async_client,
     get_settings,
+    group_app,
     handle_errors,
     output_mode,
 )
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help=_help.group_help("transcripts"),
-    epilog=_help.examples("transcripts"),
-)
+app = group_app("transcripts")
 
 KindOpt = Annotated[
     str | None,
@@ -111,6 +106,17 @@ async def _resolve(client: Any, ctx: typer.Context, ident: str, kind: str | None
     if persona is None and getattr(client, "backend", "local") != "local":
         persona = get_settings(ctx).get("npc_persona")  # hosted: no NPC list to search
     return await resolve(client, ident, kind, persona, machine)
+
+
+def _on_conversation(ctx: typer.Context, ident: str, kind: str | None, persona: str | None,
+                     machine: str | None, name: str, fn: Any) -> Any:
+    """``await fn(client, ref, name)`` for the conversation ``ident`` names (see ``run``)."""
+
+    async def work(client: Any) -> Any:
+        ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
+        return await fn(client, ref, name)
+
+    return run(ctx, work, needs_client=kind != "companion")
 
 
 # --------------------------------------------------------------------------- fork
@@ -276,12 +282,7 @@ def tree(
 
     out = output_mode(ctx, json_, jq)
     name = _user_name(ctx)
-
-    async def work(client: Any) -> Any:
-        ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
-        return await branches.tree(client, ref, name)
-
-    data = run(ctx, work, needs_client=kind != "companion")
+    data = _on_conversation(ctx, ident, kind, persona, machine, name, branches.tree)
     if out.json:
         out.emit_json({**data, "roots": [r.to_json() for r in data["roots"]]})
         return
@@ -339,13 +340,7 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    name = _user_name(ctx)
-
-    async def work(client: Any) -> Any:
-        ref = await _resolve(client, ctx, ident, _kind(kind), persona, machine)
-        return await branches.load(client, ref, name)
-
-    log = run(ctx, work, needs_client=kind != "companion")
+    log = _on_conversation(ctx, ident, kind, persona, machine, _user_name(ctx), branches.load)
     text = render(log, fmt)
     if output is not None:
         try:

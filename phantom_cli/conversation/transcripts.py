@@ -376,19 +376,7 @@ class Transcript:
             turns = self.turns()
             if turns and not turns[-1].answered and turns[-1].user == text:
                 return turns[-1].id
-            tid = new_turn_id()
-            event = {
-                "event": "user",
-                "id": tid,
-                "parent": turns[-1].id if turns else None,
-                "chat_id": self.chat_id,
-                "content": text,
-            }
-            if persona:
-                event["persona"] = persona
-            event["at"] = _now()
-            self._append(fd, event)
-            return tid
+            return self._new_turn(fd, turns, "user", text, persona)
 
     def answer(
         self,
@@ -419,19 +407,26 @@ class Transcript:
         returns its turn id. Alternatives are added with ``answer`` (swipes)."""
         with self._locked() as fd:
             turns = self.turns()
-            tid = new_turn_id()
-            event: dict[str, Any] = {
-                "event": "greeting",
-                "id": tid,
-                "parent": turns[-1].id if turns else None,
-                "chat_id": self.chat_id,
-                "content": text,
-            }
-            if persona:
-                event["persona"] = persona
-            event["at"] = _now()
-            self._append(fd, event)
-            return tid
+            return self._new_turn(fd, turns, "greeting", text, persona)
+
+    def _new_turn(
+        self, fd: int, turns: list[Turn], kind: str, text: str, persona: str | None
+    ) -> str:
+        """Append a new ``kind`` turn ("user" or "greeting") after the last of ``turns``;
+        returns its id. The caller holds the lock (``fd``)."""
+        tid = new_turn_id()
+        event: dict[str, Any] = {
+            "event": kind,
+            "id": tid,
+            "parent": turns[-1].id if turns else None,
+            "chat_id": self.chat_id,
+            "content": text,
+        }
+        if persona:
+            event["persona"] = persona
+        event["at"] = _now()
+        self._append(fd, event)
+        return tid
 
     def choose(self, turn_id: str, swipe_id: int) -> None:
         """Make alternative ``swipe_id`` (0-based) of ``turn_id``'s replies the chosen one: it

@@ -214,7 +214,8 @@ def _figure(
             draw.ellipse([ex2 - er, ey2 - er, ex2 + er, ey2 + er], fill=(40, 30, 30))
 
 
-def _background(img: Any, pal: Palette, *, horizon: float) -> None:
+def _background(img: Any, pal: Palette, *, horizon: float) -> Any:
+    """Sky above ``horizon`` (a fraction of the height), ground below; returns the ImageDraw."""
     from PIL import ImageDraw
 
     w, h = img.size
@@ -225,6 +226,7 @@ def _background(img: Any, pal: Palette, *, horizon: float) -> None:
     for y in range(hy, h):
         t = (y - hy) / max(1, h - hy)
         draw.line([(0, y), (w, y)], fill=_mix(pal.ground, (0, 0, 0), 0.5 * t))
+    return draw
 
 
 def _compose(
@@ -240,9 +242,12 @@ def _compose(
     feminine = str(skin.get("gender") or "").lower() in ("female", "woman", "f")
     img = Image.new("RGB", size, pal.sky)
     wave = math.sin(2 * math.pi * t)
+
+    def figure(draw: Any, **kw: Any) -> None:
+        _figure(draw, pal, anime=anime, feminine=feminine, **kw)
+
     if category == "scene":
-        _background(img, pal, horizon=0.62)
-        draw = ImageDraw.Draw(img)
+        draw = _background(img, pal, horizon=0.62)
         sun_x = w * (0.15 + 0.7 * rng.random()) + wave * w * 0.05
         sun_y = h * (0.15 + 0.2 * rng.random())
         r = w * 0.09
@@ -253,43 +258,32 @@ def _compose(
                 [(mx - mw / 2, h * 0.62), (mx, h * 0.62 - mh), (mx + mw / 2, h * 0.62)],
                 fill=_mix(pal.ground, pal.sky, 0.4 + rng.random() * 0.3),
             )
-        _figure(
+        figure(
             draw,
-            pal,
             cx=w * 0.7,
             top=h * 0.5,
             height=h * 0.3,
-            anime=anime,
-            feminine=feminine,
             dress=feminine,
         )
     elif category == "portrait":
-        _background(img, pal, horizon=1.0)
-        draw = ImageDraw.Draw(img)
+        draw = _background(img, pal, horizon=1.0)
         for _ in range(6):  # bokeh
             bx, by, br = rng.random() * w, rng.random() * h * 0.6, w * rng.uniform(0.03, 0.08)
             draw.ellipse([bx - br, by - br, bx + br, by + br], fill=_mix(pal.sky, pal.accent, 0.5))
-        _figure(
+        figure(
             draw,
-            pal,
             cx=w / 2,
             top=h * 0.12 + wave * h * 0.01,
             height=h * 1.6,
-            anime=anime,
-            feminine=feminine,
             legs=False,
         )
     elif category == "selfie":
-        _background(img, pal, horizon=0.75)
-        draw = ImageDraw.Draw(img)
-        _figure(
+        draw = _background(img, pal, horizon=0.75)
+        figure(
             draw,
-            pal,
             cx=w * 0.45,
             top=h * 0.18,
             height=h * 1.2,
-            anime=anime,
-            feminine=feminine,
             lean=0.3 + wave * 0.1,
             arm_up=0.85,
             legs=False,
@@ -300,29 +294,21 @@ def _compose(
         )
         draw.ellipse([w / 2 - 6, m + 8, w / 2 + 6, m + 20], fill=pal.accent)  # camera dot
     elif category == "full_body":
-        _background(img, pal, horizon=0.8)
-        draw = ImageDraw.Draw(img)
-        _figure(
+        draw = _background(img, pal, horizon=0.8)
+        figure(
             draw,
-            pal,
             cx=w / 2,
             top=h * 0.1,
             height=h * 0.78,
-            anime=anime,
-            feminine=feminine,
             arm_up=0.15 + 0.1 * wave,
         )
     elif category == "outfit":
-        _background(img, pal, horizon=0.85)
-        draw = ImageDraw.Draw(img)
-        _figure(
+        draw = _background(img, pal, horizon=0.85)
+        figure(
             draw,
-            pal,
             cx=w / 2,
             top=h * 0.08,
             height=h * 0.8,
-            anime=anime,
-            feminine=feminine,
             dress=True,
             arm_up=0.05,
         )
@@ -337,8 +323,7 @@ def _compose(
                 fill=(255, 255, 255),
             )
     elif category == "action":
-        _background(img, pal, horizon=0.7)
-        draw = ImageDraw.Draw(img)
+        draw = _background(img, pal, horizon=0.7)
         for i in range(14):  # motion streaks
             y = rng.random() * h
             x0 = (rng.random() * w + t * w * 1.5 + i * 13) % w
@@ -347,21 +332,17 @@ def _compose(
                 fill=_mix(pal.sky, pal.accent, 0.6),
                 width=max(2, w // 120),
             )
-        _figure(
+        figure(
             draw,
-            pal,
             cx=w * 0.5 + wave * w * 0.05,
             top=h * 0.12,
             height=h * 0.7,
-            anime=anime,
-            feminine=feminine,
             lean=-0.8,
             arm_up=1.0,
         )
     else:  # an unknown category still renders, with a generic composition
-        _background(img, pal, horizon=0.7)
-        draw = ImageDraw.Draw(img)
-        _figure(draw, pal, cx=w / 2, top=h * 0.15, height=h * 0.7, anime=anime, feminine=feminine)
+        draw = _background(img, pal, horizon=0.7)
+        figure(draw, cx=w / 2, top=h * 0.15, height=h * 0.7)
     if not anime:
         img = img.filter(ImageFilter.GaussianBlur(radius=max(1, w // 256)))
     # caption band: skin name and category

@@ -481,6 +481,14 @@ class LorebookQuery(BaseModel):
     format: Literal["book", "worldinfo"] = "book"
 
 
+_LOREBOOK_COLUMNS = "SELECT id, activity_id, data, updated_at FROM lorebooks"
+
+
+def _lorebook_row(conn: Any, lorebook_id: str) -> Any:
+    """The stored lorebook row (id, activity_id, data, updated_at), or None."""
+    return conn.execute(f"{_LOREBOOK_COLUMNS} WHERE id = ?", (lorebook_id,)).fetchone()
+
+
 def _lorebook_summary(row: Any) -> dict[str, Any]:
     book = json.loads(row["data"])
     entries = book.get("entries") or []
@@ -528,9 +536,7 @@ async def post_lorebook(ctx: Ctx) -> Any:
             published = bool(act.pop("published"))
             act["lorebook_ids"] = [*(act.get("lorebook_ids") or []), lid]
             ct.write_activity(ctx.db, act, published=published)
-    row = ctx.db.execute(
-        "SELECT id, activity_id, data, updated_at FROM lorebooks WHERE id = ?", (lid,)
-    ).fetchone()
+    row = _lorebook_row(ctx.db, lid)
     return {**_lorebook_summary(row), "format": kind}
 
 
@@ -546,7 +552,7 @@ async def list_lorebooks(ctx: Ctx) -> Any:
     q: LorebookListQuery = ctx.query
     if q.activity_id is None:
         rows = ctx.db.execute(
-            "SELECT id, activity_id, data, updated_at FROM lorebooks ORDER BY created_at, id"
+            f"{_LOREBOOK_COLUMNS} ORDER BY created_at, id"
         ).fetchall()
     else:
         act = _admin_view(ctx.db, q.activity_id)
@@ -554,7 +560,7 @@ async def list_lorebooks(ctx: Ctx) -> Any:
         found = {
             r["id"]: r
             for r in ctx.db.execute(
-                "SELECT id, activity_id, data, updated_at FROM lorebooks WHERE activity_id = ?"
+                f"{_LOREBOOK_COLUMNS} WHERE activity_id = ?"
                 f" OR id IN ({','.join('?' * len(ids))})",
                 (q.activity_id, *ids),
             ).fetchall()
@@ -573,9 +579,7 @@ async def list_lorebooks(ctx: Ctx) -> Any:
 )
 async def get_lorebook_route(ctx: Ctx) -> Any:
     q: LorebookQuery = ctx.query
-    row = ctx.db.execute(
-        "SELECT id, activity_id, data, updated_at FROM lorebooks WHERE id = ?", (ctx.params["id"],)
-    ).fetchone()
+    row = _lorebook_row(ctx.db, ctx.params["id"])
     if row is None:
         raise not_found("lorebook", ctx.params["id"])
     book = json.loads(row["data"])

@@ -13,40 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+from phantom_cli.backend.testing import FakeOpenAIServer
 
 REPLY = ["Hello", " there", ", Sam", "! The stars", " are out tonight."]
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeOpenAIServer):
     def __init__(self) -> None:
+        super().__init__(routes=(("/v1/embeddings", self.embeddings),))
         self.mode = "ok"
-        self.requests: list[dict[str, Any]] = []
         self.decision: str | None = None  # None: the first enum value
         self.facts: list[dict[str, str]] = []
-        self.app = Starlette(routes=[
-            Route("/v1/chat/completions", self.chat, methods=["POST"]),
-            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
-        ])
-        self._server: Any = None
-
-    def start(self) -> FakeOpenAI:
-        from phantom_cli.backend.testing import ThreadedServer
-
-        self._server = ThreadedServer(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url + "/v1"
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
@@ -71,9 +52,7 @@ class FakeOpenAI:
         return StreamingResponse(self._stream(), media_type="text/event-stream")
 
     async def _stream(self) -> AsyncIterator[bytes]:
-        def data(obj: Any) -> bytes:
-            return f"data: {json.dumps(obj)}\n\n".encode()
-
+        data = self.sse
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "fake",
                 "system_fingerprint": "fp_x"}
         yield b": keep-alive comment\n\n"

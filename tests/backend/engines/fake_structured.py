@@ -21,10 +21,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+from phantom_cli.backend.testing import FakeOpenAIServer
 
 LLAMA_CPP_500 = (
     "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
@@ -36,30 +36,15 @@ LLAMA_CPP_500 = (
 )
 
 
-class FakeStructured:
+class FakeStructured(FakeOpenAIServer):
     def __init__(self, mode: str = "json_schema") -> None:
+        super().__init__()
         self.mode = mode
         self.decision = "accept"
         self.facts: list[dict[str, str]] = [
             {"slot": "pets", "key": "cat", "value": "Miso", "text": "The user has a cat named Miso."}
         ]
         self.reply = ["Ha. ", "A sharp one, ", "you are. ", "Let me think on that price and "]
-        self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
-        self._server: Any = None
-
-    def start(self) -> FakeStructured:
-        from phantom_cli.backend.testing import ThreadedServer
-
-        self._server = ThreadedServer(self.app).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.base_url + "/v1"
 
     def forms(self) -> list[str]:
         """The structured-output form of each non-streamed request, in order."""
@@ -108,9 +93,7 @@ class FakeStructured:
             {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]})
 
     async def _stream(self) -> AsyncIterator[bytes]:
-        def data(obj: Any) -> bytes:
-            return f"data: {json.dumps(obj)}\n\n".encode()
-
+        data = self.sse
         for piece in self.reply:
             yield data({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         yield data({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
